@@ -1,0 +1,48 @@
+# Every target creates .venv on demand and installs the project into it.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SHARED ?= ../shared
+
+.PHONY: run test lint typecheck pytest demo bench bench-extract check clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "news-monitor needs Python 3.11+ (found $$($(PYTHON) --version))"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	mkdir -p var
+	$(BIN)/monitor run --config-dir . --db var/monitor.db
+
+check: $(STAMP)
+	$(BIN)/monitor check --config-dir .
+
+test: lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check monitor tests
+	$(BIN)/ruff format --check monitor tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy monitor
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q
+
+demo: $(STAMP)
+	$(BIN)/python tests/demo.py
+
+bench: $(STAMP)
+	$(BIN)/python tests/bench/matching.py --shared $(SHARED)
+
+bench-extract: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python tests/bench/extraction.py --shared $(SHARED)
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

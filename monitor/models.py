@@ -1,0 +1,316 @@
+"""Frozen dataclasses handed from stage to stage.
+
+The order here follows an article through the system:
+configuration -> FeedState -> FetchResult -> Item -> Article (extracted page)
+-> Document (what rules see) -> Match -> Alert (what a channel sends) -> DeliveryResult.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+# --------------------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True)
+class ExtractOverride:
+    """Operator's site-specific extraction hints from feeds.yaml (`extract: {selector, remove}`)."""
+
+    selector: str | None = None
+    remove: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    name: str
+    url: str
+    interval: float  # seconds between polls
+    timeout: float  # seconds for one HTTP request
+    extract: bool = True  # fetch each item's link and extract the page
+    extract_override: ExtractOverride | None = None
+    tags: tuple[str, ...] = ()
+    allow_networks: tuple[str, ...] = ()  # CIDRs article links may resolve into
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class EntityConfig:
+    """A named entity: `aliases` match case-insensitively, `exact` only with the same case."""
+
+    id: str
+    aliases: tuple[str, ...] = ()
+    exact: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RuleExamples:
+    match: tuple[str, ...] = ()
+    no_match: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    name: str
+    query: str
+    channels: tuple[str, ...] = ()
+    feeds: tuple[str, ...] = ()  # only articles from these feed names (empty: all)
+    tags: tuple[str, ...] = ()  # only articles from feeds with one of these tags (empty: all)
+    languages: tuple[str, ...] = ()  # only articles in these languages (empty: all)
+    min_mentions: int = 1
+    description: str = ""
+    examples: RuleExamples = field(default_factory=RuleExamples)
+
+
+ChannelType = Literal["email", "webhook", "file", "apprise"]
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str = "localhost"
+    port: int = 25
+    starttls: bool = False  # upgrade a plain connection with STARTTLS (required if true)
+    tls: bool = False  # implicit TLS (SMTPS, usually port 465)
+    username: str | None = None
+    password: str | None = None  # resolved from password_env / $CREDENTIALS_DIRECTORY
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """One delivery channel. Fields that don't apply to `type` keep their defaults."""
+
+    name: str
+    type: ChannelType
+    # email
+    to: tuple[str, ...] = ()
+    sender: str = ""
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    timezone: str = "UTC"
+    # webhook
+    url: str = ""
+    secret: str | None = None  # resolved from secret_env; Standard Webhooks `whsec_...`
+    timeout: float = 30.0
+    # file
+    path: str = ""
+    # apprise
+    apprise_urls: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------- polling
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What the store remembers about one feed between polls and restarts."""
+
+    name: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_success: datetime | None = None
+    last_attempt: datetime | None = None
+    next_check: datetime | None = None
+    consecutive_failures: int = 0
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    url: str  # final URL after redirects
+    status: int
+    body: bytes
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True)
+class Item:
+    """One entry of a feed, as parsed. `key` is its stable identity within the feed."""
+
+    key: str
+    feed: str
+    title: str
+    link: str | None
+    summary: str = ""  # plain text
+    content: str = ""  # plain text of the full content the feed carries, if any
+    published: datetime | None = None
+    author: str | None = None
+
+
+@dataclass(frozen=True)
+class Article:
+    """What extraction found on an article page. An empty `text` is a result, not an error."""
+
+    title: str = ""
+    text: str = ""  # paragraphs separated by a blank line
+    published: datetime | None = None
+    authors: tuple[str, ...] = ()
+    language: str | None = None
+    canonical_url: str | None = None
+    description: str | None = None
+    image: str | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    """What the rules see: one article's title and body plus what rule filters look at."""
+
+    id: str
+    title: str
+    text: str
+    url: str | None = None
+    feed: str | None = None
+    tags: frozenset[str] = frozenset()
+    language: str | None = None
+    published: datetime | None = None
+    partial: bool = False  # body came from the feed because the page could not be extracted
+
+
+# --------------------------------------------------------------------------- matching
+
+Field = Literal["title", "body"]
+
+
+@dataclass(frozen=True)
+class Span:
+    """Words in the document that satisfied one operand of a query.
+
+    `start`/`end` are character offsets into the field's text (title or body) as given.
+    """
+
+    field: Field
+    start: int
+    end: int
+    text: str
+    operand: str  # the query operand that matched, e.g. '@iran' or '"oil prices"'
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """A short excerpt; `highlights` are (start, end) offsets of matched words in `text`."""
+
+    field: Field
+    text: str
+    highlights: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class Match:
+    rule: str
+    article_id: str
+    spans: tuple[Span, ...] = ()
+    snippets: tuple[Snippet, ...] = ()
+    channels: tuple[str, ...] = ()
+    distances: tuple[int, ...] = ()  # NEAR distances (words between) that satisfied the rule
+
+
+# --------------------------------------------------------------------------- delivery
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    name: str
+    description: str = ""
+    snippets: tuple[Snippet, ...] = ()
+    terms: tuple[str, ...] = ()  # the words that matched, as written in the article
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One message for one channel about one article, listing every rule that matched.
+
+    `id` is stable per (article, channel) and is the idempotency key receivers use.
+    """
+
+    id: str
+    channel: str
+    article_id: str
+    title: str
+    url: str | None
+    source: str
+    published: datetime | None
+    rules: tuple[AlertRule, ...]
+    created: datetime
+    language: str | None = None
+    partial: bool = False
+    sources: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "channel": self.channel,
+            "article_id": self.article_id,
+            "title": self.title,
+            "url": self.url,
+            "source": self.source,
+            "sources": list(self.sources),
+            "published": self.published.isoformat() if self.published else None,
+            "language": self.language,
+            "partial": self.partial,
+            "created": self.created.isoformat(),
+            "rules": [
+                {
+                    "name": r.name,
+                    "description": r.description,
+                    "terms": list(r.terms),
+                    "snippets": [
+                        {"field": s.field, "text": s.text, "highlights": [list(h) for h in s.highlights]}
+                        for s in r.snippets
+                    ],
+                }
+                for r in self.rules
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Alert:
+        def dt(value: Any) -> datetime | None:
+            return datetime.fromisoformat(value) if value else None
+
+        created = dt(data["created"])
+        assert created is not None
+        return cls(
+            id=data["id"],
+            channel=data["channel"],
+            article_id=data["article_id"],
+            title=data["title"],
+            url=data.get("url"),
+            source=data["source"],
+            sources=tuple(data.get("sources") or ()),
+            published=dt(data.get("published")),
+            language=data.get("language"),
+            partial=bool(data.get("partial")),
+            created=created,
+            rules=tuple(
+                AlertRule(
+                    name=r["name"],
+                    description=r.get("description", ""),
+                    terms=tuple(r.get("terms") or ()),
+                    snippets=tuple(
+                        Snippet(
+                            field=s["field"],
+                            text=s["text"],
+                            highlights=tuple((int(a), int(b)) for a, b in s.get("highlights", ())),
+                        )
+                        for s in r.get("snippets", ())
+                    ),
+                )
+                for r in data["rules"]
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """A successful send: `status` is the HTTP/SMTP code when there was one."""
+
+    status: int | None = None
+    detail: str = ""
