@@ -1,0 +1,60 @@
+"""Apprise delivery (chat, push and the many services Apprise knows): title + text body.
+
+Apprise's `notify` is synchronous; it runs in a worker thread and we stop waiting after
+`channel.timeout` seconds (the thread finishes on its own, bounded by Apprise's socket
+timeouts). Any failure is retryable. Apprise URLs carry tokens, so they are never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import apprise
+
+from monitor.deliver.render import clean_line, render_text
+from monitor.errors import DeliveryError
+from monitor.models import Alert, ChannelConfig, DeliveryResult
+
+
+class AppriseNotifier:
+    def __init__(self, channel: ChannelConfig) -> None:
+        self.channel = channel
+        if not channel.apprise_urls:
+            raise DeliveryError(
+                "an apprise channel needs `apprise_urls`", channel.name, permanent=True
+            )
+        self._apprise = apprise.Apprise()
+        for index, url in enumerate(channel.apprise_urls):
+            if not self._apprise.add(url):
+                raise DeliveryError(
+                    f"apprise_urls[{index}] is not a URL Apprise understands",
+                    channel.name,
+                    permanent=True,
+                    hint="see https://github.com/caronc/apprise/wiki for URL formats",
+                )
+
+    async def send(self, alert: Alert) -> DeliveryResult:
+        title = clean_line(alert.title) or "(no title)"
+        body = render_text(alert, timezone=self.channel.timezone)
+        try:
+            async with asyncio.timeout(self.channel.timeout):
+                ok = await asyncio.to_thread(self._notify, title, body)
+        except TimeoutError as e:
+            raise DeliveryError(
+                f"apprise did not finish within {self.channel.timeout:g} s", self.channel.name
+            ) from e
+        if not ok:
+            raise DeliveryError(
+                "apprise could not notify every service",
+                self.channel.name,
+                hint="the apprise logger names each service that failed and why",
+            )
+        return DeliveryResult(detail=f"{len(self.channel.apprise_urls)} service(s) notified")
+
+    async def aclose(self) -> None:
+        """Nothing to release: Apprise opens a connection per notification."""
+
+    def _notify(self, title: str, body: str) -> bool:
+        return bool(
+            self._apprise.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT)
+        )

@@ -1,0 +1,56 @@
+"""File delivery: one JSON object (the webhook payload) per line, appended.
+
+Each alert is one `write` of a whole line to a descriptor opened with O_APPEND, then
+fsync'd, so concurrent writers and crashes never interleave or split lines. A resend after
+a crash may repeat a line; readers deduplicate on `id`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+from monitor.deliver.render import webhook_payload
+from monitor.errors import DeliveryError
+from monitor.models import Alert, ChannelConfig, DeliveryResult
+
+
+class FileNotifier:
+    def __init__(self, channel: ChannelConfig) -> None:
+        self.channel = channel
+        if not channel.path:
+            raise DeliveryError("a file channel needs `path`", channel.name, permanent=True)
+        self._path = Path(channel.path).expanduser()
+
+    async def send(self, alert: Alert) -> DeliveryResult:
+        line = json.dumps(webhook_payload(alert), ensure_ascii=False, separators=(",", ":"))
+        try:
+            await asyncio.to_thread(append_line, self._path, (line + "\n").encode())
+        except OSError as e:
+            raise DeliveryError(f"could not append to {self._path}", self.channel.name) from e
+        return DeliveryResult(detail=str(self._path))
+
+    async def aclose(self) -> None:
+        """Nothing to release: the file is opened and closed for every alert."""
+
+
+def append_line(path: Path, data: bytes) -> None:
+    """Append `data` with one write and fsync it (and the directory when the file is new)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    created = not path.exists()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    try:
+        written = os.write(fd, data)
+        if written != len(data):
+            raise OSError(f"short write: {written} of {len(data)} bytes (disk full?)")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if created:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)

@@ -1,0 +1,156 @@
+"""Standard Webhooks delivery: a signed JSON POST (https://www.standardwebhooks.com/).
+
+Headers: `webhook-id` (the alert id; receivers deduplicate on it), `webhook-timestamp`
+(Unix seconds) and, when the channel has a `whsec_...` secret, `webhook-signature`
+(`v1,` + base64 HMAC-SHA256 of `id.timestamp.body`). Redirects are not followed.
+
+Outcomes: 2xx sent; 408, 429, 5xx, connection errors and timeouts retryable (Retry-After
+honoured); 3xx and other 4xx permanent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
+import httpx
+from standardwebhooks import Webhook
+
+from monitor.deliver.render import webhook_payload
+from monitor.errors import DeliveryError
+from monitor.log import get_logger
+from monitor.models import Alert, ChannelConfig, DeliveryResult
+
+USER_AGENT = "news-monitor-webhook/1"
+_DETAIL_BYTES = 512
+
+
+class WebhookNotifier:
+    def __init__(self, channel: ChannelConfig) -> None:
+        self.channel = channel
+        if urlsplit(channel.url).scheme not in ("http", "https"):
+            raise DeliveryError(
+                f"webhook url must be http(s), got {channel.url!r}", channel.name, permanent=True
+            )
+        self._signer = _signer(channel)
+        self._client = httpx.AsyncClient(
+            timeout=channel.timeout, follow_redirects=False, headers={"user-agent": USER_AGENT}
+        )
+        self._log = get_logger(__name__, channel=channel.name)
+
+    async def send(self, alert: Alert) -> DeliveryResult:
+        body = json.dumps(webhook_payload(alert), ensure_ascii=False, separators=(",", ":"))
+        now = datetime.now(UTC)
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": alert.id,
+            "webhook-timestamp": str(int(now.timestamp())),
+        }
+        if self._signer is not None:
+            headers["webhook-signature"] = self._signer.sign(alert.id, now, body)
+        try:
+            async with asyncio.timeout(self.channel.timeout):
+                status, reason, retry_after, location = await self._post(body, headers)
+        except TimeoutError as e:
+            raise self._error(f"no response within {self.channel.timeout:g} s") from e
+        except httpx.TimeoutException as e:
+            raise self._error(f"timed out after {self.channel.timeout:g} s") from e
+        except httpx.TransportError as e:
+            raise self._error("could not reach the webhook") from e
+        if 200 <= status < 300:
+            self._log.debug("webhook_sent", alert=alert.id, status=status)
+            return DeliveryResult(status=status, detail=reason)
+        message = f"webhook answered HTTP {status} {reason}".rstrip()
+        if 300 <= status < 400:
+            raise self._error(
+                message,
+                permanent=True,
+                status=status,
+                hint=f"redirects are not followed; use the final URL ({location or 'unknown'})",
+            )
+        if status in (408, 429) or status >= 500:
+            raise self._error(message, status=status, retry_after=retry_after)
+        raise self._error(message, permanent=True, status=status)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def _post(
+        self, body: str, headers: dict[str, str]
+    ) -> tuple[int, str, float | None, str | None]:
+        request = self._client.build_request(
+            "POST", self.channel.url, content=body.encode(), headers=headers
+        )
+        response = await self._client.send(request, stream=True)
+        try:
+            detail = await _read_start(response)
+        finally:
+            await response.aclose()
+        reason = " ".join(f"{response.reason_phrase} {detail}".split())[:300]
+        return (
+            response.status_code,
+            reason,
+            parse_retry_after(response.headers.get("retry-after")),
+            response.headers.get("location"),
+        )
+
+    def _error(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        status: int | None = None,
+        retry_after: float | None = None,
+        hint: str | None = None,
+    ) -> DeliveryError:
+        return DeliveryError(
+            message,
+            self.channel.name,
+            permanent=permanent,
+            status=status,
+            retry_after=retry_after,
+            hint=hint,
+        )
+
+
+def _signer(channel: ChannelConfig) -> Webhook | None:
+    if not channel.secret:
+        return None
+    try:
+        return Webhook(channel.secret)
+    except Exception as e:  # binascii.Error, EmptyWebhookSecretError
+        raise DeliveryError(
+            "webhook secret is not valid",
+            channel.name,
+            permanent=True,
+            hint="expected 'whsec_' followed by a base64 key",
+        ) from e
+
+
+async def _read_start(response: httpx.Response) -> str:
+    """The first bytes of the body, for the operator; a huge body is not read."""
+    data = b""
+    async for chunk in response.aiter_bytes():
+        data += chunk
+        if len(data) >= _DETAIL_BYTES:
+            break
+    return data[:_DETAIL_BYTES].decode("utf-8", "replace")
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds from a Retry-After header (delay-seconds or HTTP-date); None if absent/invalid."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
