@@ -1,7 +1,372 @@
-"""Command line: run, check, match, explain, extract, send-test, status."""
+"""Command line: run, check, match, explain, extract, send-test, status.
+
+Exit codes: 0 success, 1 a problem the operator must fix (invalid configuration, failed
+send), 2 bad usage.
+"""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from monitor import __version__
+from monitor.config import config_dir_from_env, load_config, load_rules
+from monitor.errors import ConfigError, MonitorError
+from monitor.log import setup_logging
+from monitor.models import Document
+
+DEFAULT_DB = Path("var") / "monitor.db"
+
+
+def db_path(explicit: str | None) -> Path:
+    """--db, else $MONITOR_DB, else systemd's $STATE_DIRECTORY/monitor.db, else ./var/monitor.db."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("MONITOR_DB"):
+        return Path(os.environ["MONITOR_DB"])
+    state = (os.environ.get("STATE_DIRECTORY") or "").split(":")[0]
+    if state:
+        return Path(state) / "monitor.db"
+    return DEFAULT_DB
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from monitor.daemon import Service
+
+    setup_logging(args.log_level)
+    try:
+        service = Service(config_dir_from_env(args.config_dir), db_path(args.db))
+    except ConfigError as e:
+        _print_problems(e)
+        return 1
+    if args.once:
+        return asyncio.run(service.run_once())
+    return asyncio.run(service.run_forever())
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from monitor.match import Matcher
+
+    config_dir = config_dir_from_env(args.config_dir)
+    try:
+        config = load_config(config_dir)
+        matcher = Matcher.build(config.rules, config.entities)
+    except ConfigError as e:
+        _print_problems(e)
+        return 1
+    failures = matcher.check_examples()
+    for warning in config.warnings:
+        print(f"warning: {warning}")
+    for rule, problem in failures:
+        print(f"rules.yaml: rule {rule!r}: {problem}")
+    print(
+        f"{config_dir}: {len(config.feeds)} feeds, {len(config.entities)} entities, "
+        f"{len(config.rules)} rules, {len(config.channels)} channels"
+    )
+    for name, channel in sorted(config.channels.items()):
+        target = {
+            "email": ", ".join(channel.to),
+            "webhook": channel.url,
+            "file": channel.path,
+            "apprise": f"{len(channel.apprise_urls)} URL(s) <redacted>",
+        }[channel.type]
+        secret = " (signed, secret <redacted>)" if channel.secret else ""
+        print(f"  channel {name}: {channel.type} -> {target}{secret}")
+    if failures:
+        print(f"{len(failures)} rule example(s) failed")
+        return 1
+    return 0
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    from monitor.match import Matcher
+    from monitor.match.report import format_match_text, match_to_json
+
+    try:
+        rules = load_rules(Path(args.rules))
+        matcher = Matcher.build(rules.rules, rules.entities)
+    except ConfigError as e:
+        _print_problems(e)
+        return 1
+    out = sys.stdout
+    count = 0
+    try:
+        for doc in _documents(args.inputs):
+            for m in matcher.match(doc):
+                count += 1
+                if args.json:
+                    out.write(json.dumps(match_to_json(m), ensure_ascii=False) + "\n")
+                else:
+                    out.write(format_match_text(m) + "\n\n")
+    except MonitorError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if not args.json:
+        out.write(f"{count} match(es)\n")
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from monitor.match import Matcher
+
+    try:
+        rules = load_rules(Path(args.rules))
+        matcher = Matcher.build(rules.rules, rules.entities)
+    except ConfigError as e:
+        _print_problems(e)
+        return 1
+    if args.rule not in matcher.rule_names:
+        print(f"error: no rule named {args.rule!r} in {args.rules}", file=sys.stderr)
+        return 1
+    try:
+        for doc in _documents([args.input]):
+            print(matcher.explain(args.rule, doc))
+    except MonitorError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from monitor.extract import decode_html, extract_article
+
+    try:
+        data, content_type, url = _read_input(args.input)
+    except MonitorError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    article = extract_article(decode_html(data, content_type), url)
+    if args.json:
+        record = asdict(article)
+        record["published"] = article.published.isoformat() if article.published else None
+        print(json.dumps(record, ensure_ascii=False, indent=2))
+    else:
+        print(f"title:     {article.title}")
+        print(f"published: {article.published.isoformat() if article.published else '-'}")
+        print(f"authors:   {', '.join(article.authors) or '-'}")
+        print(f"language:  {article.language or '-'}")
+        print(f"canonical: {article.canonical_url or '-'}")
+        print()
+        print(article.text)
+    return 0
+
+
+def cmd_send_test(args: argparse.Namespace) -> int:
+    from monitor.deliver import build_notifier
+    from monitor.deliver.render import sample_alert
+
+    try:
+        config = load_config(config_dir_from_env(args.config_dir))
+    except ConfigError as e:
+        _print_problems(e)
+        return 1
+    channel = config.channels.get(args.channel)
+    if channel is None:
+        names = ", ".join(sorted(config.channels)) or "none"
+        print(f"error: no channel {args.channel!r} (channels: {names})", file=sys.stderr)
+        return 1
+
+    async def send() -> int:
+        notifier = build_notifier(channel)
+        try:
+            result = await notifier.send(sample_alert(channel.name))
+        except MonitorError as e:
+            print(f"{channel.name}: send failed: {e}", file=sys.stderr)
+            return 1
+        finally:
+            await notifier.aclose()
+        status = f" (status {result.status})" if result.status is not None else ""
+        print(f"{channel.name}: sample alert sent{status} {result.detail}".rstrip())
+        return 0
+
+    return asyncio.run(send())
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from monitor.store import Store
+
+    path = db_path(args.db)
+    if not path.exists():
+        print(f"no state database at {path} yet (the service has not run)")
+        return 0
+    store = Store(path)
+    try:
+        counts = store.counts()
+        print(f"database {path}: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+        for state in store.feed_states():
+            when = (
+                state.last_success.isoformat(timespec="seconds") if state.last_success else "never"
+            )
+            line = f"  {state.name}: last success {when}"
+            if state.consecutive_failures:
+                line += f", FAILING x{state.consecutive_failures}: {state.last_error}"
+            print(line)
+    finally:
+        store.close()
+    return 0
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _print_problems(e: ConfigError) -> None:
+    for problem in e.problems:
+        print(problem, file=sys.stderr)
+    print(f"{len(e.problems)} problem(s) found", file=sys.stderr)
+
+
+def _is_url(text: str) -> bool:
+    return text.startswith(("http://", "https://"))
+
+
+def _read_input(source: str) -> tuple[bytes, str | None, str | None]:
+    """Bytes, content type and URL of a file or URL named on the command line."""
+    if _is_url(source):
+        from monitor.fetch import Fetcher
+
+        async def get() -> tuple[bytes, str | None, str | None]:
+            fetcher = Fetcher()
+            try:
+                # a person typed this URL: any address is allowed
+                page = await fetcher.fetch_page(
+                    source, timeout=30.0, allow_networks=("0.0.0.0/0", "::/0")
+                )
+            finally:
+                await fetcher.aclose()
+            return page.body, page.content_type, page.url
+
+        return asyncio.run(get())
+    try:
+        return Path(source).read_bytes(), None, None
+    except OSError as e:
+        raise MonitorError(f"cannot read {source}: {e.strerror}") from e
+
+
+def _documents(inputs: Sequence[str]) -> Iterator[Document]:
+    """Documents from .jsonl (one article per line), .txt (a body), .html or URLs."""
+    from monitor.extract import decode_html, extract_article
+
+    for source in inputs:
+        if source.endswith(".jsonl") and not _is_url(source):
+            yield from _jsonl_documents(Path(source))
+        elif source.endswith(".txt") and not _is_url(source):
+            text = _read_input(source)[0].decode("utf-8", "replace")
+            yield Document(id=source, title="", text=text)
+        else:
+            data, content_type, url = _read_input(source)
+            article = extract_article(decode_html(data, content_type), url or None)
+            yield Document(
+                id=source,
+                title=article.title,
+                text=article.text,
+                url=url or article.canonical_url,
+                language=article.language,
+                published=article.published,
+            )
+
+
+def _jsonl_documents(path: Path) -> Iterator[Document]:
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as e:
+        raise MonitorError(f"cannot read {path}: {e.strerror}") from e
+    with handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                record: dict[str, Any] = json.loads(line)
+                yield Document(
+                    id=str(record.get("id", f"{path.name}:{number}")),
+                    title=str(record.get("title") or ""),
+                    text=str(record.get("text") or ""),
+                    url=record.get("url"),
+                    feed=record.get("feed"),
+                    tags=frozenset(record.get("tags") or ()),
+                    language=record.get("language"),
+                )
+            except (json.JSONDecodeError, AttributeError) as e:
+                raise MonitorError(f"{path}:{number}: not a JSON object: {e}") from e
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="monitor", description="Watch news feeds, match rules, deliver alerts."
+    )
+    parser.add_argument("--version", action="version", version=f"news-monitor {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def config_dir(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--config-dir",
+            help="directory holding feeds.yaml and rules.yaml "
+            "(default: $MONITOR_CONFIG_DIR, $CONFIGURATION_DIRECTORY, else the current directory)",
+        )
+
+    def db(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--db",
+            help="state database (default: $MONITOR_DB, $STATE_DIRECTORY/monitor.db, "
+            "else ./var/monitor.db)",
+        )
+
+    p = sub.add_parser("run", help="run the service (or one poll with --once)")
+    config_dir(p)
+    db(p)
+    p.add_argument("--once", action="store_true", help="poll every feed once, deliver, exit")
+    p.add_argument("--log-level", default=os.environ.get("MONITOR_LOG_LEVEL", "INFO"))
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("check", help="validate feeds.yaml and rules.yaml and run rule examples")
+    config_dir(p)
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("match", help="run rules on files or URLs and print each match")
+    p.add_argument("--rules", default="rules.yaml", help="rules file (default: rules.yaml)")
+    p.add_argument("--json", action="store_true", help="one JSON object per match")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help=".html, .txt, .jsonl or URL")
+    p.set_defaults(func=cmd_match)
+
+    p = sub.add_parser("explain", help="show why a rule did or did not match an article")
+    p.add_argument("--rules", default="rules.yaml", help="rules file (default: rules.yaml)")
+    p.add_argument("rule")
+    p.add_argument("input", metavar="FILE|URL")
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("extract", help="extract an article page and print it")
+    p.add_argument("input", metavar="FILE|URL")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_extract)
+
+    p = sub.add_parser("send-test", help="send a sample alert to a channel")
+    config_dir(p)
+    p.add_argument("channel")
+    p.set_defaults(func=cmd_send_test)
+
+    p = sub.add_parser("status", help="feeds and outbox as the state database sees them")
+    db(p)
+    p.set_defaults(func=cmd_status)
+    return parser
+
 
 def main(argv: list[str] | None = None) -> int:
-    return 0
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0

@@ -48,7 +48,9 @@ def setup_logging(level: str = "INFO", stream: Any = None) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(level=max(numeric, logging.WARNING), stream=out, format="%(name)s %(message)s")
+    logging.basicConfig(
+        level=max(numeric, logging.WARNING), stream=out, format="%(name)s %(message)s"
+    )
 
 
 def get_logger(name: str | None = None, **initial: Any) -> Any:

@@ -262,7 +262,11 @@ class Alert:
                     "description": r.description,
                     "terms": list(r.terms),
                     "snippets": [
-                        {"field": s.field, "text": s.text, "highlights": [list(h) for h in s.highlights]}
+                        {
+                            "field": s.field,
+                            "text": s.text,
+                            "highlights": [list(h) for h in s.highlights],
+                        }
                         for s in r.snippets
                     ],
                 }

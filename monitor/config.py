@@ -1,0 +1,555 @@
+"""feeds.yaml + rules.yaml -> frozen configuration objects.
+
+Every problem is collected (not just the first) and reported as
+``file:line:col: path: message`` in one ConfigError, so `monitor check` can list them all.
+Secrets never live in the YAML: channels name an environment variable (`password_env`,
+`secret_env`, `urls_env`), looked up in the environment, else as a file of that name under
+``$CREDENTIALS_DIRECTORY`` (systemd's LoadCredential=).
+"""
+
+from __future__ import annotations
+
+import glob
+import ipaddress
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from monitor.errors import ConfigError, QueryError
+from monitor.models import (
+    ChannelConfig,
+    EntityConfig,
+    ExtractOverride,
+    FeedConfig,
+    RuleConfig,
+    RuleExamples,
+    SmtpConfig,
+)
+from monitor.yamlpos import Located, PathKey, load_yaml
+
+FEEDS_FILE = "feeds.yaml"
+RULES_FILE = "rules.yaml"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+_ENTITY_ID = re.compile(r"^[a-z0-9_-]+$")
+_CHANNEL_TYPES = ("email", "webhook", "file", "apprise")
+
+
+@dataclass(frozen=True)
+class RulesConfig:
+    entities: Mapping[str, EntityConfig]
+    channels: Mapping[str, ChannelConfig]
+    rules: tuple[RuleConfig, ...]
+    warnings: tuple[str, ...] = ()
+    operator_channel: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    feeds: tuple[FeedConfig, ...]
+    entities: Mapping[str, EntityConfig]
+    channels: Mapping[str, ChannelConfig]
+    rules: tuple[RuleConfig, ...]
+    warnings: tuple[str, ...] = ()
+    operator_channel: str | None = None
+
+
+def parse_duration(value: Any) -> float:
+    """`30s`, `5m`, `1h`, `1d`, `250ms` or a number of seconds -> seconds (> 0)."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration such as 30s, 5m or 1h, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        m = _DURATION.match(str(value))
+        if not m:
+            raise ValueError(f"expected a duration such as 30s, 5m or 1h, got {value!r}")
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if seconds <= 0:
+        raise ValueError(f"expected a positive duration, got {value!r}")
+    return seconds
+
+
+def config_dir_from_env(explicit: str | None = None) -> Path:
+    """--config-dir, else $MONITOR_CONFIG_DIR, else systemd's $CONFIGURATION_DIRECTORY, else cwd."""
+    for candidate in (
+        explicit,
+        os.environ.get("MONITOR_CONFIG_DIR"),
+        (os.environ.get("CONFIGURATION_DIRECTORY") or "").split(":")[0] or None,
+    ):
+        if candidate:
+            return Path(candidate)
+    return Path.cwd()
+
+
+def read_secret(name: str) -> str | None:
+    """A secret by name: the environment first, then $CREDENTIALS_DIRECTORY/<name>."""
+    value = os.environ.get(name)
+    if value:
+        return value
+    cred_dir = os.environ.get("CREDENTIALS_DIRECTORY")
+    if cred_dir:
+        path = Path(cred_dir) / name
+        if path.is_file():
+            return path.read_text(encoding="utf-8").strip()
+    return None
+
+
+class _Checker:
+    """Reads values out of a Located document, collecting problems instead of raising."""
+
+    def __init__(self, doc: Located, problems: list[str]) -> None:
+        self.doc = doc
+        self.problems = problems
+
+    def fail(self, path: PathKey, message: str) -> None:
+        self.problems.append(self.doc.problem(path, message))
+
+    def mapping(self, value: Any, path: PathKey, what: str = "a mapping") -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.fail(path, f"expected {what}, got {_kind(value)}")
+            return {}
+        return value
+
+    def sequence(self, value: Any, path: PathKey) -> list[Any]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(path, f"expected a list, got {_kind(value)}")
+            return []
+        return value
+
+    def strings(self, value: Any, path: PathKey) -> tuple[str, ...]:
+        if isinstance(value, str):
+            return (value,)
+        out = []
+        for i, item in enumerate(self.sequence(value, path)):
+            if isinstance(item, str | int | float) and not isinstance(item, bool):
+                out.append(str(item))
+            else:
+                self.fail((*path, i), f"expected a string, got {_kind(item)}")
+        return tuple(out)
+
+    def string(self, value: Any, path: PathKey, *, required: bool = True) -> str:
+        if value is None:
+            if required:
+                self.fail(path, "is required")
+            return ""
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            self.fail(path, f"expected a string, got {_kind(value)}")
+            return ""
+        return str(value)
+
+    def boolean(self, value: Any, path: PathKey, default: bool) -> bool:
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.fail(path, f"expected true or false, got {value!r}")
+            return default
+        return value
+
+    def integer(self, value: Any, path: PathKey, default: int, minimum: int = 1) -> int:
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            self.fail(path, f"expected an integer >= {minimum}, got {value!r}")
+            return default
+        return value
+
+    def duration(self, value: Any, path: PathKey, default: float) -> float:
+        if value is None:
+            return default
+        try:
+            return parse_duration(value)
+        except ValueError as e:
+            self.fail(path, str(e))
+            return default
+
+    def unknown_keys(self, data: Mapping[str, Any], path: PathKey, known: set[str]) -> None:
+        for key in data:
+            if key not in known:
+                hint = _closest(str(key), known)
+                self.fail(
+                    (*path, key), f"unknown key{f' (did you mean {hint!r}?)' if hint else ''}"
+                )
+
+    def secret(self, data: Mapping[str, Any], key: str, path: PathKey) -> str | None:
+        env_name = data.get(key)
+        if env_name is None:
+            return None
+        name = self.string(env_name, (*path, key))
+        if not name:
+            return None
+        value = read_secret(name)
+        if value is None:
+            self.fail(
+                (*path, key),
+                f"secret {name!r} is not set in the environment or $CREDENTIALS_DIRECTORY",
+            )
+        return value
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _closest(word: str, options: set[str]) -> str | None:
+    import difflib
+
+    found = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.75)
+    return found[0] if found else None
+
+
+def _http_url(c: _Checker, value: Any, path: PathKey) -> str:
+    url = c.string(value, path)
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            c.fail(path, f"expected an http(s) URL, got {url!r}")
+    return url
+
+
+# --------------------------------------------------------------------------- feeds.yaml
+
+_FEED_KEYS = {"name", "url", "interval", "timeout", "extract", "tags", "allow_networks", "enabled"}
+_DEFAULT_KEYS = {"interval", "timeout", "extract", "allow_networks"}
+
+
+def parse_feeds(doc: Located, problems: list[str]) -> tuple[FeedConfig, ...]:
+    c = _Checker(doc, problems)
+    top = c.mapping(doc.value, ())
+    c.unknown_keys(top, (), {"defaults", "feeds"})
+    defaults = c.mapping(top.get("defaults"), ("defaults",))
+    c.unknown_keys(defaults, ("defaults",), _DEFAULT_KEYS)
+    d_interval = c.duration(defaults.get("interval"), ("defaults", "interval"), 300.0)
+    d_timeout = c.duration(defaults.get("timeout"), ("defaults", "timeout"), 20.0)
+    d_extract, d_override = _extract_setting(c, defaults.get("extract"), ("defaults", "extract"))
+    d_networks = _networks(c, defaults.get("allow_networks"), ("defaults", "allow_networks"))
+
+    feeds: list[FeedConfig] = []
+    seen: dict[str, int] = {}
+    raw_feeds = c.sequence(top.get("feeds"), ("feeds",))
+    if "feeds" not in top:
+        c.fail((), "no 'feeds:' list")
+    for i, raw in enumerate(raw_feeds):
+        path: PathKey = ("feeds", i)
+        data = c.mapping(raw, path)
+        if not data:
+            continue
+        c.unknown_keys(data, path, _FEED_KEYS)
+        name = c.string(data.get("name"), (*path, "name"))
+        url = _http_url(c, data.get("url"), (*path, "url"))
+        if name in seen:
+            c.fail((*path, "name"), f"duplicate feed name {name!r} (first at feeds[{seen[name]}])")
+        seen[name] = i
+        extract, override = (
+            _extract_setting(c, data["extract"], (*path, "extract"))
+            if "extract" in data
+            else (d_extract, d_override)
+        )
+        networks = d_networks + _networks(c, data.get("allow_networks"), (*path, "allow_networks"))
+        feeds.append(
+            FeedConfig(
+                name=name,
+                url=url,
+                interval=c.duration(data.get("interval"), (*path, "interval"), d_interval),
+                timeout=c.duration(data.get("timeout"), (*path, "timeout"), d_timeout),
+                extract=extract,
+                extract_override=override,
+                tags=c.strings(data.get("tags"), (*path, "tags")),
+                allow_networks=networks,
+                enabled=c.boolean(data.get("enabled"), (*path, "enabled"), True),
+            )
+        )
+    return tuple(feeds)
+
+
+def _extract_setting(c: _Checker, value: Any, path: PathKey) -> tuple[bool, ExtractOverride | None]:
+    if value is None:
+        return True, None
+    if isinstance(value, bool):
+        return value, None
+    data = c.mapping(value, path, "true, false or {selector, remove}")
+    c.unknown_keys(data, path, {"selector", "remove"})
+    selector = c.string(data.get("selector"), (*path, "selector"), required=False) or None
+    return True, ExtractOverride(selector, c.strings(data.get("remove"), (*path, "remove")))
+
+
+def _networks(c: _Checker, value: Any, path: PathKey) -> tuple[str, ...]:
+    out = []
+    for i, net in enumerate(c.strings(value, path)):
+        try:
+            out.append(str(ipaddress.ip_network(net, strict=False)))
+        except ValueError:
+            c.fail((*path, i), f"expected a network such as 127.0.0.0/8, got {net!r}")
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- rules.yaml
+
+_RULE_KEYS = {
+    "name",
+    "query",
+    "channels",
+    "feeds",
+    "tags",
+    "languages",
+    "min_mentions",
+    "description",
+    "examples",
+}
+_CHANNEL_KEYS: dict[str, set[str]] = {
+    "email": {"type", "to", "from", "smtp", "timezone"},
+    "webhook": {"type", "url", "secret_env", "timeout"},
+    "file": {"type", "path"},
+    "apprise": {"type", "urls", "urls_env", "timeout"},
+}
+_SMTP_KEYS = {"host", "port", "starttls", "tls", "username", "password_env", "timeout"}
+
+
+def _parse_entities(c: _Checker, value: Any, path: PathKey, into: dict[str, EntityConfig]) -> None:
+    for eid, raw in c.mapping(value, path).items():
+        epath = (*path, eid)
+        if not _ENTITY_ID.match(str(eid)):
+            c.fail(epath, "entity ids use lowercase letters, digits, '-' and '_'")
+            continue
+        if eid in into:
+            c.fail(epath, f"entity {eid!r} is defined twice")
+        data = c.mapping(raw, epath, "{aliases: [...], exact: [...]}")
+        c.unknown_keys(data, epath, {"aliases", "exact", "description"})
+        aliases = c.strings(data.get("aliases"), (*epath, "aliases"))
+        exact = c.strings(data.get("exact"), (*epath, "exact"))
+        if not aliases and not exact:
+            c.fail(epath, "an entity needs at least one alias or exact form")
+        into[eid] = EntityConfig(eid, aliases, exact)
+
+
+def _parse_channel(c: _Checker, name: str, raw: Any, path: PathKey) -> ChannelConfig | None:
+    data = c.mapping(raw, path)
+    kind = data.get("type")
+    if kind not in _CHANNEL_TYPES:
+        c.fail((*path, "type"), f"expected one of {', '.join(_CHANNEL_TYPES)}, got {kind!r}")
+        return None
+    c.unknown_keys(data, path, _CHANNEL_KEYS[kind])
+    if kind == "email":
+        smtp_raw = c.mapping(data.get("smtp"), (*path, "smtp"))
+        spath = (*path, "smtp")
+        c.unknown_keys(smtp_raw, spath, _SMTP_KEYS)
+        smtp = SmtpConfig(
+            host=c.string(smtp_raw.get("host", "localhost"), (*spath, "host")),
+            port=c.integer(smtp_raw.get("port"), (*spath, "port"), 25),
+            starttls=c.boolean(smtp_raw.get("starttls"), (*spath, "starttls"), False),
+            tls=c.boolean(smtp_raw.get("tls"), (*spath, "tls"), False),
+            username=c.string(smtp_raw.get("username"), (*spath, "username"), required=False)
+            or None,
+            password=c.secret(smtp_raw, "password_env", spath),
+            timeout=c.duration(smtp_raw.get("timeout"), (*spath, "timeout"), 60.0),
+        )
+        if smtp.username and not (smtp.starttls or smtp.tls):
+            c.fail(
+                spath, "credentials would be sent in plain text; set starttls: true or tls: true"
+            )
+        to = c.strings(data.get("to"), (*path, "to"))
+        if not to:
+            c.fail((*path, "to"), "at least one recipient is required")
+        tz = c.string(data.get("timezone", "UTC"), (*path, "timezone"))
+        _check_timezone(c, tz, (*path, "timezone"))
+        return ChannelConfig(
+            name=name,
+            type="email",
+            to=to,
+            sender=c.string(data.get("from"), (*path, "from")),
+            smtp=smtp,
+            timezone=tz,
+        )
+    if kind == "webhook":
+        return ChannelConfig(
+            name=name,
+            type="webhook",
+            url=_http_url(c, data.get("url"), (*path, "url")),
+            secret=c.secret(data, "secret_env", path),
+            timeout=c.duration(data.get("timeout"), (*path, "timeout"), 30.0),
+        )
+    if kind == "file":
+        return ChannelConfig(
+            name=name, type="file", path=c.string(data.get("path"), (*path, "path"))
+        )
+    urls = c.strings(data.get("urls"), (*path, "urls"))
+    from_env = c.secret(data, "urls_env", path)
+    if from_env:
+        urls += tuple(u for u in from_env.split() if u)
+    if not urls:
+        c.fail(path, "an apprise channel needs urls (or urls_env naming a secret)")
+    return ChannelConfig(
+        name=name,
+        type="apprise",
+        apprise_urls=urls,
+        timeout=c.duration(data.get("timeout"), (*path, "timeout"), 30.0),
+    )
+
+
+def _check_timezone(c: _Checker, tz: str, path: PathKey) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        c.fail(path, f"unknown time zone {tz!r}")
+
+
+def _parse_rule(
+    c: _Checker,
+    raw: Any,
+    path: PathKey,
+    entity_ids: set[str],
+    channel_names: set[str] | None,
+    validate: Callable[[str, set[str]], list[str]],
+    warnings: list[str],
+) -> RuleConfig | None:
+    data = c.mapping(raw, path)
+    if not data:
+        c.fail(path, "expected a rule {name, query, ...}")
+        return None
+    c.unknown_keys(data, path, _RULE_KEYS)
+    name = c.string(data.get("name"), (*path, "name"))
+    query = c.string(data.get("query"), (*path, "query"))
+    label = (*path, "query")
+    if query:
+        try:
+            for w in validate(query, entity_ids):
+                warnings.append(c.doc.problem(label, f"rule {name!r}: {w}"))
+        except QueryError as e:
+            c.fail(label, str(e))
+    channels = c.strings(data.get("channels"), (*path, "channels"))
+    if channel_names is not None:
+        for i, ch in enumerate(channels):
+            if ch not in channel_names:
+                c.fail((*path, "channels", i), f"unknown channel {ch!r}")
+    ex = c.mapping(data.get("examples"), (*path, "examples"))
+    c.unknown_keys(ex, (*path, "examples"), {"match", "no_match"})
+    return RuleConfig(
+        name=name,
+        query=query,
+        channels=channels,
+        feeds=c.strings(data.get("feeds"), (*path, "feeds")),
+        tags=c.strings(data.get("tags"), (*path, "tags")),
+        languages=tuple(x.lower() for x in c.strings(data.get("languages"), (*path, "languages"))),
+        min_mentions=c.integer(data.get("min_mentions"), (*path, "min_mentions"), 1),
+        description=c.string(data.get("description"), (*path, "description"), required=False),
+        examples=RuleExamples(
+            match=c.strings(ex.get("match"), (*path, "examples", "match")),
+            no_match=c.strings(ex.get("no_match"), (*path, "examples", "no_match")),
+        ),
+    )
+
+
+def parse_rules(
+    doc: Located, problems: list[str], *, need_channels: bool = True, base: Path | None = None
+) -> RulesConfig:
+    """Entities, channels and rules from a rules.yaml document (plus its includes).
+
+    `include:` globs resolve against `base` (the rules file's directory).
+    """
+    from monitor.match import validate_query
+
+    c = _Checker(doc, problems)
+    top = c.mapping(doc.value, ())
+    c.unknown_keys(top, (), {"include", "entities", "channels", "rules", "operator_channel"})
+    entities: dict[str, EntityConfig] = {}
+    base = base if base is not None else Path(doc.file).parent
+    for i, pattern in enumerate(c.strings(top.get("include"), ("include",))):
+        matched = sorted(glob.glob(str(base / pattern)))
+        if not matched:
+            c.fail(
+                ("include", i) if isinstance(top.get("include"), list) else ("include",),
+                f"no file matches {pattern!r}",
+            )
+        for file in matched:
+            try:
+                inc = load_yaml(Path(file))
+            except ConfigError as e:
+                problems.extend(e.problems)
+                continue
+            ic = _Checker(inc, problems)
+            inc_top = ic.mapping(inc.value, ())
+            ic.unknown_keys(inc_top, (), {"entities"})
+            _parse_entities(ic, inc_top.get("entities"), ("entities",), entities)
+    _parse_entities(c, top.get("entities"), ("entities",), entities)
+
+    channels: dict[str, ChannelConfig] = {}
+    for name, raw in c.mapping(top.get("channels"), ("channels",)).items():
+        channel = _parse_channel(c, str(name), raw, ("channels", name))
+        if channel:
+            channels[str(name)] = channel
+    operator = top.get("operator_channel")
+    if operator is not None and operator not in channels:
+        c.fail(("operator_channel",), f"unknown channel {operator!r}")
+
+    warnings: list[str] = []
+    rules: list[RuleConfig] = []
+    seen: dict[str, int] = {}
+    ids = set(entities)
+    known_channels = set(channels) if need_channels else None
+    for i, raw in enumerate(c.sequence(top.get("rules"), ("rules",))):
+        rule = _parse_rule(c, raw, ("rules", i), ids, known_channels, validate_query, warnings)
+        if rule is None:
+            continue
+        if rule.name in seen:
+            c.fail(
+                ("rules", i, "name"),
+                f"duplicate rule name {rule.name!r} (first at rules[{seen[rule.name]}])",
+            )
+        seen[rule.name] = i
+        rules.append(rule)
+    return RulesConfig(entities, channels, tuple(rules), tuple(warnings), operator)
+
+
+def load_rules(path: Path, *, need_channels: bool = False) -> RulesConfig:
+    """Load one rules file on its own (for `monitor match`); raises ConfigError."""
+    problems: list[str] = []
+    rules = parse_rules(load_yaml(path), problems, need_channels=need_channels, base=path.parent)
+    if problems:
+        raise ConfigError(problems)
+    return rules
+
+
+def load_config(config_dir: Path) -> Config:
+    """Load and cross-check feeds.yaml and rules.yaml; raises ConfigError listing every problem."""
+    problems: list[str] = []
+    feeds: tuple[FeedConfig, ...] = ()
+    rules = RulesConfig({}, {}, ())
+    try:
+        feeds = parse_feeds(load_yaml(config_dir / FEEDS_FILE, FEEDS_FILE), problems)
+    except ConfigError as e:
+        problems.extend(e.problems)
+    try:
+        rules_doc = load_yaml(config_dir / RULES_FILE, RULES_FILE)
+    except ConfigError as e:
+        problems.extend(e.problems)
+    else:
+        rules = parse_rules(rules_doc, problems, base=config_dir)
+        feed_names = {f.name for f in feeds}
+        for i, rule in enumerate(rules.rules):
+            for name in rule.feeds:
+                if name not in feed_names:
+                    problems.append(
+                        rules_doc.problem(
+                            ("rules", i, "feeds"), f"rule {rule.name!r}: unknown feed {name!r}"
+                        )
+                    )
+    if problems:
+        raise ConfigError(problems)
+    return Config(
+        feeds, rules.entities, rules.channels, rules.rules, rules.warnings, rules.operator_channel
+    )

@@ -1,0 +1,539 @@
+"""All SQL lives here: the state database (SQLite, WAL) and its numbered migrations.
+
+What is kept, and why:
+- ``feeds``: per-feed HTTP validators (ETag, Last-Modified), when it is next due, and its
+  failure streak, so a restart neither re-downloads nor forgets a broken feed.
+- ``seen_items``: every (feed, item key) already processed, so nothing alerts twice.
+- ``articles`` and ``matches``: what was read and which rules matched (with evidence).
+- ``outbox``: one row per (article, channel) alert; the row *is* the delivery guarantee.
+  It is written in the same transaction as the match, and only marked ``sent`` after a
+  channel accepted it. A send in progress holds a lease (``next_attempt_at`` pushed past the
+  send's timeout), so a crash mid-send leads to a resend with the same alert id.
+- ``delivery_attempts``: every attempt with its outcome, for operators.
+
+Times are stored as Unix seconds (REAL) in UTC.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from monitor.errors import StorageError
+from monitor.models import Alert, Document, FeedState, Item, Match
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema
+    """
+    CREATE TABLE feeds (
+        name TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        etag TEXT,
+        last_modified TEXT,
+        last_attempt REAL,
+        last_success REAL,
+        next_check REAL,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        failing_since REAL,
+        last_error TEXT
+    );
+    CREATE TABLE seen_items (
+        feed TEXT NOT NULL,
+        item_key TEXT NOT NULL,
+        article_id TEXT NOT NULL,
+        first_seen REAL NOT NULL,
+        PRIMARY KEY (feed, item_key)
+    ) WITHOUT ROWID;
+    CREATE TABLE articles (
+        id TEXT PRIMARY KEY,
+        feed TEXT NOT NULL,
+        url TEXT,
+        title TEXT NOT NULL,
+        text TEXT NOT NULL,
+        published REAL,
+        language TEXT,
+        partial INTEGER NOT NULL DEFAULT 0,
+        created REAL NOT NULL
+    );
+    CREATE TABLE matches (
+        article_id TEXT NOT NULL REFERENCES articles(id),
+        rule TEXT NOT NULL,
+        evidence TEXT NOT NULL,
+        created REAL NOT NULL,
+        PRIMARY KEY (article_id, rule)
+    ) WITHOUT ROWID;
+    CREATE TABLE outbox (
+        id TEXT PRIMARY KEY,
+        channel TEXT NOT NULL,
+        article_id TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created REAL NOT NULL,
+        next_attempt_at REAL NOT NULL,
+        sent_at REAL,
+        last_error TEXT
+    );
+    CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+    CREATE TABLE delivery_attempts (
+        id INTEGER PRIMARY KEY,
+        alert_id TEXT NOT NULL REFERENCES outbox(id),
+        channel TEXT NOT NULL,
+        at REAL NOT NULL,
+        outcome TEXT NOT NULL CHECK (outcome IN ('sent', 'retry', 'failed')),
+        status_code INTEGER,
+        error TEXT
+    );
+    CREATE INDEX delivery_attempts_alert ON delivery_attempts (alert_id);
+    """,
+)
+
+
+def _ts(value: float | None) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if value is not None else None
+
+
+def _epoch(value: datetime | None) -> float | None:
+    return value.timestamp() if value is not None else None
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: str
+    channel: str
+    article_id: str
+    alert: Alert
+    status: str
+    attempts: int
+    created: float
+    next_attempt_at: float
+    sent_at: float | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    alert_id: str
+    channel: str
+    at: float
+    outcome: str
+    status_code: int | None
+    error: str | None
+
+
+class Store:
+    """The state database. One connection, used from one thread at a time (guarded by a lock)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                str(path), timeout=30.0, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except (sqlite3.Error, OSError) as e:
+            raise StorageError("cannot open the state database", str(path)) from e
+
+    # ------------------------------------------------------------------ plumbing
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as e:
+                raise StorageError("database write failed", str(self.path)) from e
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as e:
+                raise StorageError("database read failed", str(self.path)) from e
+
+    def _migrate(self) -> None:
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        if version > len(MIGRATIONS):
+            raise StorageError(
+                f"database schema version {version} is newer than this program "
+                f"({len(MIGRATIONS)}); upgrade news-monitor",
+                str(self.path),
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {number}")
+            except sqlite3.Error:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._query("PRAGMA user_version")[0][0])
+
+    def integrity_check(self) -> str:
+        return str(self._query("PRAGMA integrity_check")[0][0])
+
+    # ------------------------------------------------------------------ feeds
+
+    def feed_state(self, name: str) -> FeedState | None:
+        rows = self._query(
+            "SELECT name, url, etag, last_modified, last_success, last_attempt, next_check,"
+            " consecutive_failures, last_error FROM feeds WHERE name = ?",
+            (name,),
+        )
+        return self._feed_row(rows[0]) if rows else None
+
+    def feed_states(self) -> list[FeedState]:
+        rows = self._query(
+            "SELECT name, url, etag, last_modified, last_success, last_attempt, next_check,"
+            " consecutive_failures, last_error FROM feeds ORDER BY name"
+        )
+        return [self._feed_row(r) for r in rows]
+
+    @staticmethod
+    def _feed_row(r: tuple[Any, ...]) -> FeedState:
+        return FeedState(
+            name=r[0],
+            url=r[1],
+            etag=r[2],
+            last_modified=r[3],
+            last_success=_ts(r[4]),
+            last_attempt=_ts(r[5]),
+            next_check=_ts(r[6]),
+            consecutive_failures=r[7],
+            last_error=r[8],
+        )
+
+    def failing_since(self, name: str) -> datetime | None:
+        rows = self._query("SELECT failing_since FROM feeds WHERE name = ?", (name,))
+        return _ts(rows[0][0]) if rows else None
+
+    def record_feed_success(
+        self,
+        name: str,
+        url: str,
+        *,
+        etag: str | None,
+        last_modified: str | None,
+        now: float,
+        next_check: float,
+    ) -> None:
+        """A poll worked (200 or 304); validators are replaced only by new ones."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO feeds (name, url, etag, last_modified, last_attempt, last_success,"
+                " next_check, consecutive_failures, failing_since, last_error)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL, NULL)"
+                " ON CONFLICT (name) DO UPDATE SET url = excluded.url,"
+                " etag = CASE WHEN feeds.url = excluded.url"
+                "   THEN coalesce(excluded.etag, feeds.etag) ELSE excluded.etag END,"
+                " last_modified = CASE WHEN feeds.url = excluded.url"
+                "   THEN coalesce(excluded.last_modified, feeds.last_modified)"
+                "   ELSE excluded.last_modified END,"
+                " last_attempt = excluded.last_attempt, last_success = excluded.last_success,"
+                " next_check = excluded.next_check, consecutive_failures = 0,"
+                " failing_since = NULL, last_error = NULL",
+                (name, url, etag, last_modified, now, now, next_check),
+            )
+
+    def record_feed_failure(
+        self, name: str, url: str, *, error: str, now: float, next_check: float
+    ) -> int:
+        """A poll failed; returns the number of failures in a row."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO feeds (name, url, last_attempt, next_check, consecutive_failures,"
+                " failing_since, last_error) VALUES (?, ?, ?, ?, 1, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET url = excluded.url,"
+                " last_attempt = excluded.last_attempt, next_check = excluded.next_check,"
+                " consecutive_failures = feeds.consecutive_failures + 1,"
+                " failing_since = coalesce(feeds.failing_since, excluded.failing_since),"
+                " last_error = excluded.last_error",
+                (name, url, now, next_check, now, error),
+            )
+            (count,) = db.execute(
+                "SELECT consecutive_failures FROM feeds WHERE name = ?", (name,)
+            ).fetchone()
+        return int(count)
+
+    def validators(self, name: str, url: str) -> tuple[str | None, str | None]:
+        """ETag and Last-Modified to send, if they belong to this URL."""
+        rows = self._query("SELECT url, etag, last_modified FROM feeds WHERE name = ?", (name,))
+        if not rows or rows[0][0] != url:
+            return None, None
+        return rows[0][1], rows[0][2]
+
+    # ------------------------------------------------------------------ items
+
+    def unseen(self, feed: str, keys: Iterable[str]) -> list[str]:
+        """The keys of `feed` not processed before, in the order given."""
+        wanted = list(dict.fromkeys(keys))
+        seen: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            seen.update(
+                r[0]
+                for r in self._query(
+                    f"SELECT item_key FROM seen_items WHERE feed = ? AND item_key IN ({marks})",
+                    (feed, *chunk),
+                )
+            )
+        return [k for k in wanted if k not in seen]
+
+    def record_item(
+        self,
+        item: Item,
+        doc: Document,
+        matches: Sequence[Match],
+        evidence: Sequence[dict[str, Any]],
+        alerts: Sequence[Alert],
+        *,
+        now: float,
+    ) -> list[str]:
+        """Record a processed item, its article, matches and outbox rows in one transaction.
+
+        Returns the ids of alerts newly queued (an alert id already in the outbox, e.g. the
+        same article reached through another feed, is not queued twice).
+        """
+        queued: list[str] = []
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO seen_items (feed, item_key, article_id, first_seen)"
+                " VALUES (?, ?, ?, ?)",
+                (item.feed, item.key, doc.id, now),
+            )
+            db.execute(
+                "INSERT OR IGNORE INTO articles (id, feed, url, title, text, published, language,"
+                " partial, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    doc.id,
+                    item.feed,
+                    doc.url,
+                    doc.title,
+                    doc.text,
+                    _epoch(doc.published),
+                    doc.language,
+                    int(doc.partial),
+                    now,
+                ),
+            )
+            for match, ev in zip(matches, evidence, strict=True):
+                db.execute(
+                    "INSERT OR IGNORE INTO matches (article_id, rule, evidence, created)"
+                    " VALUES (?, ?, ?, ?)",
+                    (doc.id, match.rule, json.dumps(ev, ensure_ascii=False), now),
+                )
+            for alert in alerts:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO outbox (id, channel, article_id, payload, created,"
+                    " next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        alert.id,
+                        alert.channel,
+                        alert.article_id,
+                        json.dumps(alert.to_dict(), ensure_ascii=False),
+                        now,
+                        now,
+                    ),
+                )
+                if cur.rowcount:
+                    queued.append(alert.id)
+        return queued
+
+    def enqueue(self, alert: Alert, *, now: float) -> bool:
+        """Queue one alert on its own (e.g. `monitor send-test`); False if already queued."""
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO outbox (id, channel, article_id, payload, created,"
+                " next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    alert.id,
+                    alert.channel,
+                    alert.article_id,
+                    json.dumps(alert.to_dict(), ensure_ascii=False),
+                    now,
+                    now,
+                ),
+            )
+            return bool(cur.rowcount)
+
+    def counts(self) -> dict[str, int]:
+        out = {"seen_items": 0, "articles": 0, "matches": 0}
+        for table in out:
+            out[table] = int(self._query(f"SELECT count(*) FROM {table}")[0][0])
+        for status, n in self._query("SELECT status, count(*) FROM outbox GROUP BY status"):
+            out[f"outbox_{status}"] = int(n)
+        return out
+
+    # ------------------------------------------------------------------ outbox
+
+    _OUTBOX_COLS = (
+        "id, channel, article_id, payload, status, attempts, created, next_attempt_at,"
+        " sent_at, last_error"
+    )
+
+    @staticmethod
+    def _outbox_row(r: tuple[Any, ...]) -> OutboxRow:
+        return OutboxRow(
+            id=r[0],
+            channel=r[1],
+            article_id=r[2],
+            alert=Alert.from_dict(json.loads(r[3])),
+            status=r[4],
+            attempts=r[5],
+            created=r[6],
+            next_attempt_at=r[7],
+            sent_at=r[8],
+            last_error=r[9],
+        )
+
+    def claim_due(
+        self, *, now: float, lease: float, limit: int = 50, channels: Iterable[str] | None = None
+    ) -> list[OutboxRow]:
+        """Take pending alerts that are due and lease them for `lease` seconds.
+
+        The lease is committed before anything is sent: if the process dies mid-send the
+        alert becomes due again when the lease runs out and is resent with the same id.
+        """
+        names = sorted(set(channels)) if channels is not None else None
+        where = "status = 'pending' AND next_attempt_at <= ?"
+        params: list[Any] = [now]
+        if names is not None:
+            if not names:
+                return []
+            where += f" AND channel IN ({','.join('?' * len(names))})"
+            params += names
+        with self._tx() as db:
+            rows = db.execute(
+                f"SELECT {self._OUTBOX_COLS} FROM outbox WHERE {where}"
+                " ORDER BY next_attempt_at, created LIMIT ?",
+                (*params, limit),
+            ).fetchall()
+            db.executemany(
+                "UPDATE outbox SET next_attempt_at = ?, attempts = attempts + 1 WHERE id = ?",
+                [(now + lease, r[0]) for r in rows],
+            )
+        return [self._outbox_row(r) for r in rows]
+
+    def mark_sent(self, alert_id: str, *, now: float, status_code: int | None) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL"
+                " WHERE id = ? AND status = 'pending'",
+                (now, alert_id),
+            )
+            self._attempt(db, alert_id, now, "sent", status_code, None)
+
+    def mark_retry(
+        self,
+        alert_id: str,
+        *,
+        now: float,
+        next_attempt_at: float,
+        error: str,
+        status_code: int | None,
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE outbox SET next_attempt_at = ?, last_error = ?"
+                " WHERE id = ? AND status = 'pending'",
+                (next_attempt_at, error, alert_id),
+            )
+            self._attempt(db, alert_id, now, "retry", status_code, error)
+
+    def mark_failed(
+        self, alert_id: str, *, now: float, error: str, status_code: int | None
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE outbox SET status = 'failed', last_error = ?"
+                " WHERE id = ? AND status = 'pending'",
+                (error, alert_id),
+            )
+            self._attempt(db, alert_id, now, "failed", status_code, error)
+
+    @staticmethod
+    def _attempt(
+        db: sqlite3.Connection,
+        alert_id: str,
+        now: float,
+        outcome: str,
+        status_code: int | None,
+        error: str | None,
+    ) -> None:
+        db.execute(
+            "INSERT INTO delivery_attempts (alert_id, channel, at, outcome, status_code, error)"
+            " SELECT id, channel, ?, ?, ?, ? FROM outbox WHERE id = ?",
+            (now, outcome, status_code, error, alert_id),
+        )
+
+    def retry_failed(self, alert_id: str | None = None, *, now: float) -> int:
+        """Put failed alerts (one, or all) back in the queue; returns how many."""
+        with self._tx() as db:
+            if alert_id is None:
+                cur = db.execute(
+                    "UPDATE outbox SET status = 'pending', next_attempt_at = ?"
+                    " WHERE status = 'failed'",
+                    (now,),
+                )
+            else:
+                cur = db.execute(
+                    "UPDATE outbox SET status = 'pending', next_attempt_at = ?"
+                    " WHERE id = ? AND status = 'failed'",
+                    (now, alert_id),
+                )
+            return int(cur.rowcount)
+
+    def outbox(self, status: str | None = None, limit: int = 50) -> list[OutboxRow]:
+        if status:
+            rows = self._query(
+                f"SELECT {self._OUTBOX_COLS} FROM outbox WHERE status = ?"
+                " ORDER BY created DESC LIMIT ?",
+                (status, limit),
+            )
+        else:
+            rows = self._query(
+                f"SELECT {self._OUTBOX_COLS} FROM outbox ORDER BY created DESC LIMIT ?", (limit,)
+            )
+        return [self._outbox_row(r) for r in rows]
+
+    def attempts(self, alert_id: str) -> list[AttemptRow]:
+        rows = self._query(
+            "SELECT alert_id, channel, at, outcome, status_code, error FROM delivery_attempts"
+            " WHERE alert_id = ? ORDER BY id",
+            (alert_id,),
+        )
+        return [AttemptRow(*r) for r in rows]
+
+    def next_due(self) -> float | None:
+        """When the earliest pending alert is due (None when nothing is pending)."""
+        rows = self._query("SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'")
+        return float(rows[0][0]) if rows and rows[0][0] is not None else None

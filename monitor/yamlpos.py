@@ -1,0 +1,121 @@
+"""YAML with positions: load a document and remember where every value came from.
+
+Config validation reports ``file:line:col: path: message``; PyYAML's node tree carries the
+marks, so the document is composed (with the C parser when available) and turned into plain
+Python values alongside a map from each value's path to its 1-based (line, column).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from monitor.errors import ConfigError
+
+try:
+    _Loader: type[Any] = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _Loader = yaml.SafeLoader
+
+PathKey = tuple[str | int, ...]
+
+
+def render_path(path: PathKey) -> str:
+    """``("rules", 2, "query")`` -> ``rules[2].query``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+@dataclass
+class Located:
+    """A loaded YAML document: its plain value plus the position of every node by path."""
+
+    file: str
+    value: Any
+    marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+
+    def where(self, path: PathKey) -> tuple[int, int]:
+        """Position of the value at `path`, or of its nearest ancestor that has one."""
+        while path not in self.marks and path:
+            path = path[:-1]
+        return self.marks.get(path, (1, 1))
+
+    def problem(self, path: PathKey, message: str) -> str:
+        line, col = self.where(path)
+        label = render_path(path)
+        return (
+            f"{self.file}:{line}:{col}: {label}: {message}"
+            if label
+            else (f"{self.file}:{line}:{col}: {message}")
+        )
+
+
+def _convert(
+    node: yaml.Node, path: PathKey, marks: dict[PathKey, tuple[int, int]], dupes: list[PathKey]
+) -> Any:
+    marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str | int):
+                key = str(key)
+            if key in out:
+                dupes.append((*path, key))
+            out[key] = _convert(value_node, (*path, key), marks, dupes)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(child, (*path, i), marks, dupes) for i, child in enumerate(node.value)]
+    return _scalar(node)
+
+
+_constructor = yaml.SafeLoader("")
+
+
+def _scalar(node: yaml.Node) -> Any:
+    """Construct one scalar by its resolved tag (no per-node cache, so big files stay small)."""
+    build = _constructor.yaml_constructors.get(node.tag)
+    if build is None:
+        return node.value
+    return build(_constructor, node)
+
+
+def load_yaml(path: Path, display: str | None = None) -> Located:
+    """Parse `path`; a syntax error becomes a ConfigError naming file, line and column."""
+    name = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise ConfigError([f"{name}: file not found"]) from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError([f"{name}: cannot read: {e}"]) from e
+    return parse_yaml(text, name)
+
+
+def parse_yaml(text: str, name: str) -> Located:
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
+        what = " ".join(str(x) for x in (e.context, e.problem) if x)
+        raise ConfigError([f"{where}: YAML syntax error: {what}"]) from e
+    except yaml.YAMLError as e:
+        raise ConfigError([f"{name}: YAML error: {e}"]) from e
+    marks: dict[PathKey, tuple[int, int]] = {}
+    dupes: list[PathKey] = []
+    value = _convert(node, (), marks, dupes) if node is not None else None
+    located = Located(name, value, marks)
+    if dupes:
+        raise ConfigError(
+            [located.problem(p, "duplicate key (the later one would win)") for p in dupes]
+        )
+    return located
