@@ -77,14 +77,11 @@ class Segment:
 
 
 def segments(snippet: Snippet) -> list[Segment]:
-    """Split a snippet at its highlights (clamped, sorted, overlaps dropped)."""
+    """Split a snippet at its highlights (clamped to the text, overlapping ones merged)."""
     text = neutralize(snippet.text)
     pieces: list[Segment] = []
     pos = 0
-    for start, end in sorted(snippet.highlights):
-        start, end = max(start, pos), min(end, len(text))
-        if start >= end:
-            continue
+    for start, end in merge_spans(snippet.highlights, len(text)):
         if start > pos:
             pieces.append(Segment(text[pos:start], False))
         pieces.append(Segment(text[start:end], True))
@@ -92,6 +89,19 @@ def segments(snippet: Snippet) -> list[Segment]:
     if pos < len(text):
         pieces.append(Segment(text[pos:], False))
     return [Segment(_SPACES.sub(" ", p.text), p.marked) for p in pieces]
+
+
+def merge_spans(spans: Iterable[tuple[int, int]], length: int) -> list[tuple[int, int]]:
+    """Sorted, non-overlapping spans within [0, length]; empty ones dropped."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted((max(0, a), min(b, length)) for a, b in spans):
+        if start >= end:
+            continue
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def pick_snippets(rules: Iterable[AlertRule], limit: int = MAX_SNIPPETS) -> list[Snippet]:
@@ -216,10 +226,10 @@ def webhook_payload(alert: Alert) -> dict[str, Any]:
             "id": alert.article_id,
             "url": alert.url,
             "title": clean_line(alert.title),
-            "source": alert.source,
-            "sources": list(alert.sources),
+            "source": clean_line(alert.source),
+            "sources": [clean_line(s) for s in alert.sources],
             "published": _aware(alert.published).isoformat() if alert.published else None,
-            "language": alert.language,
+            "language": clean_line(alert.language, 20) if alert.language else None,
             "partial": alert.partial,
         },
         "rules": [
@@ -231,7 +241,7 @@ def webhook_payload(alert: Alert) -> dict[str, Any]:
                     {
                         "field": s.field,
                         "text": neutralize(s.text),
-                        "highlights": [[a, b] for a, b in s.highlights],
+                        "highlights": [list(h) for h in merge_spans(s.highlights, len(s.text))],
                     }
                     for s in r.snippets
                 ],
