@@ -1,0 +1,122 @@
+"""Extraction: an article page's HTML in, an `Article` (body text plus metadata) out.
+
+Front door:
+
+- `decode_html(data, content_type)`: page bytes to text (see `encoding`).
+- `extract_article(html, url, selector=, remove=)`: the article body with paragraphs
+  separated by a blank line, plus title, date, authors, language, canonical URL,
+  description and image. Pure and total: bad HTML gives what can be read, never an error.
+- `is_too_little(article)`: whether the pipeline should fall back to the feed's own
+  content or summary and mark the document partial.
+
+Pages pass through `html` (parse, flatten to blocks), `boilerplate` (choose the body, drop
+the rest), `metadata` (JSON-LD, OpenGraph, meta, `<time>`) and `language`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.parse import urljoin
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
+
+from ..models import Article
+from .boilerplate import body_blocks, choose_body
+from .encoding import decode_html
+from .html import Block, flatten
+from .language import language
+from .metadata import Metadata, extract_metadata
+
+__all__ = ["decode_html", "extract_article", "is_too_little"]
+
+MAX_HTML_CHARS = 8_000_000  # pages beyond this are cut: bounded time for any input
+MIN_BODY_WORDS = 50  # below this `is_too_little` says to use the feed's text instead
+_FALLBACK_CHARS = 200  # a body shorter than this is searched again without class hints
+
+
+def _css(parser: LexborHTMLParser, selector: str) -> list[LexborNode]:
+    """Nodes matching an operator's selector; an invalid selector matches nothing."""
+    try:
+        return list(parser.css(selector))
+    except (SelectolaxError, ValueError):
+        return []
+
+
+def _override_blocks(nodes: list[LexborNode]) -> list[Block]:
+    seen: set[int] = set()
+    blocks: list[Block] = []
+    for node in nodes:
+        seen.add(node.mem_id)
+        ancestor = node.parent
+        while ancestor is not None and ancestor.mem_id not in seen:
+            ancestor = ancestor.parent
+        if ancestor is not None:  # inside a node already taken
+            continue
+        page = flatten(node)
+        blocks += body_blocks(page.elements, page.blocks, -1, use_hints=False)
+    return blocks
+
+
+def _body(parser: LexborHTMLParser) -> list[Block]:
+    root = parser.body or parser.root
+    if root is None:
+        return []
+    page = flatten(root)
+    blocks = body_blocks(page.elements, page.blocks, choose_body(page.elements, page.blocks))
+    if sum(len(b.text) for b in blocks) < _FALLBACK_CHARS:
+        body = choose_body(page.elements, page.blocks, use_hints=False)
+        relaxed = body_blocks(page.elements, page.blocks, body, use_hints=False)
+        if sum(len(b.text) for b in relaxed) > sum(len(b.text) for b in blocks):
+            blocks = relaxed
+    return blocks
+
+
+def _text(blocks: Sequence[Block], meta: Metadata) -> str:
+    text = "\n\n".join(b.text for b in blocks)
+    if len(meta.body) > 2 * len(text) + 200:  # the page hides the text the JSON-LD carries
+        paragraphs = (" ".join(p.split()) for p in meta.body.splitlines())
+        return "\n\n".join(p for p in paragraphs if p)
+    return text
+
+
+def _url(value: str | None, base: str | None) -> str | None:
+    if not value:
+        return None
+    return urljoin(base, value) if base else value
+
+
+def extract_article(
+    html: str,
+    url: str | None = None,
+    *,
+    selector: str | None = None,
+    remove: Sequence[str] = (),
+) -> Article:
+    """Extract the article from a page. `url` resolves relative links; `selector` (the body
+    is taken from its matches when there are any) and `remove` (dropped first) are the
+    operator's site overrides from feeds.yaml."""
+    parser = LexborHTMLParser(html[:MAX_HTML_CHARS])
+    meta = extract_metadata(parser)
+    for pattern in remove:
+        for node in _css(parser, pattern):
+            node.decompose()
+    matched = _css(parser, selector) if selector else []
+    blocks = _override_blocks(matched) if matched else _body(parser)
+    text = _text(blocks, meta)
+    return Article(
+        title=meta.title,
+        text=text,
+        published=meta.published,
+        authors=meta.authors,
+        language=language(meta.language, text or meta.title),
+        canonical_url=_url(meta.canonical_url, url),
+        description=meta.description,
+        image=_url(meta.image, url),
+    )
+
+
+def is_too_little(article: Article, min_words: int = MIN_BODY_WORDS) -> bool:
+    """Whether the extracted body is too short to stand for the article (a paywall, a
+    consent wall, a page rendered by script): the pipeline then uses the feed's content
+    or summary instead and marks the document partial."""
+    return len(article.text.split()) < min_words

@@ -1,0 +1,210 @@
+"""Article metadata from JSON-LD (schema.org NewsArticle and kin), OpenGraph, meta tags and
+`<time>` elements. JSON-LD wins, then OpenGraph/meta, then what the markup shows."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from selectolax.lexbor import LexborHTMLParser
+
+_ARTICLE_TYPE = re.compile(r"article|posting|report|story|review", re.IGNORECASE)
+_TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:·•»]\s+")
+_MAX_JSONLD_CHARS = 2_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Metadata:
+    title: str = ""
+    body: str = ""  # JSON-LD articleBody, when the page carries one
+    published: datetime | None = None
+    authors: tuple[str, ...] = ()
+    language: str | None = None
+    canonical_url: str | None = None
+    description: str | None = None
+    image: str | None = None
+
+
+def parse_date(value: str) -> datetime | None:
+    """An ISO 8601 or RFC 2822 date as a timezone-aware datetime (naive times are UTC)."""
+    value = value.strip()
+    if not value:
+        return None
+    parsed: datetime | None = None
+    try:
+        parsed = datetime.fromisoformat(value.replace(" ", "T", 1) if "T" not in value else value)
+    except ValueError:
+        try:
+            parsed = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            match = re.match(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?)?", value)
+            if match is None:
+                return None
+            try:
+                parsed = datetime.fromisoformat(match.group(0))
+            except ValueError:
+                return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def _walk_json(value: Any) -> Iterator[dict[str, Any]]:
+    """Every JSON object in a JSON-LD document, iteratively (through @graph and lists)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            yield item
+            stack.extend(v for v in item.values() if isinstance(v, dict | list))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+
+
+def _is_article(obj: dict[str, Any]) -> bool:
+    kind = obj.get("@type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    return any(isinstance(k, str) and _ARTICLE_TYPE.search(k) for k in kinds)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return html.unescape(value).strip()
+    if isinstance(value, dict):
+        for key in ("name", "url", "@id", "@value"):
+            if isinstance(value.get(key), str):
+                return str(value[key]).strip()
+    if isinstance(value, list) and value:
+        return _text(value[0])
+    return ""
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else [value]
+    names = (_text(v) for v in items)
+    return tuple(n for n in names if n and not n.startswith("http"))
+
+
+def _json_ld(parser: LexborHTMLParser) -> dict[str, Any]:
+    """The most article-like JSON-LD object on the page (empty if none)."""
+    best: dict[str, Any] = {}
+    for script in parser.css('script[type="application/ld+json"]'):
+        raw = script.text(deep=True)
+        if len(raw) > _MAX_JSONLD_CHARS:
+            continue
+        try:
+            doc = json.loads(raw, strict=False)
+        except (ValueError, RecursionError):
+            continue
+        for obj in _walk_json(doc):
+            if _is_article(obj) and len(obj) > len(best):
+                best = obj
+    return best
+
+
+def _meta(parser: LexborHTMLParser) -> dict[str, str]:
+    """meta tags by lower-cased property/name/itemprop/http-equiv (first one wins)."""
+    found: dict[str, str] = {}
+    for node in parser.css("meta"):
+        attrs = node.attributes
+        content = attrs.get("content")
+        if not content:
+            continue
+        for key in ("property", "name", "itemprop", "http-equiv"):
+            name = attrs.get(key)
+            if name:
+                found.setdefault(name.strip().lower(), content.strip())
+    return found
+
+
+def _first(*values: str | None) -> str:
+    return next((v for v in values if v), "")
+
+
+def _clean_title(title: str, site_names: tuple[str, ...]) -> str:
+    """Drop a " | Site Name" style suffix or prefix from a <title>."""
+    parts = _TITLE_SEPARATORS.split(title)
+    if len(parts) == 1:
+        return title
+    lowered = {s.lower() for s in site_names if s}
+    kept = [p for p in parts if p.lower() not in lowered]
+    if len(kept) < len(parts) and kept:
+        return " - ".join(kept)
+    return max(parts, key=len)
+
+
+_DATE_KEYS = (
+    "article:published_time", "og:article:published_time", "datepublished",
+    "article.published", "published_time", "publish-date", "pubdate", "publishdate",
+    "parsely-pub-date", "sailthru.date", "dc.date.issued", "dc.date", "dcterms.created",
+    "date", "og:updated_time", "article:modified_time", "datemodified",
+)  # fmt: skip
+
+
+def _published(
+    ld: dict[str, Any], meta: dict[str, str], parser: LexborHTMLParser
+) -> datetime | None:
+    candidates = [_text(ld.get("datePublished")), _text(ld.get("dateCreated"))]
+    candidates += [meta.get(k, "") for k in _DATE_KEYS]
+    for value in candidates:
+        if value and (date := parse_date(value)) is not None:
+            return date
+    for node in parser.css("time[datetime]"):
+        if (date := parse_date(node.attributes.get("datetime") or "")) is not None:
+            return date
+    return None
+
+
+def extract_metadata(parser: LexborHTMLParser) -> Metadata:
+    ld = _json_ld(parser)
+    meta = _meta(parser)
+    title_node = parser.css_first("title")
+    h1 = parser.css_first("h1")
+    site = (meta.get("og:site_name", ""), meta.get("application-name", ""))
+    page_title = _clean_title(title_node.text(strip=True) if title_node else "", site)
+    title = _first(
+        _text(ld.get("headline")),
+        meta.get("og:title"),
+        meta.get("twitter:title"),
+        h1.text(strip=True) if h1 else "",
+        page_title,
+    )
+    authors = _names(ld.get("author")) or _names(ld.get("creator"))
+    if not authors:
+        authors = _names(
+            _first(meta.get("author"), meta.get("article:author"), meta.get("parsely-author"))
+        )
+    canonical = parser.css_first('link[rel="canonical"]')
+    root = parser.root
+    language = _first(
+        _text(ld.get("inLanguage")),
+        root.attributes.get("lang") if root is not None else None,
+        meta.get("content-language"),
+        meta.get("og:locale"),
+        meta.get("language"),
+        meta.get("dc.language"),
+    )
+    body = ld.get("articleBody")
+    return Metadata(
+        title=" ".join(title.split()),
+        body=_text(body) if isinstance(body, str) else "",
+        published=_published(ld, meta, parser),
+        authors=tuple(" ".join(a.split()) for a in authors),
+        language=language or None,
+        canonical_url=_first(
+            canonical.attributes.get("href") if canonical else None, meta.get("og:url")
+        )
+        or None,
+        description=_first(
+            _text(ld.get("description")), meta.get("og:description"), meta.get("description")
+        )
+        or None,
+        image=_first(_text(ld.get("image")), meta.get("og:image"), meta.get("twitter:image"))
+        or None,
+    )
