@@ -167,7 +167,7 @@ class Service:
         for job_id, feed in wanted.items():
             state = self.store.feed_state(feed.name)
             due = state.next_check.timestamp() if state and state.next_check else now
-            first = max(due, now) + random.uniform(0, min(10.0, feed.interval / 10))
+            first = max(due, now) + random.uniform(0, min(5.0, feed.interval / 10))
             trigger = IntervalTrigger(seconds=feed.interval, jitter=min(60.0, feed.interval / 10))
             scheduler.add_job(
                 self._poll,

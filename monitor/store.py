@@ -21,7 +21,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -441,7 +441,10 @@ class Store:
                 "UPDATE outbox SET next_attempt_at = ?, attempts = attempts + 1 WHERE id = ?",
                 [(now + lease, r[0]) for r in rows],
             )
-        return [self._outbox_row(r) for r in rows]
+        return [
+            replace(self._outbox_row(r), attempts=r[5] + 1, next_attempt_at=now + lease)
+            for r in rows
+        ]
 
     def mark_sent(self, alert_id: str, *, now: float, status_code: int | None) -> None:
         with self._tx() as db:

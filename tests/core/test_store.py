@@ -1,0 +1,136 @@
+"""The state database: migrations, one-transaction recording, the outbox lease."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from monitor.errors import StorageError
+from monitor.models import Alert, AlertRule, Document, Item, Match
+from monitor.store import MIGRATIONS, Store
+
+T0 = 1_700_000_000.0
+
+
+def alert(aid: str = "msg_1", channel: str = "desk") -> Alert:
+    return Alert(
+        id=aid,
+        channel=channel,
+        article_id="art_1",
+        title="Title",
+        url="https://example.org/a",
+        source="Feed",
+        published=None,
+        rules=(AlertRule("r1"),),
+        created=datetime.fromtimestamp(T0, UTC),
+    )
+
+
+def record(store: Store, *alerts: Alert, feed: str = "Feed", key: str = "id:1") -> list[str]:
+    item = Item(key=key, feed=feed, title="Title", link="https://example.org/a")
+    doc = Document(id="art_1", title="Title", text="Body")
+    match = Match(rule="r1", article_id="art_1")
+    return store.record_item(item, doc, [match], [{"spans": []}], list(alerts), now=T0)
+
+
+def test_migrations_and_wal(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db" / "monitor.db")
+    assert store.schema_version == len(MIGRATIONS)
+    assert store._query("PRAGMA journal_mode")[0][0] == "wal"
+    store.close()
+    again = Store(tmp_path / "db" / "monitor.db")  # reopening migrates nothing
+    assert again.schema_version == len(MIGRATIONS)
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "monitor.db"
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(StorageError, match="newer than this program"):
+        Store(path)
+
+
+def test_unwritable_path_is_a_storage_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StorageError, match="cannot open"):
+        Store(tmp_path / "file" / "monitor.db")
+
+
+def test_record_item_is_seen_and_queued_once(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    assert store.unseen("Feed", ["id:1", "id:2"]) == ["id:1", "id:2"]
+    assert record(store, alert()) == ["msg_1"]
+    assert store.unseen("Feed", ["id:1", "id:2"]) == ["id:2"]
+    # the same article through another feed: seen there too, but the alert is not queued twice
+    assert record(store, alert(), feed="Other") == []
+    assert store.counts()["outbox_pending"] == 1
+
+
+def test_lease_then_sent_is_final(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    record(store, alert("a"), alert("b", "hook"))
+    rows = store.claim_due(now=T0, lease=60)
+    assert {r.id for r in rows} == {"a", "b"} and all(r.attempts == 1 for r in rows)
+    assert store.claim_due(now=T0 + 59, lease=60) == []  # leased
+    store.mark_sent("a", now=T0 + 1, status_code=200)
+    # lease expiry (a crash mid-send) makes b due again; a, sent, never comes back
+    again = store.claim_due(now=T0 + 61, lease=60)
+    assert [r.id for r in again] == ["b"] and again[0].attempts == 2
+    assert [a.outcome for a in store.attempts("a")] == ["sent"]
+
+
+def test_retry_and_fail(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    record(store, alert("a"))
+    store.claim_due(now=T0, lease=60)
+    store.mark_retry("a", now=T0, next_attempt_at=T0 + 5, error="HTTP 500", status_code=500)
+    assert store.next_due() == T0 + 5
+    assert store.claim_due(now=T0 + 4, lease=60) == []
+    assert len(store.claim_due(now=T0 + 5, lease=60)) == 1
+    store.mark_failed("a", now=T0 + 6, error="HTTP 400", status_code=400)
+    assert store.outbox("failed")[0].last_error == "HTTP 400"
+    assert [(a.outcome, a.status_code) for a in store.attempts("a")] == [
+        ("retry", 500),
+        ("failed", 400),
+    ]
+    assert store.retry_failed(now=T0 + 7) == 1
+    assert [r.id for r in store.claim_due(now=T0 + 7, lease=60)] == ["a"]
+
+
+def test_claim_only_known_channels(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    record(store, alert("a", "desk"), alert("b", "gone"))
+    assert [r.id for r in store.claim_due(now=T0, lease=60, channels=["desk"])] == ["a"]
+    assert store.claim_due(now=T0, lease=60, channels=[]) == []
+
+
+def test_feed_state_round_trip(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    assert (
+        store.record_feed_failure("F", "http://x/f", error="boom", now=T0, next_check=T0 + 60) == 1
+    )
+    assert (
+        store.record_feed_failure(
+            "F", "http://x/f", error="boom2", now=T0 + 60, next_check=T0 + 180
+        )
+        == 2
+    )
+    state = store.feed_state("F")
+    assert state is not None and state.consecutive_failures == 2 and state.last_error == "boom2"
+    assert store.failing_since("F") == datetime.fromtimestamp(T0, UTC)
+    store.record_feed_success(
+        "F", "http://x/f", etag='"e1"', last_modified="LM", now=T0 + 200, next_check=T0 + 500
+    )
+    assert store.validators("F", "http://x/f") == ('"e1"', "LM")
+    assert store.validators("F", "http://x/other") == (None, None)  # URL changed in feeds.yaml
+    # a 304 sends no new validators: the old ones stay
+    store.record_feed_success(
+        "F", "http://x/f", etag=None, last_modified=None, now=T0 + 600, next_check=T0 + 900
+    )
+    state = store.feed_state("F")
+    assert state is not None and state.consecutive_failures == 0 and state.etag == '"e1"'
+    assert store.integrity_check() == "ok"

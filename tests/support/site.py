@@ -1,0 +1,189 @@
+"""A real news site on 127.0.0.1 for tests and the demo: feeds and article pages over HTTP.
+
+Feeds answer conditional GETs (ETag and Last-Modified -> 304) like a real publisher.
+Any path can be made to fail (status, slow drip, oversized body, redirect), and every
+request is recorded, so tests assert what the client actually sent.
+
+    with NewsSite() as site:
+        site.add_page("/a/1.html", html)
+        site.add_feed("/feed.xml", rss_feed("Desk", [FeedEntry(...)], base=site.url))
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from html import escape
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+HOST = "127.0.0.1"
+
+
+@dataclass
+class Resource:
+    body: bytes
+    content_type: str
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    conditional: bool = False  # answer If-None-Match / If-Modified-Since with 304
+    delay: float = 0.0  # seconds before answering
+    drip: float = 0.0  # seconds between body chunks (a slow server)
+    last_modified: str = ""
+
+    @property
+    def etag(self) -> str:
+        return '"' + hashlib.sha256(self.body).hexdigest()[:16] + '"'
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    title: str
+    link: str
+    guid: str | None = None
+    summary: str = ""
+    published: datetime | None = None
+
+
+def rss_feed(
+    title: str, entries: Sequence[FeedEntry], *, link: str = "http://example.org/"
+) -> bytes:
+    """An RSS 2.0 document."""
+    items = []
+    for e in entries:
+        parts = [f"<title>{escape(e.title)}</title>", f"<link>{escape(e.link)}</link>"]
+        if e.guid:
+            parts.append(f'<guid isPermaLink="false">{escape(e.guid)}</guid>')
+        if e.summary:
+            parts.append(f"<description>{escape(e.summary)}</description>")
+        if e.published:
+            parts.append(f"<pubDate>{format_datetime(e.published)}</pubDate>")
+        items.append("<item>" + "".join(parts) + "</item>")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel>'
+        f"<title>{escape(title)}</title><link>{escape(link)}</link>"
+        f"<description>{escape(title)}</description>" + "".join(items) + "</channel></rss>"
+    ).encode()
+
+
+class NewsSite:
+    def __init__(self) -> None:
+        self._resources: dict[str, Resource] = {}
+        self._lock = threading.Lock()
+        self.requests: list[Request] = []
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                site._serve(self)
+
+        self._server = ThreadingHTTPServer((HOST, 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def __enter__(self) -> NewsSite:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    # ------------------------------------------------------------------ content
+
+    def put(self, path: str, resource: Resource) -> str:
+        with self._lock:
+            self._resources[path] = resource
+        return self.url + path
+
+    def add_feed(self, path: str, body: bytes, content_type: str = "application/rss+xml") -> str:
+        stamp = format_datetime(datetime.now(UTC).replace(microsecond=0), usegmt=True)
+        return self.put(path, Resource(body, content_type, conditional=True, last_modified=stamp))
+
+    def add_page(
+        self, path: str, html: str | bytes, content_type: str = "text/html; charset=utf-8"
+    ) -> str:
+        body = html.encode() if isinstance(html, str) else html
+        return self.put(path, Resource(body, content_type))
+
+    def requests_for(self, path: str) -> list[Request]:
+        with self._lock:
+            return [r for r in self.requests if r.path == path]
+
+    # ------------------------------------------------------------------ serving
+
+    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+        path = handler.path
+        headers = {k.lower(): v for k, v in handler.headers.items()}
+        with self._lock:
+            self.requests.append(Request("GET", path, headers))
+            res = self._resources.get(path)
+        if res is None:
+            self._reply(handler, 404, b"not found", "text/plain", {})
+            return
+        if res.delay:
+            time.sleep(res.delay)
+        extra = dict(res.headers)
+        if res.conditional:
+            extra["ETag"] = res.etag
+            extra["Last-Modified"] = res.last_modified
+            if headers.get("if-none-match") == res.etag or (
+                "if-none-match" not in headers
+                and headers.get("if-modified-since") == res.last_modified
+            ):
+                self._reply(handler, 304, b"", None, extra)
+                return
+        self._reply(handler, res.status, res.body, res.content_type, extra, drip=res.drip)
+
+    @staticmethod
+    def _reply(
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        body: bytes,
+        content_type: str | None,
+        headers: dict[str, str],
+        drip: float = 0.0,
+    ) -> None:
+        try:
+            handler.send_response(status)
+            if content_type:
+                handler.send_header("Content-Type", content_type)
+            for k, v in headers.items():
+                handler.send_header(k, v)
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            if not drip:
+                handler.wfile.write(body)
+                return
+            for i in range(0, len(body), 64):
+                handler.wfile.write(body[i : i + 64])
+                handler.wfile.flush()
+                time.sleep(drip)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
