@@ -1,0 +1,44 @@
+"""The README documents every configuration key and every command (and opens with the two)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from monitor import config
+from monitor.cli import build_parser
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+
+
+def config_keys() -> set[str]:
+    keys = set(config._FEED_KEYS) | set(config._DEFAULT_KEYS) | set(config._RULE_KEYS)
+    keys |= set(config._SMTP_KEYS) | {"include", "entities", "channels", "rules", "aliases"}
+    keys |= {"exact", "operator_channel", "selector", "remove", "match", "no_match"}
+    for channel_keys in config._CHANNEL_KEYS.values():
+        keys |= channel_keys
+    return keys
+
+
+@pytest.mark.parametrize("key", sorted(config_keys()))
+def test_every_config_key_is_documented(key: str) -> None:
+    assert f"`{key}" in README or f"{key}:" in README, f"README does not mention `{key}`"
+
+
+def commands() -> list[str]:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sorted(sub.choices)
+
+
+@pytest.mark.parametrize("command", commands())
+def test_every_command_is_documented(command: str) -> None:
+    assert f"`monitor {command}" in README
+
+
+def test_readme_opens_with_the_two_commands() -> None:
+    first_block = README.split("```")[1]
+    lines = [ln.split("#")[0].strip() for ln in first_block.splitlines() if ln.strip()]
+    assert lines[1:] == ["make run", "make test"]
