@@ -86,7 +86,8 @@ def main() -> int:
             rules = ", ".join(r["name"] for r in alert["rules"])
             print(f"{rules:15s} {alert['article']['title']}")
         ok = len(smtp.messages) == len(SAMPLES) == len(hook.requests)
-        print("\ndemo " + ("OK: both sample articles alerted, controls did not" if ok else "FAILED"))
+        verdict = "OK: both sample articles alerted, controls did not" if ok else "FAILED"
+        print(f"\ndemo {verdict}")
         return 0 if ok else 1
 
 
