@@ -21,7 +21,7 @@ from urllib.parse import urljoin
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from ..models import Article
-from .boilerplate import body_blocks, choose_body
+from .boilerplate import NEGATIVE_TAGS, body_blocks, choose_body
 from .encoding import decode_html
 from .html import Block, flatten
 from .language import language
@@ -31,7 +31,6 @@ __all__ = ["decode_html", "extract_article", "is_too_little"]
 
 MAX_HTML_CHARS = 8_000_000  # pages beyond this are cut: bounded time for any input
 MIN_BODY_WORDS = 50  # below this `is_too_little` says to use the feed's text instead
-_FALLBACK_CHARS = 200  # a body shorter than this is searched again without class hints
 
 
 def _css(parser: LexborHTMLParser, selector: str) -> list[LexborNode]:
@@ -53,7 +52,8 @@ def _override_blocks(nodes: list[LexborNode]) -> list[Block]:
         if ancestor is not None:  # inside a node already taken
             continue
         page = flatten(node)
-        blocks += body_blocks(page.elements, page.blocks, -1, use_hints=False)
+        bad = [el.tag in NEGATIVE_TAGS for el in page.elements]
+        blocks += body_blocks(page.elements, page.blocks, -1, bad)
     return blocks
 
 
@@ -62,13 +62,8 @@ def _body(parser: LexborHTMLParser) -> list[Block]:
     if root is None:
         return []
     page = flatten(root)
-    blocks = body_blocks(page.elements, page.blocks, choose_body(page.elements, page.blocks))
-    if sum(len(b.text) for b in blocks) < _FALLBACK_CHARS:
-        body = choose_body(page.elements, page.blocks, use_hints=False)
-        relaxed = body_blocks(page.elements, page.blocks, body, use_hints=False)
-        if sum(len(b.text) for b in relaxed) > sum(len(b.text) for b in blocks):
-            blocks = relaxed
-    return blocks
+    body, bad = choose_body(page.elements, page.blocks)
+    return body_blocks(page.elements, page.blocks, body, bad)
 
 
 def _text(blocks: Sequence[Block], meta: Metadata) -> str:

@@ -29,9 +29,10 @@ NEGATIVE_HINTS = re.compile(
     r"|sponsor|banner|breadcrumb|footer|masthead|menu|navbar|(?<![a-z])nav(?![a-z])"
     r"|navigation|popup|modal|overlay|byline|author|caption|credit|(?<![a-z])tags?(?![a-z])"
     r"|topics|recommend|more-stories|more-articles|read-?more|outbrain|taboola|widget"
-    r"|toolbar|login|paywall|disclaimer|copyright|rating|pagination|pager|skip-link|sr-only"
+    r"|toolbar|login|disclaimer|copyright|rating|pagination|pager|skip-link|sr-only"
     r"|visually-hidden|screen-reader|tooltip|teaser|trending|most-popular|popular"
 )
+COMMENT_HINTS = re.compile(r"comment|disqus")
 POSITIVE_HINTS = re.compile(
     r"article-?body|story-?body|post-?body|entry-?content|article-?content|articlebody"
     r"|post-content|main-content|story-content|content-body|body-text|article-text|story-text"
@@ -47,6 +48,7 @@ FILLER = re.compile(
 )
 _SENTENCE = re.compile(r"[.!?。！？…][\"'”’)\]]*(\s|$)")
 
+LONE_WEIGHT = 0.3  # weight of a paragraph with no article-like sibling
 PARAGRAPH_TAGS = frozenset({"p", "pre", "blockquote", "li", "dd", "td"})
 
 
@@ -62,64 +64,96 @@ def _negative_hints(hints: str) -> bool:
     return not POSITIVE_HINTS.search(hints) and bool(NEGATIVE_HINTS.search(hints))
 
 
-def _score(block: Block, tag: str, bad: bool) -> float:
+def _positive(block: Block, tag: str) -> bool:
+    """Whether the block reads like article text: a paragraph or sentences, few links."""
     size = len(block.text)
-    if bad or block.link_chars * 2 > size:
-        return -float(size)
-    if tag in PARAGRAPH_TAGS or (size >= 80 and _SENTENCE.search(block.text)):
-        return float(size)
-    if size < 40:
-        return -0.3 * size
-    return 0.3 * size
+    if block.link_chars * 2 > size:
+        return False
+    return tag in PARAGRAPH_TAGS or (size >= 80 and _SENTENCE.search(block.text) is not None)
 
 
-def choose_body(
-    elements: Sequence[Element], blocks: Sequence[Block], use_hints: bool = True
-) -> int:
-    """Index of the element whose subtree holds the most article-like text (-1: the root)."""
-    bad = [False] * len(elements)
-    for i, el in enumerate(elements):
-        own = negative(el) if use_hints else el.tag in NEGATIVE_TAGS
-        bad[i] = own or (el.parent >= 0 and bad[el.parent])
-    totals = [0.0] * len(elements)
-    for block in blocks:
-        if block.element >= 0:
-            tag = elements[block.element].tag
-            totals[block.element] += _score(block, tag, bad[block.element])
+def _subtree_sums(elements: Sequence[Element], values: list[float]) -> list[float]:
+    """Per element, the sum of `values` over its subtree (elements are in document order)."""
+    sums = list(values)
     for i in range(len(elements) - 1, -1, -1):
         parent = elements[i].parent
         if parent >= 0:
-            totals[parent] += totals[i]
+            sums[parent] += sums[i]
+    return sums
+
+
+def _bad(elements: Sequence[Element], positive_text: list[float]) -> list[bool]:
+    """Elements whose text is not article text. A negative element holding most of the page's
+    article-like text is a page-wide wrapper with an unlucky class ("has-sidebar"), not
+    boilerplate - unless it says it holds comments."""
+    majority = 0.5 * sum(positive_text[i] for i, el in enumerate(elements) if el.parent < 0)
+    bad = [False] * len(elements)
+    for i, el in enumerate(elements):
+        if el.parent >= 0 and bad[el.parent]:
+            bad[i] = True
+        elif negative(el):
+            bad[i] = positive_text[i] < majority or bool(COMMENT_HINTS.search(el.hints))
+    return bad
+
+
+def choose_body(elements: Sequence[Element], blocks: Sequence[Block]) -> tuple[int, list[bool]]:
+    """The element whose subtree holds the most article-like text (-1: the root), and which
+    elements are boilerplate."""
     if not elements:
-        return -1
-    return max(range(len(elements)), key=lambda i: (totals[i], i))
+        return -1, []
+    positive = [_positive(b, elements[b.element].tag) if b.element >= 0 else False for b in blocks]
+    own = [0.0] * len(elements)
+    for block, good in zip(blocks, positive, strict=True):
+        if good and block.element >= 0:
+            own[block.element] += len(block.text)
+    bad = _bad(elements, _subtree_sums(elements, own))
+    # A paragraph with article-like siblings counts in full; one alone in its parent (the
+    # blurb of a teaser card) counts for less.
+    siblings = [0] * len(elements)
+    for block, good in zip(blocks, positive, strict=True):
+        if good and block.element >= 0:
+            siblings[elements[block.element].parent] += 1
+    scores = [0.0] * len(elements)
+    for block, good in zip(blocks, positive, strict=True):
+        e = block.element
+        if e < 0:
+            continue
+        size = len(block.text)
+        if bad[e] or block.link_chars * 2 > size:
+            scores[e] -= size
+        elif good:
+            scores[e] += size if siblings[elements[e].parent] > 1 else LONE_WEIGHT * size
+        elif size < 40:
+            scores[e] -= 0.3 * size
+        else:
+            scores[e] += 0.3 * size
+    totals = _subtree_sums(elements, scores)
+    return max(range(len(elements)), key=lambda i: (totals[i], i)), bad
 
 
 def body_blocks(
-    elements: Sequence[Element], blocks: Sequence[Block], body: int, use_hints: bool = True
+    elements: Sequence[Element], blocks: Sequence[Block], body: int, bad: Sequence[bool]
 ) -> list[Block]:
-    """The blocks under `body` that are article text, in document order."""
-    inside = [False] * len(elements)
-    bad = [False] * len(elements)
+    """The blocks under `body` that are article text, in document order. Within the body an
+    element counts as boilerplate only if it or an ancestor below the body is."""
+    inside = [body < 0] * len(elements)
+    dropped = [False] * len(elements)
     for i, el in enumerate(elements):
-        if i == body or body < 0:
+        if i == body:
             inside[i] = True
         elif el.parent >= 0 and inside[el.parent]:
             inside[i] = True
-            own = negative(el) if use_hints else el.tag in NEGATIVE_TAGS
-            bad[i] = own or bad[el.parent]
+            dropped[i] = dropped[el.parent] or (bad[i] and not bad[el.parent])
     kept: list[Block] = []
     seen: set[str] = set()
     for block in blocks:
         e = block.element
-        if e >= 0 and (not inside[e] or bad[e]):
-            continue
-        if e < 0 and body >= 0:
+        if e < 0 or not inside[e] or dropped[e] or elements[e].tag == "h1":
             continue
         text = block.text
         if block.link_chars * 2 > len(text) or (len(text) < 80 and FILLER.fullmatch(text)):
             continue
-        if len(text) > 20 and text in seen:
+        if text[0] == "<" or (len(text) > 20 and text in seen):
             continue
         seen.add(text)
         kept.append(block)
