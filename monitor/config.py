@@ -107,8 +107,8 @@ class _Checker:
         self.doc = doc
         self.problems = problems
 
-    def fail(self, path: PathKey, message: str) -> None:
-        self.problems.append(self.doc.problem(path, message))
+    def fail(self, path: PathKey, message: str, *, at_key: bool = False) -> None:
+        self.problems.append(self.doc.problem(path, message, at_key=at_key))
 
     def mapping(self, value: Any, path: PathKey, what: str = "a mapping") -> dict[str, Any]:
         if value is None:
@@ -176,9 +176,8 @@ class _Checker:
         for key in data:
             if key not in known:
                 hint = _closest(str(key), known)
-                self.fail(
-                    (*path, key), f"unknown key{f' (did you mean {hint!r}?)' if hint else ''}"
-                )
+                suggestion = f" (did you mean {hint!r}?)" if hint else ""
+                self.fail((*path, key), f"unknown key{suggestion}", at_key=True)
 
     def secret(self, data: Mapping[str, Any], key: str, path: PathKey) -> str | None:
         env_name = data.get(key)
@@ -322,7 +321,7 @@ def _parse_entities(c: _Checker, value: Any, path: PathKey, into: dict[str, Enti
     for eid, raw in c.mapping(value, path).items():
         epath = (*path, eid)
         if not _ENTITY_ID.match(str(eid)):
-            c.fail(epath, "entity ids use lowercase letters, digits, '-' and '_'")
+            c.fail(epath, "entity ids use lowercase letters, digits, '-' and '_'", at_key=True)
             continue
         if eid in into:
             c.fail(epath, f"entity {eid!r} is defined twice")

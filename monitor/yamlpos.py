@@ -41,6 +41,7 @@ class Located:
     file: str
     value: Any
     marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    key_marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
 
     def where(self, path: PathKey) -> tuple[int, int]:
         """Position of the value at `path`, or of its nearest ancestor that has one."""
@@ -48,8 +49,9 @@ class Located:
             path = path[:-1]
         return self.marks.get(path, (1, 1))
 
-    def problem(self, path: PathKey, message: str) -> str:
-        line, col = self.where(path)
+    def problem(self, path: PathKey, message: str, *, at_key: bool = False) -> str:
+        """``file:line:col: path: message``; `at_key` points at the mapping key, not its value."""
+        line, col = self.key_marks[path] if at_key and path in self.key_marks else self.where(path)
         label = render_path(path)
         return (
             f"{self.file}:{line}:{col}: {label}: {message}"
@@ -58,10 +60,8 @@ class Located:
         )
 
 
-def _convert(
-    node: yaml.Node, path: PathKey, marks: dict[PathKey, tuple[int, int]], dupes: list[PathKey]
-) -> Any:
-    marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+def _convert(node: yaml.Node, path: PathKey, located: Located, dupes: list[PathKey]) -> Any:
+    located.marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
@@ -70,10 +70,12 @@ def _convert(
                 key = str(key)
             if key in out:
                 dupes.append((*path, key))
-            out[key] = _convert(value_node, (*path, key), marks, dupes)
+            mark = key_node.start_mark
+            located.key_marks[(*path, key)] = (mark.line + 1, mark.column + 1)
+            out[key] = _convert(value_node, (*path, key), located, dupes)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(child, (*path, i), marks, dupes) for i, child in enumerate(node.value)]
+        return [_convert(child, (*path, i), located, dupes) for i, child in enumerate(node.value)]
     return _scalar(node)
 
 
@@ -110,12 +112,11 @@ def parse_yaml(text: str, name: str) -> Located:
         raise ConfigError([f"{where}: YAML syntax error: {what}"]) from e
     except yaml.YAMLError as e:
         raise ConfigError([f"{name}: YAML error: {e}"]) from e
-    marks: dict[PathKey, tuple[int, int]] = {}
+    located = Located(name, None)
     dupes: list[PathKey] = []
-    value = _convert(node, (), marks, dupes) if node is not None else None
-    located = Located(name, value, marks)
+    if node is not None:
+        located.value = _convert(node, (), located, dupes)
     if dupes:
-        raise ConfigError(
-            [located.problem(p, "duplicate key (the later one would win)") for p in dupes]
-        )
+        message = "duplicate key (the later one would win)"
+        raise ConfigError([located.problem(p, message, at_key=True) for p in dupes])
     return located

@@ -113,14 +113,14 @@ def test_every_problem_at_once_with_positions(
     found = problems(write(tmp_path, feeds, rules))
     expected = [
         "feeds.yaml:1:22: defaults.interval: expected a duration",
-        "feeds.yaml:3:25: feeds[0].url: expected an http(s) URL",
-        "feeds.yaml:4:11: feeds[1].name: duplicate feed name 'A'",
+        "feeds.yaml:3:20: feeds[0].url: expected an http(s) URL, got 'ftp://example.org/feed'",
+        "feeds.yaml:4:12: feeds[1].name: duplicate feed name 'A' (first at feeds[0])",
         "feeds.yaml:4:45: feeds[1].intervall: unknown key (did you mean 'interval'?)",
-        "rules.yaml:4:21: channels.desk.type: expected one of email, webhook, file, apprise",
-        "rules.yaml:7:12: rules[0].query: unknown entity '@al-qaeda'",
+        "rules.yaml:4:16: channels.desk.type: expected one of email, webhook, file, apprise",
+        "rules.yaml:7:12: rules[0].query: unknown entity '@al-qaeda' at column 15",
         "rules.yaml:8:16: rules[0].channels[0]: unknown channel 'nowhere'",
-        "rules.yaml:9:27: rules[1].query: expected operand",
-        "rules.yaml:9:48: rules[1].min_mentions: expected an integer >= 1",
+        "rules.yaml:9:24: rules[1].query: expected operand after AND",
+        "rules.yaml:9:50: rules[1].min_mentions: expected an integer >= 1, got 0",
     ]
     assert len(found) == len(expected), "\n".join(found)
     for want, got in zip(expected, sorted(found), strict=True):
@@ -135,7 +135,7 @@ def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
 def test_duplicate_keys_are_errors(tmp_path: Path) -> None:
     rules = "entities:\n  iran: {aliases: [Iran]}\n  iran: {aliases: [Persia]}\nrules: []\n"
     (p,) = problems(write(tmp_path, rules=rules))
-    assert p.startswith("rules.yaml:3:9: entities.iran: duplicate key")
+    assert p.startswith("rules.yaml:3:3: entities.iran: duplicate key")
 
 
 def test_missing_files_are_reported_together(tmp_path: Path) -> None:
