@@ -24,7 +24,7 @@ from ..models import Article
 from .boilerplate import NEGATIVE_TAGS, body_blocks, choose_body
 from .encoding import decode_html
 from .html import Block, flatten
-from .language import language
+from .language import article_language
 from .metadata import Metadata, extract_metadata
 
 __all__ = ["decode_html", "extract_article", "is_too_little"]
@@ -103,7 +103,7 @@ def extract_article(
         text=text,
         published=meta.published,
         authors=meta.authors,
-        language=language(meta.language, text or meta.title),
+        language=article_language(meta.language, text or meta.title),
         canonical_url=_url(meta.canonical_url, url),
         description=meta.description,
         image=_url(meta.image, url),

@@ -19,7 +19,9 @@ from functools import lru_cache
 
 from .html import Block, Element
 
-NEGATIVE_TAGS = frozenset({"nav", "aside", "footer", "form", "figcaption", "menu", "address"})
+NEGATIVE_TAGS = frozenset(
+    {"nav", "aside", "footer", "form", "figcaption", "menu", "address", "header"}
+)
 NEGATIVE_ROLES = frozenset(
     {"navigation", "complementary", "contentinfo", "dialog", "alertdialog", "menu", "menubar"}
 )
@@ -30,7 +32,7 @@ NEGATIVE_HINTS = re.compile(
     r"|navigation|popup|modal|overlay|byline|author|caption|credit|(?<![a-z])tags?(?![a-z])"
     r"|topics|recommend|more-stories|more-articles|read-?more|outbrain|taboola|widget"
     r"|toolbar|login|disclaimer|copyright|rating|pagination|pager|skip-link|sr-only"
-    r"|visually-hidden|screen-reader|tooltip|teaser|trending|most-popular|popular"
+    r"|visually-hidden|screen-reader|tooltip|teaser|trending|most-popular|popular|(?:^|\s)(?:photo|image|img|figure|gallery)"
 )
 COMMENT_HINTS = re.compile(r"comment|disqus")
 POSITIVE_HINTS = re.compile(
@@ -151,10 +153,17 @@ def body_blocks(
         if e < 0 or not inside[e] or dropped[e] or elements[e].tag == "h1":
             continue
         text = block.text
-        if block.link_chars * 2 > len(text) or (len(text) < 80 and FILLER.fullmatch(text)):
+        if _link_dense(block, elements[e].tag) or (len(text) < 80 and FILLER.fullmatch(text)):
             continue
         if text[0] == "<" or (len(text) > 20 and text in seen):
             continue
         seen.add(text)
         kept.append(block)
     return kept
+
+
+def _link_dense(block: Block, tag: str) -> bool:
+    """Mostly link text: a menu or a list of stories. A paragraph may hold more links (a
+    sentence whose every noun is linked) before it stops being one."""
+    limit = 0.8 if tag == "p" else 0.5
+    return block.link_chars > limit * len(block.text)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from selectolax.lexbor import LexborHTMLParser, LexborNode
+from selectolax.lexbor import LexborNode
 
 # Elements whose content is never article text.
 SKIP_TAGS = frozenset(
@@ -59,12 +59,9 @@ class Page:
     blocks: list[Block] = field(default_factory=list)
 
 
-def parse(html: str) -> LexborHTMLParser:
-    return LexborHTMLParser(html)
-
-
 def _hints(attrs: dict[str, str | None]) -> str:
-    return " ".join(v for k in ("class", "id", "role", "itemprop") if (v := attrs.get(k))).lower()
+    hints = [v for k in ("class", "id", "role", "itemprop") if (v := attrs.get(k))]
+    return " ".join(hints).lower() if hints else ""
 
 
 def _hidden(attrs: dict[str, str | None]) -> bool:
@@ -84,85 +81,94 @@ def _clean(text: str) -> str:
 _BLOCK, _LINK, _SKIP, _PRE = 1, 2, 4, 8  # what closing an open element has to undo
 
 
-class _Walker:
-    def __init__(self) -> None:
-        self.page = Page()
-        self.fragments: list[str] = []
-        self.link_chars = 0
-        self.owner = -1
-
-    def flush(self) -> None:
-        if not self.fragments:
-            return
-        raw = "".join(self.fragments)
-        self.fragments = []
-        if not raw.isspace():
-            text = _clean(raw)
-            if text:
-                self.page.blocks.append(Block(self.owner, text, min(self.link_chars, len(text))))
-        self.link_chars = 0
-
-    def walk(self, root: LexborNode) -> Page:
-        # lexbor's own depth-first traversal, with the open elements kept on a list: a node
-        # whose parent is not the innermost open element closes elements until it is.
-        open_ids: list[int] = [-1]
-        open_kinds: list[int] = [0]
-        owners: list[int] = [-1]
-        links = skips = pres = 0
-        for node in root.traverse(include_text=True):
-            parent = node.parent
-            parent_id = parent.mem_id if parent is not None and open_ids[-1] != -1 else -1
-            while open_ids[-1] != parent_id and len(open_ids) > 1:
-                open_ids.pop()
-                kind = open_kinds.pop()
-                owner = owners.pop()
-                if kind & _BLOCK:
-                    self.flush()
-                    self.owner = owner
-                links -= kind & _LINK and 1
-                skips -= kind & _SKIP and 1
-                pres -= kind & _PRE and 1
-            tag = node.tag
-            if tag == "-text":
-                if not skips:
-                    text = node.text_content or ""
-                    if pres:
-                        text = text.replace("\n", _BREAK)
-                    self.fragments.append(text)
-                    if links:
-                        self.link_chars += len(text.strip())
-                continue
-            if not tag or tag[0] == "-" or tag == "_comment":
-                continue
-            if skips:
-                kind = _SKIP
-            elif tag == "br":
-                self.fragments.append(_BREAK)
-                kind = 0
-            elif tag in SKIP_TAGS:
-                kind = _SKIP
-            else:
-                attrs = node.attributes
-                if _hidden(attrs):
-                    kind = _SKIP
-                elif tag in BLOCK_TAGS:
-                    kind = _BLOCK | (_PRE if tag == "pre" else 0)
-                else:
-                    kind = _LINK if tag == "a" else 0
-            open_ids.append(node.mem_id)
-            open_kinds.append(kind)
-            owners.append(self.owner)
-            if kind & _BLOCK:
-                self.flush()
-                self.page.elements.append(Element(tag, self.owner, _hints(attrs)))
-                self.owner = len(self.page.elements) - 1
-            links += kind & _LINK and 1
-            skips += kind & _SKIP and 1
-            pres += kind & _PRE and 1
-        self.flush()
-        return self.page
-
-
 def flatten(root: LexborNode) -> Page:
-    """Turn the tree under `root` into elements and text blocks, in document order."""
-    return _Walker().walk(root)
+    """Turn the tree under `root` into elements and text blocks, in document order.
+
+    The walk is lexbor's own depth-first traversal. Each open element remembers the node
+    that comes right after its subtree (its next sibling, or what comes after its parent);
+    reaching that node closes it. No recursion, and few property reads per node: this loop
+    is where extraction spends its time.
+    """
+    page = Page()
+    elements, blocks = page.elements, page.blocks
+    fragments: list[str] = []  # text since the last block boundary
+    link_chars = 0
+    owner = -1  # the innermost open block element
+    ends: list[int] = [0]  # 0: the end of the document, never reached
+    kinds: list[int] = [0]
+    owners: list[int] = [-1]
+    links = skips = pres = 0
+    for node in root.traverse(include_text=True):
+        node_id = node.mem_id
+        while ends[-1] == node_id:
+            ends.pop()
+            kind = kinds.pop()
+            if kind & _BLOCK:
+                if fragments:
+                    _add_block(blocks, fragments, owner, link_chars)
+                    fragments, link_chars = [], 0
+                owner = owners[-1]
+            owners.pop()
+            if kind & _LINK:
+                links -= 1
+            elif kind & _SKIP:
+                skips -= 1
+            if kind & _PRE:
+                pres -= 1
+        tag = node.tag
+        if tag == "-text":
+            if not skips:
+                text = node.text_content or ""
+                if pres:
+                    text = text.replace("\n", _BREAK)
+                fragments.append(text)
+                if links:
+                    link_chars += len(text.strip())
+            continue
+        if not tag or tag[0] == "-" or tag[0] == "_":
+            continue
+        attrs: dict[str, str | None] = {}
+        if skips or tag in SKIP_TAGS:
+            kind = _SKIP
+            skips += 1
+        elif tag == "br":
+            fragments.append(_BREAK)
+            kind = 0
+        else:
+            attrs = node.attributes
+            if attrs and _hidden(attrs):
+                kind = _SKIP
+                skips += 1
+            elif tag in BLOCK_TAGS:
+                if fragments:
+                    _add_block(blocks, fragments, owner, link_chars)
+                    fragments, link_chars = [], 0
+                kind = _BLOCK
+                elements.append(Element(tag, owner, _hints(attrs) if attrs else ""))
+                owners.append(owner)
+                owner = len(elements) - 1
+                if tag == "pre":
+                    kind |= _PRE
+                    pres += 1
+            elif tag == "a":
+                kind = _LINK
+                links += 1
+            else:
+                kind = 0
+        after = node.next
+        ends.append(after.mem_id if after is not None else ends[-1])
+        kinds.append(kind)
+        if not kind & _BLOCK:
+            owners.append(owners[-1])
+    if fragments:
+        _add_block(blocks, fragments, owner, link_chars)
+    return page
+
+
+def _add_block(blocks: list[Block], fragments: list[str], owner: int, link_chars: int) -> None:
+    raw = "".join(fragments)
+    if raw.isspace():
+        return
+    text = _clean(raw)
+    if text:
+        blocks.append(Block(owner, text, min(link_chars, len(text))))

@@ -29,5 +29,5 @@ def detect(text: str) -> str | None:
     return normalize(str(code))
 
 
-def language(declared: str | None, text: str) -> str | None:
+def article_language(declared: str | None, text: str) -> str | None:
     return normalize(declared) or detect(text)
