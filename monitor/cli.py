@@ -49,6 +49,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as e:
         _print_problems(e)
         return 1
+    except MonitorError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     if args.once:
         return asyncio.run(service.run_once())
     return asyncio.run(service.run_forever())

@@ -27,7 +27,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import FEEDS_FILE, RULES_FILE, Config, load_config
 from monitor.deliver import Notifier, build_notifier
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, StorageError
 from monitor.fetch import Fetcher
 from monitor.log import get_logger
 from monitor.match import Matcher
@@ -82,6 +82,14 @@ class Service:
         for warning in self.config.warnings:
             log.warning("config_warning", problem=warning)
         self.store = Store(db_path)
+        try:
+            self.store.lock_instance()
+        except StorageError:
+            self.store.close()
+            raise
+        released = self.store.release_leases()
+        if released:
+            log.info("leases_released", alerts=released, hint="resent with the same alert id")
         self.fetcher = Fetcher()
         self.pipeline = Pipeline(self.store, self.fetcher, build_rules(self.config), clock=clock)
         self.worker = OutboxWorker(self.store, build_notifiers(self.config.channels), clock=clock)

@@ -7,8 +7,10 @@ What is kept, and why:
 - ``articles`` and ``matches``: what was read and which rules matched (with evidence).
 - ``outbox``: one row per (article, channel) alert; the row *is* the delivery guarantee.
   It is written in the same transaction as the match, and only marked ``sent`` after a
-  channel accepted it. A send in progress holds a lease (``next_attempt_at`` pushed past the
-  send's timeout), so a crash mid-send leads to a resend with the same alert id.
+  channel accepted it. A send in progress holds a lease (``leased_until``, past the send's
+  timeout). One process owns a database at a time (an exclusive lock on ``<db>.lock``), so
+  at start-up leases left by a process that died are released at once: the alert that was
+  in flight is resent, with the same alert id.
 - ``delivery_attempts``: every attempt with its outcome, for operators.
 
 Times are stored as Unix seconds (REAL) in UTC.
@@ -16,7 +18,9 @@ Times are stored as Unix seconds (REAL) in UTC.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -24,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from monitor.errors import StorageError
 from monitor.models import Alert, Document, FeedState, Item, Match
@@ -78,6 +82,7 @@ MIGRATIONS: tuple[str, ...] = (
         attempts INTEGER NOT NULL DEFAULT 0,
         created REAL NOT NULL,
         next_attempt_at REAL NOT NULL,
+        leased_until REAL,
         sent_at REAL,
         last_error TEXT
     );
@@ -134,6 +139,7 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.RLock()
+        self._lock_file: IO[str] | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
@@ -151,6 +157,9 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            if self._lock_file is not None:
+                self._lock_file.close()
+                self._lock_file = None
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -424,8 +433,11 @@ class Store:
         alert becomes due again when the lease runs out and is resent with the same id.
         """
         names = sorted(set(channels)) if channels is not None else None
-        where = "status = 'pending' AND next_attempt_at <= ?"
-        params: list[Any] = [now]
+        where = (
+            "status = 'pending' AND next_attempt_at <= ?"
+            " AND (leased_until IS NULL OR leased_until <= ?)"
+        )
+        params: list[Any] = [now, now]
         if names is not None:
             if not names:
                 return []
@@ -438,18 +450,46 @@ class Store:
                 (*params, limit),
             ).fetchall()
             db.executemany(
-                "UPDATE outbox SET next_attempt_at = ?, attempts = attempts + 1 WHERE id = ?",
+                "UPDATE outbox SET leased_until = ?, attempts = attempts + 1 WHERE id = ?",
                 [(now + lease, r[0]) for r in rows],
             )
-        return [
-            replace(self._outbox_row(r), attempts=r[5] + 1, next_attempt_at=now + lease)
-            for r in rows
-        ]
+        return [replace(self._outbox_row(r), attempts=r[5] + 1) for r in rows]
+
+    def release_leases(self) -> int:
+        """Free leases left by a process that died mid-send (call with the instance lock held)."""
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE outbox SET leased_until = NULL"
+                " WHERE status = 'pending' AND leased_until IS NOT NULL"
+            )
+            return int(cur.rowcount)
+
+    def lock_instance(self) -> None:
+        """Take the database for this process; a second `monitor run` on it is refused."""
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        try:
+            handle = lock_path.open("a+")
+        except OSError as e:
+            raise StorageError("cannot create the lock file", str(lock_path)) from e
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            handle.close()
+            raise StorageError(
+                "another monitor process is using this database",
+                str(self.path),
+                hint="stop it first, or give this one its own --db",
+            ) from e
+        handle.truncate(0)
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._lock_file = handle
 
     def mark_sent(self, alert_id: str, *, now: float, status_code: int | None) -> None:
         with self._tx() as db:
             db.execute(
-                "UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL"
+                "UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL,"
+                " leased_until = NULL"
                 " WHERE id = ? AND status = 'pending'",
                 (now, alert_id),
             )
@@ -466,7 +506,7 @@ class Store:
     ) -> None:
         with self._tx() as db:
             db.execute(
-                "UPDATE outbox SET next_attempt_at = ?, last_error = ?"
+                "UPDATE outbox SET next_attempt_at = ?, last_error = ?, leased_until = NULL"
                 " WHERE id = ? AND status = 'pending'",
                 (next_attempt_at, error, alert_id),
             )
@@ -477,7 +517,7 @@ class Store:
     ) -> None:
         with self._tx() as db:
             db.execute(
-                "UPDATE outbox SET status = 'failed', last_error = ?"
+                "UPDATE outbox SET status = 'failed', last_error = ?, leased_until = NULL"
                 " WHERE id = ? AND status = 'pending'",
                 (error, alert_id),
             )
@@ -538,5 +578,8 @@ class Store:
 
     def next_due(self) -> float | None:
         """When the earliest pending alert is due (None when nothing is pending)."""
-        rows = self._query("SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'")
+        rows = self._query(
+            "SELECT min(max(next_attempt_at, coalesce(leased_until, 0))) FROM outbox"
+            " WHERE status = 'pending'"
+        )
         return float(rows[0][0]) if rows and rows[0][0] is not None else None

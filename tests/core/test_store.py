@@ -134,3 +134,23 @@ def test_feed_state_round_trip(tmp_path: Path) -> None:
     state = store.feed_state("F")
     assert state is not None and state.consecutive_failures == 0 and state.etag == '"e1"'
     assert store.integrity_check() == "ok"
+
+
+def test_one_process_per_database(tmp_path: Path) -> None:
+    first = Store(tmp_path / "m.db")
+    first.lock_instance()
+    second = Store(tmp_path / "m.db")
+    with pytest.raises(StorageError, match="another monitor process"):
+        second.lock_instance()
+    first.close()
+    second.lock_instance()  # the lock went with the first process's handle
+
+
+def test_leases_of_a_dead_process_are_released(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    record(store, alert("a"))
+    assert len(store.claim_due(now=T0, lease=600)) == 1
+    assert store.claim_due(now=T0 + 1, lease=600) == []
+    assert store.release_leases() == 1
+    (again,) = store.claim_due(now=T0 + 1, lease=600)
+    assert again.id == "a" and again.attempts == 2
