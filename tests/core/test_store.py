@@ -144,6 +144,7 @@ def test_one_process_per_database(tmp_path: Path) -> None:
         second.lock_instance()
     first.close()
     second.lock_instance()  # the lock went with the first process's handle
+    second.close()
 
 
 def test_leases_of_a_dead_process_are_released(tmp_path: Path) -> None:
