@@ -11,8 +11,10 @@ import asyncio
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +197,44 @@ def cmd_send_test(args: argparse.Namespace) -> int:
     return asyncio.run(send())
 
 
+def cmd_deliveries(args: argparse.Namespace) -> int:
+    from monitor.store import Store
+
+    path = db_path(args.db)
+    if not path.exists():
+        print(f"no state database at {path} yet (the service has not run)")
+        return 0
+    store = Store(path)
+    try:
+        if args.action == "retry":
+            if bool(args.id) == bool(args.failed):
+                print("error: give an alert ID or --failed", file=sys.stderr)
+                return 2
+            count = store.retry_failed(args.id, now=time.time())
+            print(f"{count} alert(s) queued again")
+            return 0 if count or args.failed else 1
+        status = None if args.status == "recent" else args.status
+        rows = store.outbox(status, limit=args.limit)
+        for row in rows:
+            created = datetime.fromtimestamp(row.created, UTC).isoformat(timespec="seconds")
+            line = (
+                f"{created}  {row.status:7s}  {row.channel:12s}  {row.id}  {row.alert.title[:60]}"
+            )
+            print(line)
+            if row.status != "sent" and row.last_error:
+                print(f"    attempts={row.attempts} last error: {row.last_error}")
+            if args.verbose:
+                for a in store.attempts(row.id):
+                    when = datetime.fromtimestamp(a.at, UTC).isoformat(timespec="seconds")
+                    code = f" {a.status_code}" if a.status_code is not None else ""
+                    print(f"    {when} {a.outcome}{code} {a.error or ''}".rstrip())
+        if not rows:
+            print(f"no {args.status} deliveries")
+    finally:
+        store.close()
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from monitor.store import Store
 
@@ -358,6 +398,16 @@ def build_parser() -> argparse.ArgumentParser:
     config_dir(p)
     p.add_argument("channel")
     p.set_defaults(func=cmd_send_test)
+
+    p = sub.add_parser("deliveries", help="recent, pending or failed deliveries; retry failed ones")
+    db(p)
+    p.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
+    p.add_argument("id", nargs="?", help="alert id to retry")
+    p.add_argument("--failed", action="store_true", help="with retry: every failed alert")
+    p.add_argument("--status", choices=["recent", "pending", "sent", "failed"], default="recent")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("-v", "--verbose", action="store_true", help="every attempt of each alert")
+    p.set_defaults(func=cmd_deliveries)
 
     p = sub.add_parser("status", help="feeds and outbox as the state database sees them")
     db(p)
