@@ -77,8 +77,12 @@ def main() -> int:
         verifier = Webhook(WEBHOOK_SECRET)
         for r in hook.requests:
             payload = verifier.verify(r.body, r.headers)
-            print(f"webhook-id {r.headers['webhook-id']}  signature verified")
-            print(textwrap.indent(json.dumps(payload, indent=2, ensure_ascii=False)[:1500], "  "))
+            article = payload["article"]
+            print(f"webhook-id {r.headers['webhook-id']}  (signature verified)")
+            print(f"  {article['title']}\n  {article['url']}  source: {article['source']}")
+            for rule in payload["rules"]:
+                print(f"  rule {rule['name']}: terms {', '.join(rule['terms'])}")
+            print(f"  {len(r.body)} bytes of JSON: article, rules, snippets with match offsets\n")
         lines = alerts_file.read_text().splitlines() if alerts_file.exists() else []
         print(f"\n---- file channel: {len(lines)} alert(s) in {alerts_file.name} " + "-" * 24)
         for line in lines:
