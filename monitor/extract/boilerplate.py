@@ -48,9 +48,13 @@ FILLER = re.compile(
     r"|sign up( for)?( our)?( \w+)? newsletters?|subscribe( now)?|click here)[.:!…]*",
     re.IGNORECASE,
 )
+CREDIT = re.compile(
+    r"(©|\(c\)|copyright\b|https?://\S+$)", re.IGNORECASE
+)  # credit lines, bare URLs
 _SENTENCE = re.compile(r"[.!?。！？…][\"'”’)\]]*(\s|$)")
 
 LONE_WEIGHT = 0.3  # weight of a paragraph with no article-like sibling
+WEAK_CHARS = 60  # a line shorter than this without a sentence in it is weak
 PARAGRAPH_TAGS = frozenset({"p", "pre", "blockquote", "li", "dd", "td"})
 
 
@@ -155,11 +159,28 @@ def body_blocks(
         text = block.text
         if _link_dense(block, elements[e].tag) or (len(text) < 80 and FILLER.fullmatch(text)):
             continue
-        if text[0] == "<" or (len(text) > 20 and text in seen):
+        if text[0] == "<" or (len(text) < 200 and CREDIT.match(text)):
+            continue
+        if len(text) > 20 and text in seen:
             continue
         seen.add(text)
         kept.append(block)
-    return kept
+    return _trim(kept)
+
+
+def _weak(block: Block) -> bool:
+    """A short line that is not a sentence: a byline, a date, a label, a lone link."""
+    text = block.text
+    return len(text) < WEAK_CHARS and not _SENTENCE.search(text)
+
+
+def _trim(blocks: list[Block]) -> list[Block]:
+    """Drop the weak lines (bylines, dates, labels) before the body's first sentence. Weak
+    lines at the end stay: sign-offs and source lines there are part of the article."""
+    start = 0
+    while start < len(blocks) and _weak(blocks[start]):
+        start += 1
+    return blocks[start:] if start < len(blocks) else blocks
 
 
 def _link_dense(block: Block, tag: str) -> bool:

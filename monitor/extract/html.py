@@ -94,28 +94,26 @@ def flatten(root: LexborNode) -> Page:
     fragments: list[str] = []  # text since the last block boundary
     link_chars = 0
     owner = -1  # the innermost open block element
-    ends: list[int] = [0]  # 0: the end of the document, never reached
-    kinds: list[int] = [0]
-    owners: list[int] = [-1]
+    ends: list[int] = [0]  # per open element, the node after it; 0: never reached
+    undo: list[int] = [0]  # per open element, what closing it undoes: kind bits | owner << 4
     links = skips = pres = 0
     for node in root.traverse(include_text=True):
         node_id = node.mem_id
         while ends[-1] == node_id:
             ends.pop()
-            kind = kinds.pop()
+            kind = undo.pop()
             if kind & _BLOCK:
                 if fragments:
                     _add_block(blocks, fragments, owner, link_chars)
                     fragments, link_chars = [], 0
-                owner = owners[-1]
-            owners.pop()
-            if kind & _LINK:
+                owner = (kind >> 4) - 1
+                if kind & _PRE:
+                    pres -= 1
+            elif kind & _LINK:
                 links -= 1
             elif kind & _SKIP:
                 skips -= 1
-            if kind & _PRE:
-                pres -= 1
-        tag = node.tag
+        tag = node.tag or "-"
         if tag == "-text":
             if not skips:
                 text = node.text_content or ""
@@ -125,27 +123,29 @@ def flatten(root: LexborNode) -> Page:
                 if links:
                     link_chars += len(text.strip())
             continue
-        if not tag or tag[0] == "-" or tag[0] == "_":
-            continue
-        attrs: dict[str, str | None] = {}
         if skips or tag in SKIP_TAGS:
             kind = _SKIP
             skips += 1
         elif tag == "br":
             fragments.append(_BREAK)
-            kind = 0
+            continue
+        elif tag[0] == "-" or tag[0] == "_":
+            continue
         else:
             attrs = node.attributes
-            if attrs and _hidden(attrs):
+            if (
+                attrs
+                and ("style" in attrs or "hidden" in attrs or "aria-hidden" in attrs)
+                and (_hidden(attrs))
+            ):
                 kind = _SKIP
                 skips += 1
             elif tag in BLOCK_TAGS:
                 if fragments:
                     _add_block(blocks, fragments, owner, link_chars)
                     fragments, link_chars = [], 0
-                kind = _BLOCK
+                kind = _BLOCK | (owner + 1) << 4
                 elements.append(Element(tag, owner, _hints(attrs) if attrs else ""))
-                owners.append(owner)
                 owner = len(elements) - 1
                 if tag == "pre":
                     kind |= _PRE
@@ -157,9 +157,7 @@ def flatten(root: LexborNode) -> Page:
                 kind = 0
         after = node.next
         ends.append(after.mem_id if after is not None else ends[-1])
-        kinds.append(kind)
-        if not kind & _BLOCK:
-            owners.append(owners[-1])
+        undo.append(kind)
     if fragments:
         _add_block(blocks, fragments, owner, link_chars)
     return page

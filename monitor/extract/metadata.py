@@ -7,7 +7,7 @@ import html
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -17,6 +17,7 @@ from selectolax.lexbor import LexborHTMLParser
 _ARTICLE_TYPE = re.compile(r"article|posting|report|story|review", re.IGNORECASE)
 _TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:·•»]\s+")
 _MAX_JSONLD_CHARS = 2_000_000
+_HEAD_SELECTOR = 'meta, script[type="application/ld+json"], title, link[rel="canonical"]'
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,36 +92,48 @@ def _names(value: Any) -> tuple[str, ...]:
     return tuple(n for n in names if n and not n.startswith("http"))
 
 
-def _json_ld(parser: LexborHTMLParser) -> dict[str, Any]:
-    """The most article-like JSON-LD object on the page (empty if none)."""
-    best: dict[str, Any] = {}
-    for script in parser.css('script[type="application/ld+json"]'):
-        raw = script.text(deep=True)
-        if len(raw) > _MAX_JSONLD_CHARS:
-            continue
-        try:
-            doc = json.loads(raw, strict=False)
-        except (ValueError, RecursionError):
-            continue
-        for obj in _walk_json(doc):
-            if _is_article(obj) and len(obj) > len(best):
-                best = obj
-    return best
+@dataclass(slots=True)
+class _Head:
+    """What one query collects: the best JSON-LD article, meta tags, <title>, canonical link."""
+
+    ld: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, str] = field(default_factory=dict)
+    title: str = ""
+    canonical: str = ""
 
 
-def _meta(parser: LexborHTMLParser) -> dict[str, str]:
-    """meta tags by lower-cased property/name/itemprop/http-equiv (first one wins)."""
-    found: dict[str, str] = {}
-    for node in parser.css("meta"):
-        attrs = node.attributes
-        content = attrs.get("content")
-        if not content:
-            continue
-        for key in ("property", "name", "itemprop", "http-equiv"):
-            name = attrs.get(key)
-            if name:
-                found.setdefault(name.strip().lower(), content.strip())
-    return found
+def _json_ld_article(raw: str) -> dict[str, Any]:
+    """The most article-like object in one JSON-LD script (empty if none)."""
+    if len(raw) > _MAX_JSONLD_CHARS:
+        return {}
+    try:
+        doc = json.loads(raw, strict=False)
+    except (ValueError, RecursionError):
+        return {}
+    articles = (obj for obj in _walk_json(doc) if _is_article(obj))
+    return max(articles, key=len, default={})
+
+
+def _collect(parser: LexborHTMLParser) -> _Head:
+    head = _Head()
+    for node in parser.css(_HEAD_SELECTOR):
+        tag = node.tag
+        if tag == "meta":
+            attrs = node.attributes
+            content = attrs.get("content")
+            if content:
+                for key in ("property", "name", "itemprop", "http-equiv"):
+                    if name := attrs.get(key):
+                        head.meta.setdefault(name.strip().lower(), content.strip())
+        elif tag == "script":
+            article = _json_ld_article(node.text(deep=True))
+            if len(article) > len(head.ld):
+                head.ld = article
+        elif tag == "title":
+            head.title = head.title or node.text(strip=True)
+        elif tag == "link":
+            head.canonical = head.canonical or (node.attributes.get("href") or "").strip()
+    return head
 
 
 def _first(*values: str | None) -> str:
@@ -161,26 +174,25 @@ def _published(
     return None
 
 
+def _title(head: _Head, parser: LexborHTMLParser) -> str:
+    title = _first(_text(head.ld.get("headline")), head.meta.get("og:title"))
+    title = title or head.meta.get("twitter:title", "")
+    if not title and (h1 := parser.css_first("h1")) is not None:
+        title = h1.text(strip=True)
+    if not title:
+        site = (head.meta.get("og:site_name", ""), head.meta.get("application-name", ""))
+        title = _clean_title(head.title, site)
+    return " ".join(title.split())
+
+
 def extract_metadata(parser: LexborHTMLParser) -> Metadata:
-    ld = _json_ld(parser)
-    meta = _meta(parser)
-    title_node = parser.css_first("title")
-    h1 = parser.css_first("h1")
-    site = (meta.get("og:site_name", ""), meta.get("application-name", ""))
-    page_title = _clean_title(title_node.text(strip=True) if title_node else "", site)
-    title = _first(
-        _text(ld.get("headline")),
-        meta.get("og:title"),
-        meta.get("twitter:title"),
-        h1.text(strip=True) if h1 else "",
-        page_title,
-    )
+    head = _collect(parser)
+    ld, meta = head.ld, head.meta
     authors = _names(ld.get("author")) or _names(ld.get("creator"))
     if not authors:
         authors = _names(
             _first(meta.get("author"), meta.get("article:author"), meta.get("parsely-author"))
         )
-    canonical = parser.css_first('link[rel="canonical"]')
     root = parser.root
     language = _first(
         _text(ld.get("inLanguage")),
@@ -192,15 +204,12 @@ def extract_metadata(parser: LexborHTMLParser) -> Metadata:
     )
     body = ld.get("articleBody")
     return Metadata(
-        title=" ".join(title.split()),
+        title=_title(head, parser),
         body=_text(body) if isinstance(body, str) else "",
         published=_published(ld, meta, parser),
         authors=tuple(" ".join(a.split()) for a in authors),
         language=language or None,
-        canonical_url=_first(
-            canonical.attributes.get("href") if canonical else None, meta.get("og:url")
-        )
-        or None,
+        canonical_url=_first(head.canonical, meta.get("og:url")) or None,
         description=_first(
             _text(ld.get("description")), meta.get("og:description"), meta.get("description")
         )
