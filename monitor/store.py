@@ -375,7 +375,29 @@ class Store:
                 )
                 if cur.rowcount:
                     queued.append(alert.id)
+                else:
+                    self._add_sources(db, alert)
         return queued
+
+    @staticmethod
+    def _add_sources(db: sqlite3.Connection, alert: Alert) -> None:
+        """The same article through another feed: list that feed on the alert not yet sent."""
+        row = db.execute(
+            "SELECT payload FROM outbox WHERE id = ? AND status = 'pending'"
+            " AND leased_until IS NULL",
+            (alert.id,),
+        ).fetchone()
+        if row is None:
+            return
+        payload = json.loads(row[0])
+        sources = list(payload.get("sources") or [payload.get("source")])
+        new = [s for s in alert.sources if s not in sources]
+        if new:
+            payload["sources"] = sources + new
+            db.execute(
+                "UPDATE outbox SET payload = ? WHERE id = ?",
+                (json.dumps(payload, ensure_ascii=False), alert.id),
+            )
 
     def enqueue(self, alert: Alert, *, now: float) -> bool:
         """Queue one alert on its own (e.g. `monitor send-test`); False if already queued."""
