@@ -1,0 +1,273 @@
+"""Compile rules into one term dictionary and fast per-rule checks.
+
+Every operand becomes a *concept* (a word, phrase, prefix or entity; equal operands share
+one). Every concept has *surfaces*, token sequences that stand for it: the tokens of a word or
+phrase, or of each alias of an entity (``exact`` aliases in exact case). All surfaces go into
+two token tries (folded and exact case) that are walked once per article, so the cost of the
+scan hardly depends on the number of rules.
+
+Presearcher (the Lucene Monitor idea): for each rule we compute a set of *anchor* concepts,
+one of which must occur for the rule to be FOUND. After the scan only rules anchored on a
+concept that occurred are evaluated. Because a rule needs supporting words (see
+``evaluate``), every rule that can match has anchors, including ``a OR NOT b`` (anchor: a).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from monitor.match.evaluate import (
+    ABSENT,
+    FOUND,
+    TRUE,
+    ConceptKey,
+    DocText,
+    Hits,
+    Occurrence,
+    concept_key,
+    mentions,
+)
+from monitor.match.query import And, Entity, Field, Leaf, Near, Node, Not, Or, Prefix, Scope, Term
+from monitor.match.tokens import query_tokens
+
+Check = Callable[[Hits], int]  # a rule's query value for one document (ABSENT/TRUE/FOUND)
+
+
+class _TrieNode:
+    __slots__ = ("children", "concepts")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _TrieNode] = {}
+        self.concepts: list[int] = []
+
+
+@dataclass
+class TermIndex:
+    """Token tries of every surface, and a table of prefixes; ``scan`` finds them all."""
+
+    folded: dict[str, _TrieNode] = field(default_factory=dict)
+    exact: dict[str, _TrieNode] = field(default_factory=dict)
+    # stem of the last token -> [(tokens before it, concept)]
+    prefixes: dict[str, list[tuple[tuple[str, ...], int]]] = field(default_factory=dict)
+
+    def add_surface(self, tokens: tuple[str, ...], exact: bool, concept: int) -> None:
+        children = self.exact if exact else self.folded
+        node = None
+        for t in tokens:
+            node = children.get(t)
+            if node is None:
+                node = children[t] = _TrieNode()
+            children = node.children
+        assert node is not None, "a surface has at least one token"
+        if concept not in node.concepts:
+            node.concepts.append(concept)
+
+    def add_prefix(self, tokens: tuple[str, ...], concept: int) -> None:
+        self.prefixes.setdefault(tokens[-1], []).append((tokens[:-1], concept))
+
+    def scan(self, text: DocText) -> dict[int, list[Occurrence]]:
+        """Occurrences of every concept in the document; none crosses from title to body."""
+        occ: dict[int, list[Occurrence]] = {}
+        tl = text.title_length
+        folded = text.title_tokens.folded + text.body_tokens.folded
+        _walk(folded, tl, self.folded, occ)
+        if self.exact:
+            _walk(text.title_tokens.exact + text.body_tokens.exact, tl, self.exact, occ)
+        if self.prefixes:
+            self._scan_prefixes(folded, tl, occ)
+        return occ
+
+    def _scan_prefixes(self, folded: list[str], tl: int, occ: dict[int, list[Occurrence]]) -> None:
+        lengths = sorted({len(stem) for stem in self.prefixes})
+        for i, t in enumerate(folded):
+            start_of_field = 0 if i < tl else tl
+            for size in lengths:
+                if size > len(t):
+                    break
+                for before, c in self.prefixes.get(t[:size], ()):
+                    start = i - len(before)
+                    if start >= start_of_field and tuple(folded[start:i]) == before:
+                        occ.setdefault(c, []).append((start, i + 1))
+
+
+def _walk(
+    tokens: list[str], tl: int, root: dict[str, _TrieNode], occ: dict[int, list[Occurrence]]
+) -> None:
+    """Add the occurrences of every surface in ``root`` to ``occ``."""
+    n = len(tokens)
+    for i, t in enumerate(tokens):
+        node = root.get(t)
+        if node is None:
+            continue
+        end = tl if i < tl else n
+        j = i + 1
+        while True:
+            for c in node.concepts:
+                found = occ.get(c)
+                if found is None:
+                    occ[c] = [(i, j)]
+                else:
+                    found.append((i, j))
+            if j >= end:
+                break
+            node = node.children.get(tokens[j])
+            if node is None:
+                break
+            j += 1
+
+
+@dataclass
+class Compiled:
+    """The compiled rule set: term index, concept numbers and anchors."""
+
+    index: TermIndex = field(default_factory=TermIndex)
+    concepts: dict[ConceptKey, int] = field(default_factory=dict)
+    costs: list[float] = field(default_factory=list)  # estimated frequency of each concept
+
+    def concept(self, leaf: Leaf, entities: Mapping[str, tuple[tuple[str, ...], ...]]) -> int:
+        """Number of the leaf's concept, adding it (and its surfaces) when new.
+
+        ``entities`` maps an entity id to its aliases' tokens, exact aliases marked by a
+        leading ``"\\x00"`` token.
+        """
+        key = concept_key(leaf)
+        c = self.concepts.get(key)
+        if c is not None:
+            return c
+        c = self.concepts[key] = len(self.costs)
+        if isinstance(leaf, Prefix):
+            self.index.add_prefix(leaf.tokens, c)
+            self.costs.append(3.0 / sum(map(len, leaf.tokens)))
+            return c
+        surfaces = [leaf.tokens] if isinstance(leaf, Term) else list(entities[leaf.id])
+        cost = 0.0
+        for s in surfaces:
+            exact = s[0] == "\x00"
+            tokens = s[1:] if exact else s
+            if tokens:
+                self.index.add_surface(tokens, exact, c)
+                cost += 1.0 / sum(map(len, tokens))
+        self.costs.append(cost)
+        return c
+
+
+def entity_surfaces(
+    aliases: tuple[str, ...], exact: tuple[str, ...]
+) -> tuple[tuple[str, ...], ...]:
+    """Tokens of an entity's aliases for ``Compiled.concept`` (exact ones marked)."""
+    out = [query_tokens(a) for a in aliases]
+    out += [("\x00", *query_tokens(a, exact=True)) for a in exact]
+    return tuple(out)
+
+
+def compile_check(node: Node, concepts: Mapping[ConceptKey, int], k: int) -> Check:
+    """A closure computing the node's value (same semantics as ``evaluate.Evaluator``)."""
+    return _check(node, concepts, k, None)
+
+
+def _cost_rank(node: Node) -> int:
+    return 0 if isinstance(node, Term | Prefix | Entity) else 2 if isinstance(node, Near) else 1
+
+
+def _check(node: Node, concepts: Mapping[ConceptKey, int], k: int, scope: Field | None) -> Check:
+    if isinstance(node, Term | Prefix | Entity):
+        c = concepts[concept_key(node)]
+        if scope is None and k == 1:
+            return lambda h: FOUND if c in h.occ else ABSENT
+
+        def leaf(h: Hits) -> int:
+            occ = h.occurrences(c, scope)
+            return FOUND if occ and (k == 1 or mentions(occ) >= k) else ABSENT
+
+        return leaf
+    if isinstance(node, And):
+        fs = [_check(c, concepts, k, scope) for c in sorted(node.children, key=_cost_rank)]
+
+        def all_of(h: Hits) -> int:
+            best = ABSENT
+            for f in fs:
+                v = f(h)
+                if v == ABSENT:
+                    return ABSENT
+                best = max(best, v)
+            return best
+
+        return all_of
+    if isinstance(node, Or):
+        fs = [_check(c, concepts, k, scope) for c in sorted(node.children, key=_cost_rank)]
+
+        def any_of(h: Hits) -> int:
+            best = ABSENT
+            for f in fs:
+                v = f(h)
+                if v == FOUND:
+                    return FOUND
+                best = max(best, v)
+            return best
+
+        return any_of
+    if isinstance(node, Not):
+        inner = _check(node.child, concepts, 1, scope)
+        return lambda h: TRUE if inner(h) == ABSENT else ABSENT
+    if isinstance(node, Near):
+        return _near_check(node, concepts, k, scope)
+    return _check(node.child, concepts, k, node.field)
+
+
+def _near_check(
+    node: Near, concepts: Mapping[ConceptKey, int], k: int, scope: Field | None
+) -> Check:
+    left = [concepts[concept_key(x)] for x in node.left]
+    right = [concepts[concept_key(x)] for x in node.right]
+
+    def near(h: Hits) -> int:
+        a = h.gather(left, scope)
+        if not a:
+            return ABSENT
+        b = h.gather(right, scope)
+        if not b or (k > 1 and (mentions(a) < k or mentions(b) < k)):
+            return ABSENT
+        return FOUND if next(h.pairs(node, a, b), None) else ABSENT
+
+    return near
+
+
+def anchors(node: Node, compiled: Compiled) -> frozenset[int]:
+    """Concepts one of which must occur for the node to be FOUND (empty: it never is)."""
+    return _needs(node, compiled)[1]
+
+
+_Needs = tuple[frozenset[int] | None, frozenset[int]]  # (for TRUE or FOUND, for FOUND)
+
+
+def _needs(node: Node, compiled: Compiled) -> _Needs:
+    if isinstance(node, Term | Prefix | Entity):
+        one = frozenset((compiled.concepts[concept_key(node)],))
+        return one, one
+    if isinstance(node, Not):
+        return None, frozenset()
+    if isinstance(node, Scope):
+        return _needs(node.child, compiled)
+    if isinstance(node, Near):
+        sides = [
+            frozenset(compiled.concepts[concept_key(x)] for x in s) for s in (node.left, node.right)
+        ]
+        best = _cheapest(sides, compiled)
+        return best, best
+    kids = [_needs(c, compiled) for c in node.children]
+    found_any = frozenset().union(*(k[1] for k in kids))
+    if isinstance(node, Or):
+        true_any = (
+            None
+            if any(k[0] is None for k in kids)
+            else frozenset().union(*(k[0] for k in kids if k[0] is not None))
+        )
+        return true_any, found_any
+    each = [k[0] for k in kids if k[0] is not None]
+    true_best = _cheapest(each, compiled) if each else None
+    return true_best, _cheapest([*each, found_any], compiled)
+
+
+def _cheapest(options: list[frozenset[int]], compiled: Compiled) -> frozenset[int]:
+    return min(options, key=lambda s: sum(compiled.costs[c] for c in s))

@@ -1,0 +1,176 @@
+"""The compiled rule set and its per-document entry points."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from monitor.errors import QueryError
+from monitor.match.compile import Check, Compiled, anchors, compile_check, entity_surfaces
+from monitor.match.evaluate import FOUND, ConceptKey, DocText, Evaluator, Hits, Occurrence
+from monitor.match.explain import explain_query
+from monitor.match.query import Entity, Node, leaves, parse_query
+from monitor.match.snippets import make_snippets
+from monitor.models import Document, EntityConfig, Match, RuleConfig, Snippet, Span
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    config: RuleConfig
+    query: Node
+    check: Check
+    feeds: frozenset[str]
+    tags: frozenset[str]
+    languages: frozenset[str]
+
+    def refusal(self, doc: Document) -> str | None:
+        """Why the rule's filters skip this document, or None when they let it through."""
+        if self.feeds and doc.feed not in self.feeds:
+            return f"feed {doc.feed!r} is not one of the rule's feeds ({_listing(self.feeds)})"
+        if self.tags and not self.tags & doc.tags:
+            return f"the feed's tags ({_listing(doc.tags)}) include none of {_listing(self.tags)}"
+        if self.languages and doc.language and _language(doc.language) not in self.languages:
+            return f"language {doc.language!r} is not one of {_listing(self.languages)}"
+        return None
+
+
+def _language(code: str) -> str:
+    """Primary language subtag, lower case: 'en-GB' -> 'en'."""
+    return code.replace("_", "-").split("-")[0].lower()
+
+
+def _listing(items: frozenset[str]) -> str:
+    return ", ".join(sorted(items)) or "none"
+
+
+class _Render:
+    """Builds Match objects for one document, sharing spans and snippets between rules."""
+
+    __slots__ = ("concepts", "doc", "hits", "snippets", "spans")
+
+    def __init__(self, doc: Document, hits: Hits, concepts: Mapping[ConceptKey, int]) -> None:
+        self.doc = doc
+        self.hits = hits
+        self.concepts = concepts
+        self.spans: dict[tuple[Occurrence, str], Span] = {}
+        self.snippets: dict[tuple[tuple[Occurrence, str], ...], tuple[Snippet, ...]] = {}
+
+    def span(self, key: tuple[Occurrence, str]) -> Span:
+        span = self.spans.get(key)
+        if span is None:
+            field, start, end = self.hits.text.locate(key[0])
+            text = self.doc.title if field == "title" else self.doc.text
+            span = self.spans[key] = Span(field, start, end, text[start:end], key[1])
+        return span
+
+    def match(self, rule: _Rule) -> Match:
+        ev = Evaluator(self.hits, self.concepts, rule.config.min_mentions).evaluate(rule.query)
+        keys = tuple(sorted({(occ, leaf.operand) for leaf, occ in ev.spans}))
+        spans = tuple(self.span(k) for k in keys)
+        snippets = self.snippets.get(keys)
+        if snippets is None:
+            snippets = self.snippets[keys] = make_snippets(self.doc.title, self.doc.text, spans)
+        return Match(
+            rule=rule.config.name,
+            article_id=self.doc.id,
+            spans=spans,
+            snippets=snippets,
+            channels=rule.config.channels,
+            distances=ev.distances,
+        )
+
+
+class Matcher:
+    """Every rule compiled into one term index. Immutable and safe to share between threads:
+    to reload rules, build a new Matcher and swap the reference."""
+
+    __slots__ = ("_by_anchor", "_by_name", "_compiled", "_rules")
+
+    def __init__(
+        self, rules: tuple[_Rule, ...], compiled: Compiled, by_anchor: Mapping[int, tuple[int, ...]]
+    ) -> None:
+        self._rules = rules
+        self._compiled = compiled
+        self._by_anchor = by_anchor
+        self._by_name = {r.config.name: r for r in rules}
+
+    @classmethod
+    def build(cls, rules: Sequence[RuleConfig], entities: Mapping[str, EntityConfig]) -> Matcher:
+        """Compile every rule; raises QueryError (naming the rule) if a query is bad."""
+        compiled = Compiled()
+        surfaces: dict[str, tuple[tuple[str, ...], ...]] = {}
+        by_anchor: dict[int, list[int]] = {}
+        out: list[_Rule] = []
+        for i, rc in enumerate(rules):
+            try:
+                query = parse_query(rc.query, entities)
+            except QueryError as e:
+                raise QueryError(f"rule {rc.name!r}: {e.message}", e.column) from None
+            for leaf, _ in leaves(query):
+                if isinstance(leaf, Entity) and leaf.id not in surfaces:
+                    entity = entities[leaf.id]
+                    surfaces[leaf.id] = entity_surfaces(entity.aliases, entity.exact)
+                compiled.concept(leaf, surfaces)
+            for c in anchors(query, compiled):
+                by_anchor.setdefault(c, []).append(i)
+            out.append(
+                _Rule(
+                    rc,
+                    query,
+                    compile_check(query, compiled.concepts, rc.min_mentions),
+                    frozenset(rc.feeds),
+                    frozenset(rc.tags),
+                    frozenset(_language(x) for x in rc.languages),
+                )
+            )
+        return cls(tuple(out), compiled, {c: tuple(ids) for c, ids in by_anchor.items()})
+
+    @property
+    def rule_names(self) -> list[str]:
+        return [r.config.name for r in self._rules]
+
+    def _hits(self, title: str, body: str) -> Hits:
+        text = DocText.of(title, body)
+        return Hits(text, self._compiled.index.scan(text))
+
+    def match(self, doc: Document) -> list[Match]:
+        """Every rule the document matches, in rule order."""
+        hits = self._hits(doc.title, doc.text)
+        candidates: set[int] = set()
+        for c in hits.occ:
+            ids = self._by_anchor.get(c)
+            if ids:
+                candidates.update(ids)
+        out = []
+        render = _Render(doc, hits, self._compiled.concepts)
+        for i in sorted(candidates):
+            rule = self._rules[i]
+            if rule.refusal(doc) is None and rule.check(hits) == FOUND:
+                out.append(render.match(rule))
+        return out
+
+    def explain(self, rule: str, doc: Document) -> str:
+        """Why a rule did or did not match a document, operand by operand."""
+        r = self._by_name.get(rule)
+        if r is None:
+            raise KeyError(f"no rule named {rule!r}")
+        hits = self._hits(doc.title, doc.text)
+        evaluator = Evaluator(hits, self._compiled.concepts, r.config.min_mentions)
+        return explain_query(r.config.name, r.config.query, r.query, evaluator, r.refusal(doc))
+
+    def check_examples(self) -> list[tuple[str, str]]:
+        """(rule name, problem) for every example text that does not behave as declared.
+
+        Examples are body text with an empty title; the rule's filters do not apply.
+        """
+        problems = []
+        for r in self._rules:
+            for expected, texts in (
+                (True, r.config.examples.match),
+                (False, r.config.examples.no_match),
+            ):
+                for text in texts:
+                    if (r.check(self._hits("", text)) == FOUND) != expected:
+                        want = "match" if expected else "not match"
+                        problems.append((r.config.name, f"example should {want}: {text!r}"))
+        return problems

@@ -1,0 +1,156 @@
+"""Rule-matching benchmark on the shared workload (../shared/bench/matching).
+
+    python tests/bench/matching.py [--shared ../shared] [--rules 1000,10000]
+        exports each workload (cached under --work), runs the workload's `compare` on
+        `monitor match --rules {rules} --json {articles}` and prints a table.
+    python tests/bench/matching.py --in-process [--rules 1000,10000]
+        the same workloads through monitor.match directly (no CLI): differences from
+        expected.json, load time, memory, ms/article. Use this while the CLI is not wired.
+
+Exporting is slow for large N (the workload's reference matcher is naive): 1,000 rules take
+about 1.5 minutes, 10,000 about 15.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import re
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from monitor.match import Matcher  # noqa: E402
+from monitor.models import Document, EntityConfig, RuleConfig  # noqa: E402
+
+
+def export(shared: Path, work: Path, n: int) -> Path:
+    out = work / f"rules_{n}"
+    if not (out / "expected.json").exists():
+        print(f"# exporting {n} rules to {out} (slow for large N)", file=sys.stderr, flush=True)
+        cmd = [sys.executable, str(shared / "bench/matching/workload.py"), "export"]
+        cmd += ["--rules", str(n), "--seed", "1", "--out", str(out)]
+        subprocess.run(cmd, check=True)
+    return out
+
+
+def load_rules(path: Path) -> tuple[dict[str, EntityConfig], list[RuleConfig]]:
+    """A stand-in for monitor.config.load_rules for the workload's plain rules.yaml."""
+    with path.open(encoding="utf-8") as f:
+        doc = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    entities = {
+        k: EntityConfig(k, tuple(v.get("aliases") or ()), tuple(v.get("exact") or ()))
+        for k, v in (doc.get("entities") or {}).items()
+    }
+    rules = [RuleConfig(name=r["name"], query=r["query"]) for r in doc.get("rules") or []]
+    return entities, rules
+
+
+def in_process(d: Path) -> dict[str, Any]:
+    """Load, match every article, diff with expected.json; timings and peak memory."""
+    gc.collect()
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    entities, rules = load_rules(d / "rules.yaml")
+    t1 = time.perf_counter()
+    matcher = Matcher.build(rules, entities)
+    t2 = time.perf_counter()
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with (d / "articles.jsonl").open(encoding="utf-8") as f:
+        articles = [json.loads(line) for line in f if line.strip()]
+    docs = [Document(id=a["id"], title=a["title"], text=a["text"]) for a in articles]
+    got: dict[str, list[str]] = {}
+    t3 = time.perf_counter()
+    for doc in docs:
+        got[doc.id] = sorted(m.rule for m in matcher.match(doc))
+    t4 = time.perf_counter()
+    expected = json.loads((d / "expected.json").read_text(encoding="utf-8"))
+    diffs = [
+        (aid, sorted(set(got.get(aid, [])) ^ set(rules_)))
+        for aid, rules_ in expected.items()
+        if sorted(got.get(aid, [])) != rules_
+    ]
+    for aid, rs in diffs[:20]:
+        print(f"# DIFF {aid}: {rs}", file=sys.stderr)
+    return {
+        "rules": len(rules),
+        "differences": sum(len(rs) for _, rs in diffs),
+        "yaml_s": round(t1 - t0, 2),
+        "build_s": round(t2 - t1, 2),
+        "build_mb": round((rss1 - rss0) / 1024, 1),
+        "ms_per_article": round(1000 * (t4 - t3) / len(docs), 3),
+    }
+
+
+_LAST = re.compile(
+    r"differences=(\d+) product_ms_per_article=([\d.]+) naive_ms_per_article=([\d.]+) "
+    r"speedup=([\d.inf]+)"
+)
+_START = re.compile(r"# product: .*1-article run ([\d.]+)s")
+
+
+def compare(shared: Path, d: Path, venv: Path) -> dict[str, Any]:
+    cmd = f"{venv}/bin/monitor match --rules {{rules}} --json {{articles}}"
+    p = subprocess.run(
+        [
+            sys.executable,
+            str(shared / "bench/matching/workload.py"),
+            "compare",
+            "--dir",
+            str(d),
+            "--cmd",
+            cmd,
+            "--naive-articles",
+            "20",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    print(p.stdout + p.stderr, file=sys.stderr)
+    last, start = _LAST.search(p.stdout), _START.search(p.stdout)
+    if last is None:
+        return {"rules": d.name, "differences": "failed"}
+    return {
+        "rules": d.name.removeprefix("rules_"),
+        "differences": int(last.group(1)),
+        "product_ms": float(last.group(2)),
+        "naive_ms": float(last.group(3)),
+        "speedup": last.group(4),
+        "load_s": float(start.group(1)) if start else "?",
+    }
+
+
+def table(rows: list[dict[str, Any]]) -> None:
+    keys = list(rows[0])
+    print("| " + " | ".join(keys) + " |")
+    print("|" + "---:|" * len(keys))
+    for r in rows:
+        print("| " + " | ".join(str(r.get(k, "")) for k in keys) + " |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    ap.add_argument("--rules", default="1000,10000")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/monitor-bench-matching"))
+    ap.add_argument("--in-process", action="store_true")
+    args = ap.parse_args()
+    shared = args.shared.resolve()
+    rows = []
+    for n in [int(x) for x in args.rules.split(",")]:
+        d = export(shared, args.work, n)
+        rows.append(in_process(d) if args.in_process else compare(shared, d, ROOT / ".venv"))
+    table(rows)
+
+
+if __name__ == "__main__":
+    main()
