@@ -1,0 +1,143 @@
+"""The service as operators run it: reloads, a broken edit, signals, a second instance."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.site import FeedEntry, NewsSite, rss_feed
+
+ROOT = Path(__file__).resolve().parents[2]
+
+RULES = """\
+entities:
+  iran: {aliases: [Iran, Tehran]}
+channels:
+  out: {type: file, path: "%s"}
+rules:
+  - {name: first, query: '@iran', channels: [out]}
+"""
+
+
+def monitor(*args: str, db: Path, **kw: object) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, MONITOR_DB=str(db), PYTHONPATH=str(ROOT))
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args], env=env, capture_output=True, text=True, **kw
+    )  # type: ignore[call-overload,no-any-return]
+
+
+class Daemon:
+    def __init__(self, config: Path, db: Path, log: Path) -> None:
+        self.log = log
+        env = dict(os.environ, MONITOR_DB=str(db), PYTHONPATH=str(ROOT))
+        with log.open("w") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "monitor", "run", "--config-dir", str(config)],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def wait_for(self, text: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.output():
+                return
+            assert self.proc.poll() is None, f"daemon exited:\n{self.output()}"
+            time.sleep(0.1)
+        raise AssertionError(f"no {text!r} in the log:\n{self.output()}")
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=60)
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[tuple[Path, Path, NewsSite]]:
+    with NewsSite() as site:
+        url = site.add_feed(
+            "/f.xml", rss_feed("F", [FeedEntry("Tehran talks", "https://x.org/1", "1")])
+        )
+        config = tmp_path / "etc"
+        config.mkdir()
+        (config / "feeds.yaml").write_text(
+            f'defaults: {{interval: 1h, extract: false}}\nfeeds:\n  - {{name: F, url: "{url}"}}\n'
+        )
+        (config / "rules.yaml").write_text(RULES % (tmp_path / "alerts.jsonl"))
+        yield config, tmp_path / "monitor.db", site
+
+
+def test_a_broken_edit_is_rejected_and_the_service_keeps_running(
+    setup: tuple[Path, Path, NewsSite], tmp_path: Path
+) -> None:
+    config, db, _ = setup
+    daemon = Daemon(config, db, tmp_path / "log")
+    try:
+        daemon.wait_for("event='service_started'")
+        good = (config / "rules.yaml").read_text()
+        (config / "rules.yaml").write_text(good + "  - {name: second, query: '@nobody AND'}\n")
+        daemon.wait_for("event='reload_rejected'")
+        assert "rules.yaml:7:" in daemon.output() and "unknown entity '@nobody'" in daemon.output()
+        (config / "rules.yaml").write_text(good + "  - {name: second, query: 'talks'}\n")
+        daemon.wait_for("event='config_reloaded' feeds=1 rules=2")
+        os.kill(daemon.proc.pid, signal.SIGHUP)
+        daemon.wait_for("event='config_reloaded' feeds=1 rules=2", timeout=10)
+    finally:
+        code = daemon.stop()
+    assert code == 0
+    assert "event='service_stopped'" in daemon.output()
+
+
+def test_a_second_instance_on_the_same_database_is_refused(
+    setup: tuple[Path, Path, NewsSite], tmp_path: Path
+) -> None:
+    config, db, _ = setup
+    daemon = Daemon(config, db, tmp_path / "log")
+    try:
+        daemon.wait_for("event='service_started'")
+        second = monitor("run", "--once", "--config-dir", str(config), db=db, timeout=60)
+        assert second.returncode == 1
+        assert "another monitor process is using this database" in second.stderr
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_invalid_configuration_at_start_lists_every_problem(
+    setup: tuple[Path, Path, NewsSite],
+) -> None:
+    config, db, _ = setup
+    (config / "feeds.yaml").write_text("defaults: {interval: soon}\nfeeds:\n  - {name: F}\n")
+    result = monitor("run", "--config-dir", str(config), db=db, timeout=60)
+    assert result.returncode == 1
+    assert "feeds.yaml:1:22: defaults.interval: expected a duration" in result.stderr
+    assert "feeds.yaml:3:5: feeds[0].url: is required" in result.stderr
+    assert "2 problem(s) found" in result.stderr
+
+
+def test_check_prints_a_summary_and_redacts_secrets(
+    setup: tuple[Path, Path, NewsSite],
+) -> None:
+    config, db, _ = setup
+    result = monitor("check", "--config-dir", str(config), db=db, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "1 feeds, 1 entities, 1 rules, 1 channels" in result.stdout
+
+
+def test_status_and_deliveries_after_a_run(setup: tuple[Path, Path, NewsSite]) -> None:
+    config, db, _ = setup
+    assert monitor("run", "--once", "--config-dir", str(config), db=db, timeout=60).returncode == 0
+    status = monitor("status", db=db, timeout=60)
+    assert "F: last success" in status.stdout and "outbox_sent=1" in status.stdout
+    log = monitor("deliveries", "-v", db=db, timeout=60)
+    assert " sent " in log.stdout and "Tehran talks" in log.stdout
+    assert monitor("deliveries", "retry", "--failed", db=db, timeout=60).stdout.startswith("0 ")
