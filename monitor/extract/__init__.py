@@ -23,13 +23,12 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 from ..models import Article
 from .boilerplate import NEGATIVE_TAGS, body_blocks, choose_body
 from .encoding import decode_html
-from .html import Block, flatten
+from .html import Block, bounded, flatten
 from .language import article_language
 from .metadata import Metadata, extract_metadata
 
 __all__ = ["decode_html", "extract_article", "is_too_little"]
 
-MAX_HTML_CHARS = 8_000_000  # pages beyond this are cut: bounded time for any input
 MIN_BODY_WORDS = 50  # below this `is_too_little` says to use the feed's text instead
 
 
@@ -90,7 +89,7 @@ def extract_article(
     """Extract the article from a page. `url` resolves relative links; `selector` (the body
     is taken from its matches when there are any) and `remove` (dropped first) are the
     operator's site overrides from feeds.yaml."""
-    parser = LexborHTMLParser(html[:MAX_HTML_CHARS])
+    parser = LexborHTMLParser(bounded(html))
     meta = extract_metadata(parser)
     for pattern in remove:
         for node in _css(parser, pattern):

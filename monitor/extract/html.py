@@ -32,6 +32,19 @@ BLOCK_TAGS = frozenset(
 )  # fmt: skip
 
 _BREAK = "\ue000"  # a line break inside a block (<br>, or a newline inside <pre>)
+MAX_HTML_CHARS = 5_000_000  # the rest of a bigger page is not read
+MAX_DEPTH = 12_000  # lexbor's tree building slows down with the square of the nesting depth
+MAX_NODES = 400_000  # the walk stops here: no article needs more
+_DEEP_SCAN_TAGS = 15_000  # pages with fewer tags than this cannot nest deeper than MAX_DEPTH
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)")
+# Elements that never nest (void) or close themselves: they do not deepen the tree.
+_FLAT_TAGS = frozenset(
+    {
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+        "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "option", "optgroup",
+        "thead", "tbody", "tfoot", "colgroup", "rb", "rt", "rp",
+    }
+)  # fmt: skip
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 
 
@@ -57,6 +70,25 @@ class Block:
 class Page:
     elements: list[Element] = field(default_factory=list)
     blocks: list[Block] = field(default_factory=list)
+
+
+def bounded(html: str) -> str:
+    """The part of `html` worth parsing: at most MAX_HTML_CHARS, and cut where the tags nest
+    deeper than MAX_DEPTH (only pages with very many tags are scanned)."""
+    html = html[:MAX_HTML_CHARS]
+    if html.count("<") < _DEEP_SCAN_TAGS:
+        return html
+    depth = 0
+    for match in _TAG.finditer(html):
+        if match.group(2).lower() in _FLAT_TAGS:
+            continue
+        if match.group(1):
+            depth = max(depth - 1, 0)
+        else:
+            depth += 1
+            if depth > MAX_DEPTH:
+                return html[: match.start()]
+    return html
 
 
 def _hints(attrs: dict[str, str | None]) -> str:
@@ -97,7 +129,9 @@ def flatten(root: LexborNode) -> Page:
     ends: list[int] = [0]  # per open element, the node after it; 0: never reached
     undo: list[int] = [0]  # per open element, what closing it undoes: kind bits | owner << 4
     links = skips = pres = 0
-    for node in root.traverse(include_text=True):
+    for count, node in enumerate(root.traverse(include_text=True)):
+        if count == MAX_NODES:
+            break
         node_id = node.mem_id
         while ends[-1] == node_id:
             ends.pop()

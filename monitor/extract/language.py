@@ -7,7 +7,7 @@ import re
 
 _CODE = re.compile(r"[a-z]{2,3}")
 _MIN_DETECT_CHARS = 40  # below this a guess is noise
-_SAMPLE_CHARS = 3000
+_SAMPLE_CHARS = 1000  # enough for a confident guess; the cost grows with the sample
 
 
 def normalize(tag: str | None) -> str | None:

@@ -48,6 +48,16 @@ def test_deep_nesting() -> None:
     assert isinstance(extract_article(unclosed), Article)
 
 
+def test_pathological_nesting_is_cut_in_bounded_time() -> None:
+    html = "<p>Before the maze.</p>" + "<div>" * 200_000 + "lost"
+
+    started = time.perf_counter()
+    article = extract_article(html)
+
+    assert time.perf_counter() - started < 20
+    assert article.text.startswith("Before the maze.")
+
+
 def test_deeply_nested_json_ld() -> None:
     ld = '<script type="application/ld+json">' + "[" * 100_000 + "</script>"
     assert isinstance(extract_article(ld), Article)
