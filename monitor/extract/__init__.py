@@ -15,6 +15,7 @@ the rest), `metadata` (JSON-LD, OpenGraph, meta, `<time>`) and `language`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from urllib.parse import urljoin
 
@@ -29,6 +30,8 @@ from .metadata import Metadata, extract_metadata
 
 __all__ = ["decode_html", "extract_article", "is_too_little"]
 
+_CJK = "\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff"  # kana and CJK ideographs: unspaced scripts
+_WORDS = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")  # one word per ideograph, else per run
 MIN_BODY_WORDS = 50  # below this `is_too_little` says to use the feed's text instead
 
 
@@ -112,5 +115,6 @@ def extract_article(
 def is_too_little(article: Article, min_words: int = MIN_BODY_WORDS) -> bool:
     """Whether the extracted body is too short to stand for the article (a paywall, a
     consent wall, a page rendered by script): the pipeline then uses the feed's content
-    or summary instead and marks the document partial."""
-    return len(article.text.split()) < min_words
+    or summary instead and marks the document partial. Words are runs of letters and
+    digits; in Chinese and Japanese, where words are not spaced, each character counts."""
+    return len(_WORDS.findall(article.text)) < min_words
