@@ -32,6 +32,7 @@ __all__ = ["decode_html", "extract_article", "is_too_little"]
 
 _CJK = "\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff"  # kana and CJK ideographs: unspaced scripts
 _WORDS = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")  # one word per ideograph, else per run
+MAX_MATCHES = 1_000  # of an operator's selector
 MIN_BODY_WORDS = 50  # below this `is_too_little` says to use the feed's text instead
 
 
@@ -44,9 +45,11 @@ def _css(parser: LexborHTMLParser, selector: str) -> list[LexborNode]:
 
 
 def _override_blocks(nodes: list[LexborNode]) -> list[Block]:
+    """The text of the operator's selector matches (the first MAX_MATCHES, each once even
+    when matches nest), without navigation, asides and filler."""
     seen: set[int] = set()
     blocks: list[Block] = []
-    for node in nodes:
+    for node in nodes[:MAX_MATCHES]:
         seen.add(node.mem_id)
         ancestor = node.parent
         while ancestor is not None and ancestor.mem_id not in seen:

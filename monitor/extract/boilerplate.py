@@ -1,14 +1,20 @@
 """Find the article body among a page's blocks and drop the boilerplate around and inside it.
 
-1. Each element is *negative* when its tag or its class/id/role says it is navigation, a
-   sidebar, a share bar, related stories, a newsletter box, a cookie banner, comments,
-   a caption or a byline - unless its hints also say "article body".
-2. Each block scores for or against the element holding it: sentence-like text with few
-   links counts for, link lists, short fragments and text under negative elements against.
+1. An element is *negative* when its tag or its class/id/role/itemprop says it is
+   navigation, a header or footer, a sidebar, a share bar, related stories, a newsletter
+   box, a cookie banner, comments, a caption or a byline - unless its hints also say
+   "article body". A negative element holding most of the page's article-like text is a
+   page-wide wrapper with an unlucky class ("has-sidebar"), not boilerplate; comment
+   sections stay negative whatever their size.
+2. Each block scores for or against the element holding it: paragraphs and sentences with
+   few links count for (in full when they have article-like siblings, less when alone in
+   their parent like the blurb of a teaser card); link lists, short fragments and text
+   under negative elements count against.
 3. The body is the element whose subtree has the highest total (a maximum-subtree choice:
    it grows to take in every paragraph as long as what lies between them is not worse).
-4. Inside it, blocks that are link-dense, under a negative element or known filler
-   ("Advertisement", "Add new comment", "Comments are closed.") are dropped.
+4. Inside it, blocks that are link-dense, under a negative element, the title (h1), known
+   filler ("Advertisement", "Add new comment", "Comments are closed.") or credit lines are
+   dropped, and so are bylines and dates ahead of the first sentence.
 """
 
 from __future__ import annotations
@@ -22,9 +28,6 @@ from .html import Block, Element
 NEGATIVE_TAGS = frozenset(
     {"nav", "aside", "footer", "form", "figcaption", "menu", "address", "header"}
 )
-NEGATIVE_ROLES = frozenset(
-    {"navigation", "complementary", "contentinfo", "dialog", "alertdialog", "menu", "menubar"}
-)
 NEGATIVE_HINTS = re.compile(
     r"comment|disqus|share|sharing|social|related|newsletter|subscri|signup|sign-up|cookie"
     r"|consent|gdpr|sidebar|side-bar|promo|advert|(?<![a-z])ads?(?![a-z])|(?<![a-z])ad[-_]"
@@ -32,13 +35,15 @@ NEGATIVE_HINTS = re.compile(
     r"|navigation|popup|modal|overlay|byline|author|caption|credit|(?<![a-z])tags?(?![a-z])"
     r"|topics|recommend|more-stories|more-articles|read-?more|outbrain|taboola|widget"
     r"|toolbar|login|disclaimer|copyright|rating|pagination|pager|skip-link|sr-only"
-    r"|visually-hidden|screen-reader|tooltip|teaser|trending|most-popular|popular|(?:^|\s)(?:photo|image|img|figure|gallery)"
+    r"|visually-hidden|screen-reader|tooltip|teaser|trending|most-popular|popular"
+    r"|complementary|contentinfo|dialog"  # ARIA roles
+    r"|(?:^|\s)(?:photo|image|img|figure|gallery)"  # as a class of its own, not "has-image"
 )
 COMMENT_HINTS = re.compile(r"comment|disqus")
 POSITIVE_HINTS = re.compile(
     r"article-?body|story-?body|post-?body|entry-?content|article-?content|articlebody"
     r"|post-content|main-content|story-content|content-body|body-text|article-text|story-text"
-    r"|article__body|article__content|rich-?text|articlebody"
+    r"|article__body|article__content|rich-?text"
 )
 FILLER = re.compile(
     r"(advertisement|advert|ad|sponsored( content)?|add new comment|comments? are closed"
@@ -48,9 +53,7 @@ FILLER = re.compile(
     r"|sign up( for)?( our)?( \w+)? newsletters?|subscribe( now)?|click here)[.:!…]*",
     re.IGNORECASE,
 )
-CREDIT = re.compile(
-    r"(©|\(c\)|copyright\b|https?://\S+$)", re.IGNORECASE
-)  # credit lines, bare URLs
+CREDIT = re.compile(r"(©|\(c\)|copyright\b|https?://\S+$)", re.IGNORECASE)  # and bare URLs
 _SENTENCE = re.compile(r"[.!?。！？…][\"'”’)\]]*(\s|$)")
 
 LONE_WEIGHT = 0.3  # weight of a paragraph with no article-like sibling
@@ -117,8 +120,8 @@ def choose_body(elements: Sequence[Element], blocks: Sequence[Block]) -> tuple[i
     # blurb of a teaser card) counts for less.
     siblings = [0] * len(elements)
     for block, good in zip(blocks, positive, strict=True):
-        if good and block.element >= 0:
-            siblings[elements[block.element].parent] += 1
+        if good and block.element >= 0 and (parent := elements[block.element].parent) >= 0:
+            siblings[parent] += 1
     scores = [0.0] * len(elements)
     for block, good in zip(blocks, positive, strict=True):
         e = block.element
@@ -128,7 +131,8 @@ def choose_body(elements: Sequence[Element], blocks: Sequence[Block]) -> tuple[i
         if bad[e] or block.link_chars * 2 > size:
             scores[e] -= size
         elif good:
-            scores[e] += size if siblings[elements[e].parent] > 1 else LONE_WEIGHT * size
+            lone = elements[e].parent < 0 or siblings[elements[e].parent] < 2
+            scores[e] += LONE_WEIGHT * size if lone else size
         elif size < 40:
             scores[e] -= 0.3 * size
         else:
