@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monitor.match.evaluate import ABSENT, FOUND, Evaluator, Evidence
+from monitor.match.evaluate import ABSENT, FOUND, TRUE, Evaluator, Evidence
 from monitor.match.query import (
     And,
     Entity,
@@ -16,8 +16,6 @@ from monitor.match.query import (
     Term,
     render,
 )
-
-_MARK = {FOUND: "✓", ABSENT: "✗"}
 
 
 def explain_query(
@@ -41,13 +39,14 @@ def explain_query(
 
 def _explain(node: Node, ev: Evaluator, scope: Field | None, depth: int, out: list[str]) -> None:
     result = ev.evaluate(node, scope)
-    mark = _MARK.get(result.value, "✓ (through NOT)")
+    mark = "✗" if result.value == ABSENT else "✓"
     pad = "  " * depth
     if isinstance(node, Term | Prefix | Entity):
         out.append(f"{pad}{mark} {node.operand}: {_leaf_detail(node, ev, scope)}")
     elif isinstance(node, And | Or):
         what = "all of" if isinstance(node, And) else "any of"
-        out.append(f"{pad}{mark} {what}:")
+        how = " (true only through NOT: no words)" if result.value == TRUE else ""
+        out.append(f"{pad}{mark} {what}{how}:")
         for c in node.children:
             _explain(c, ev, scope, depth + 1, out)
     elif isinstance(node, Not):

@@ -1,0 +1,116 @@
+"""The query parser: what parses to what, errors with columns, warnings."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.errors import QueryError
+from monitor.match import validate_query
+from monitor.match.query import parse_query, render
+
+ENTITIES = {"iran", "al-qaida", "org_isis"}
+
+PARSED = [
+    ("iran", "iran"),
+    ("Iran iraq", "(Iran AND iraq)"),
+    ("a OR b c", "(a OR (b AND c))"),
+    ("a AND b OR c AND d", "((a AND b) OR (c AND d))"),
+    ("NOT a b", "(NOT a AND b)"),
+    ("a NOT b", "(a AND NOT b)"),
+    ("NOT a NEAR/3 b", "NOT a NEAR/3 b"),
+    ('"oil prices" sanction*', '("oil prices" AND sanction*)'),
+    ("@iran NEAR/20 @al-qaida", "@iran NEAR/20 @al-qaida"),
+    ("@iran ONEAR/0 (@al-qaida OR aq)", "@iran ONEAR/0 (@al-qaida OR aq)"),
+    ("(a OR (b OR c*)) NEAR/s d", "(a OR b OR c*) NEAR/s d"),
+    ("a NEAR/p b", "a NEAR/p b"),
+    ("title:(iran) body:(a NEAR/5 b)", "(title:(iran) AND body:(a NEAR/5 b))"),
+    ("title:iran", "title:(iran)"),
+    ("title:(title:(x))", "title:(title:(x))"),
+    ("and or not", "(and AND or AND not)"),  # lower case: ordinary words
+    ("  a  ", "a"),
+]
+
+
+@pytest.mark.parametrize(("query", "expected"), PARSED)
+def test_parse(query: str, expected: str) -> None:
+    assert render(parse_query(query, ENTITIES)) == expected
+
+
+ERRORS = [
+    ("", "empty query", 1),
+    ("@iran NEAR/5", "expected operand after NEAR/5, found end of query", 13),
+    ("@iran NEAR/5 AND x", "expected operand after NEAR/5, found 'AND'", 14),
+    ("@iran AND", "expected operand after AND, found end of query", 10),
+    ("a OR", "expected operand after OR, found end of query", 5),
+    ("NOT", "expected operand after NOT, found end of query", 4),
+    ("OR a", "expected operand, found 'OR'", 1),
+    ("x AND @al-qaeda", "unknown entity '@al-qaeda'", 7),
+    ("@Iran", "bad entity id '@Iran': use lowercase letters, digits, '-' and '_'", 1),
+    (
+        "(a AND b) NEAR/5 c",
+        "NEAR/5 operand must be a word, phrase, prefix, entity or a "
+        "parenthesised OR of those, not an AND group",
+        1,
+    ),
+    (
+        "c ONEAR/2 (NOT b)",
+        "ONEAR/2 operand must be a word, phrase, prefix, entity or a "
+        "parenthesised OR of those, not NOT",
+        11,
+    ),
+    (
+        "c NEAR/2 title:(b)",
+        "NEAR/2 operand must be a word, phrase, prefix, entity or a "
+        "parenthesised OR of those, not a title:/body: scope",
+        10,
+    ),
+    (
+        "(a OR b c) NEAR/2 d",
+        "NEAR/2 operand must be a word, phrase, prefix, entity or a "
+        "parenthesised OR of those, not an AND group",
+        1,
+    ),
+    ("a NEAR/3 b NEAR/2 c", "NEAR/2 cannot follow another NEAR; join two NEAR pairs with AND", 12),
+    (
+        "a NEAR/x b",
+        "bad proximity operator 'NEAR/x': use NEAR/n (at most n words between), "
+        "NEAR/s (same sentence) or NEAR/p (same paragraph)",
+        3,
+    ),
+    ("a NEAR b", None, None),  # no slash: an ordinary word
+    ("a) b", "unmatched ')'", 2),
+    ("(a b", "missing ')' to close '(' at column 1", 5),
+    ('x "abc', "unterminated phrase: missing closing '\"'", 3),
+    ('""', "'' has no letters or digits to match", 1),
+    ("a*b", "'*' may only end a word: 'a*b'", 1),
+    ("-*", "'-*' has no letters or digits to match", 1),
+    ("title:(body:(x))", "body: inside title:(...) can never match", 8),
+    ("title:", "expected operand after title:, found end of query", 7),
+]
+
+
+@pytest.mark.parametrize(("query", "message", "column"), ERRORS)
+def test_errors(query: str, message: str | None, column: int | None) -> None:
+    if message is None:
+        validate_query(query, ENTITIES)
+        return
+    with pytest.raises(QueryError) as info:
+        validate_query(query, ENTITIES)
+    assert (info.value.message, info.value.column) == (message, column)
+    assert str(info.value) == f"{message} at column {column}"
+
+
+WARNINGS = [
+    ("iran", []),
+    ("NOT iran", ["query has only NOT terms and can never match by itself"]),
+    ("NOT a AND NOT b", ["query has only NOT terms and can never match by itself"]),
+    ("title:(NOT a)", ["query has only NOT terms and can never match by itself"]),
+    ("a OR NOT b", []),
+    ("ab*", ["prefix 'ab*' is very short and matches many words"]),
+    ("abc*", []),
+]
+
+
+@pytest.mark.parametrize(("query", "warnings"), WARNINGS)
+def test_warnings(query: str, warnings: list[str]) -> None:
+    assert validate_query(query, ENTITIES) == warnings
