@@ -5,8 +5,9 @@ Every channel type implements `Notifier`. A send is stateless: it either returns
 and `retry_after` tell the outbox worker whether and when to try again (see `retry.py`).
 Each notifier cuts off a hanging attempt itself after its configured timeout.
 
-`build_notifier` raises a permanent `DeliveryError` for a channel that can never work
-(e.g. SMTP credentials without TLS, a malformed webhook secret).
+`build_notifier` never raises: a channel that can never work (SMTP credentials without
+TLS, a malformed webhook secret, an unknown Apprise URL) fails every send with a
+permanent `DeliveryError` and a hint, so one bad channel does not stop the others.
 """
 
 from __future__ import annotations

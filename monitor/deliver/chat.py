@@ -19,21 +19,22 @@ from monitor.models import Alert, ChannelConfig, DeliveryResult
 class AppriseNotifier:
     def __init__(self, channel: ChannelConfig) -> None:
         self.channel = channel
-        if not channel.apprise_urls:
-            raise DeliveryError(
-                "an apprise channel needs `apprise_urls`", channel.name, permanent=True
-            )
         self._apprise = apprise.Apprise()
+        self._problem: str | None = None
+        if not channel.apprise_urls:
+            self._problem = "an apprise channel needs `apprise_urls`"
         for index, url in enumerate(channel.apprise_urls):
             if not self._apprise.add(url):
-                raise DeliveryError(
-                    f"apprise_urls[{index}] is not a URL Apprise understands",
-                    channel.name,
-                    permanent=True,
-                    hint="see https://github.com/caronc/apprise/wiki for URL formats",
-                )
+                self._problem = f"apprise_urls[{index}] is not a URL Apprise understands"
 
     async def send(self, alert: Alert) -> DeliveryResult:
+        if self._problem:
+            raise DeliveryError(
+                self._problem,
+                self.channel.name,
+                permanent=True,
+                hint="see https://github.com/caronc/apprise/wiki for URL formats",
+            )
         title = clean_line(alert.title) or "(no title)"
         body = render_text(alert, timezone=self.channel.timezone)
         try:

@@ -20,11 +20,11 @@ from monitor.models import Alert, ChannelConfig, DeliveryResult
 class FileNotifier:
     def __init__(self, channel: ChannelConfig) -> None:
         self.channel = channel
-        if not channel.path:
-            raise DeliveryError("a file channel needs `path`", channel.name, permanent=True)
         self._path = Path(channel.path).expanduser()
 
     async def send(self, alert: Alert) -> DeliveryResult:
+        if not self.channel.path:
+            raise DeliveryError("a file channel needs `path`", self.channel.name, permanent=True)
         line = json.dumps(webhook_payload(alert), ensure_ascii=False, separators=(",", ":"))
         try:
             await asyncio.to_thread(append_line, self._path, (line + "\n").encode())

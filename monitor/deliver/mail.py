@@ -30,28 +30,17 @@ class MailNotifier:
         templates_dir: Path | None = None,
     ) -> None:
         self.channel = channel
-        smtp = channel.smtp
-        if not channel.to or not channel.sender:
-            raise self._error("an email channel needs `to` and `sender`", permanent=True)
-        if smtp.tls and smtp.starttls:
-            raise self._error(
-                "smtp.tls and smtp.starttls are exclusive",
-                permanent=True,
-                hint="tls: true for port 465, starttls: true for port 587",
-            )
-        if smtp.username and not (smtp.tls or smtp.starttls):
-            raise self._error(
-                "refusing to send SMTP credentials over an unencrypted connection",
-                permanent=True,
-                hint="set smtp.starttls: true (port 587) or smtp.tls: true (port 465)",
-            )
+        self._problem = _problem(channel)
         self._ssl = ssl_context or ssl.create_default_context()
         self._templates_dir = templates_dir
         self._log = get_logger(__name__, channel=channel.name)
 
     async def send(self, alert: Alert) -> DeliveryResult:
+        if self._problem:
+            raise self._error(self._problem[0], permanent=True, hint=self._problem[1])
         message = render_email(alert, self.channel, self._templates_dir)
         smtp = self.channel.smtp
+        where = f"{smtp.host}:{smtp.port}"
         try:
             async with asyncio.timeout(smtp.timeout):
                 refused, reply = await aiosmtplib.send(
@@ -69,23 +58,12 @@ class MailNotifier:
             raise self._refused(e) from e
         except aiosmtplib.SMTPResponseException as e:
             raise self._reply_error(e.code, e.message) from e
+        except TimeoutError as e:  # ours or aiosmtplib's
+            raise self._error(f"no reply from {where} within {smtp.timeout:g} s") from e
         except aiosmtplib.SMTPNotSupported as e:
             raise self._error("the mail server cannot take this message", permanent=True) from e
-        except aiosmtplib.SMTPException as e:
-            if "STARTTLS" in str(e):
-                raise self._error(
-                    f"{smtp.host}:{smtp.port} does not offer STARTTLS; nothing was sent",
-                    permanent=True,
-                    hint="use smtp.tls: true on port 465, or a server that supports STARTTLS",
-                ) from e
-            raise self._error(f"SMTP with {smtp.host}:{smtp.port} failed") from e
-        except ssl.SSLCertVerificationError as e:
-            raise self._error(
-                f"certificate of {smtp.host} could not be verified",
-                hint="the server must present a certificate valid for smtp.host",
-            ) from e
-        except (TimeoutError, OSError) as e:
-            raise self._error(f"could not talk to {smtp.host}:{smtp.port}") from e
+        except (aiosmtplib.SMTPException, OSError) as e:
+            raise self._failure(e) from e
         if refused:
             self._log.warning("recipients_refused", alert=alert.id, recipients=sorted(refused))
         detail = " ".join(reply.split())[:300]
@@ -93,6 +71,23 @@ class MailNotifier:
 
     async def aclose(self) -> None:
         """Nothing to release: each send opens and closes its own connection."""
+
+    def _failure(self, error: Exception) -> DeliveryError:
+        """Connection-level failures: TLS problems get a hint, the rest is retryable."""
+        smtp = self.channel.smtp
+        where = f"{smtp.host}:{smtp.port}"
+        if isinstance(error.__cause__ or error, ssl.SSLCertVerificationError):
+            return self._error(
+                f"the certificate of {where} could not be verified",
+                hint="the server must present a certificate valid for smtp.host",
+            )
+        if "STARTTLS" in str(error):
+            return self._error(
+                f"{where} does not offer STARTTLS; nothing was sent",
+                permanent=True,
+                hint="use smtp.tls: true on port 465, or a server that supports STARTTLS",
+            )
+        return self._error(f"SMTP with {where} failed")
 
     def _refused(self, error: aiosmtplib.SMTPRecipientsRefused) -> DeliveryError:
         codes = [r.code for r in error.recipients]
@@ -121,3 +116,21 @@ class MailNotifier:
         return DeliveryError(
             message, self.channel.name, permanent=permanent, status=status, hint=hint
         )
+
+
+def _problem(channel: ChannelConfig) -> tuple[str, str | None] | None:
+    """Why this channel can never send (message, hint), or None."""
+    smtp = channel.smtp
+    if not channel.to or not channel.sender:
+        return "an email channel needs `to` and `sender`", None
+    if smtp.tls and smtp.starttls:
+        return (
+            "smtp.tls and smtp.starttls are exclusive",
+            "tls: true for port 465, starttls: true for port 587",
+        )
+    if smtp.username and not (smtp.tls or smtp.starttls):
+        return (
+            "refusing to send SMTP credentials over an unencrypted connection",
+            "set smtp.starttls: true (port 587) or smtp.tls: true (port 465)",
+        )
+    return None

@@ -18,10 +18,8 @@ GIVE_UP_AFTER = 24 * 3600.0
 
 
 def nominal_delay(attempt: int) -> float:
-    """The delay before retry number `attempt` (1-based), without jitter."""
-    if attempt < 1:
-        raise ValueError(f"attempt must be >= 1, got {attempt}")
-    return SCHEDULE[min(attempt, len(SCHEDULE)) - 1]
+    """The delay after `attempt` failed attempts (below 1 counts as 1), without jitter."""
+    return SCHEDULE[min(max(attempt, 1), len(SCHEDULE)) - 1]
 
 
 def next_delay(
@@ -33,7 +31,8 @@ def next_delay(
 ) -> float | None:
     """Seconds to wait before the next try, or None to give up.
 
-    `attempt` counts the failed attempts so far (1 after the first failure). `error` is the
+    `attempt` counts the failed attempts so far (1 after the first failure; 0 is taken as
+    1, so a counter read before it was incremented still works). `error` is the
     failure (None: an unclassified failure, treated as retryable). `first_attempt_age` is
     how many seconds ago the first attempt was made; when omitted, the time spent is taken
     to be the sum of the nominal schedule so far, which ignores Retry-After and worker lag,

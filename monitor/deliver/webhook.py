@@ -31,17 +31,26 @@ _DETAIL_BYTES = 512
 class WebhookNotifier:
     def __init__(self, channel: ChannelConfig) -> None:
         self.channel = channel
+        self._problem: tuple[str, str | None] | None = None
+        self._signer: Webhook | None = None
         if urlsplit(channel.url).scheme not in ("http", "https"):
-            raise DeliveryError(
-                f"webhook url must be http(s), got {channel.url!r}", channel.name, permanent=True
-            )
-        self._signer = _signer(channel)
+            self._problem = ("webhook url must start with http:// or https://", None)
+        elif channel.secret:
+            try:
+                self._signer = Webhook(channel.secret)
+            except Exception:  # binascii.Error, EmptyWebhookSecretError
+                self._problem = (
+                    "webhook secret is not valid",
+                    "expected 'whsec_' followed by a base64 key",
+                )
         self._client = httpx.AsyncClient(
             timeout=channel.timeout, follow_redirects=False, headers={"user-agent": USER_AGENT}
         )
         self._log = get_logger(__name__, channel=channel.name)
 
     async def send(self, alert: Alert) -> DeliveryResult:
+        if self._problem:
+            raise self._error(self._problem[0], permanent=True, hint=self._problem[1])
         body = json.dumps(webhook_payload(alert), ensure_ascii=False, separators=(",", ":"))
         now = datetime.now(UTC)
         headers = {
@@ -114,20 +123,6 @@ class WebhookNotifier:
             retry_after=retry_after,
             hint=hint,
         )
-
-
-def _signer(channel: ChannelConfig) -> Webhook | None:
-    if not channel.secret:
-        return None
-    try:
-        return Webhook(channel.secret)
-    except Exception as e:  # binascii.Error, EmptyWebhookSecretError
-        raise DeliveryError(
-            "webhook secret is not valid",
-            channel.name,
-            permanent=True,
-            hint="expected 'whsec_' followed by a base64 key",
-        ) from e
 
 
 async def _read_start(response: httpx.Response) -> str:

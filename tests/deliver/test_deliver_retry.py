@@ -60,9 +60,8 @@ def test_default_schedule_stops_within_a_day() -> None:
     assert 20 <= attempt <= 30  # 6 ramp-up retries, then about hourly for the rest of the day
 
 
-def test_attempt_counts_from_one() -> None:
-    with pytest.raises(ValueError, match="attempt"):
-        next_delay(0, RETRYABLE)
+def test_attempt_zero_counts_as_the_first_failure() -> None:
+    assert nominal_delay(0) == nominal_delay(1) == 5
 
 
 @given(

@@ -14,7 +14,7 @@ from standardwebhooks import Webhook
 
 from monitor.deliver import build_notifier
 from monitor.deliver.render import webhook_payload
-from monitor.deliver.webhook import USER_AGENT, WebhookNotifier, parse_retry_after
+from monitor.deliver.webhook import USER_AGENT, parse_retry_after
 from monitor.errors import DeliveryError
 from monitor.models import Alert, ChannelConfig, DeliveryResult
 from tests.support import run
@@ -153,10 +153,9 @@ def test_outage_is_retryable_then_recovers(alert: Alert) -> None:
     ("url", "secret"),
     [("ftp://example.com/x", None), ("http://127.0.0.1/x", "whsec_"), ("http://127.0.0.1/x", "a")],
 )
-def test_unusable_channel_is_refused_at_build(url: str, secret: str | None) -> None:
-    with pytest.raises(DeliveryError) as e:
-        WebhookNotifier(channel(url, secret=secret))
-    assert e.value.permanent and e.value.subject == "hook"
+def test_unusable_channel_fails_every_send(url: str, secret: str | None, alert: Alert) -> None:
+    error = failure(channel(url, secret=secret), alert)
+    assert error.permanent
 
 
 @pytest.mark.parametrize(

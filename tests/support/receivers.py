@@ -106,13 +106,14 @@ class _SmtpHandler:
                 parsed = email.message_from_bytes(raw, policy=email.policy.default)
                 assert isinstance(parsed, EmailMessage)
                 login = session.auth_data.login.decode() if session.authenticated else None
+                tls = server.transport.get_extra_info("ssl_object") is not None
                 self.messages.append(
                     Delivered(
                         envelope.mail_from,
                         tuple(envelope.rcpt_tos),
                         parsed,
                         raw,
-                        session.ssl is not None,
+                        tls,
                         login,
                     )
                 )
@@ -182,7 +183,7 @@ def _authenticator(user: str, password: str) -> Any:
             and data.login == user.encode()
             and data.password == password.encode()
         )
-        return AuthResult(success=ok, handled=False)
+        return AuthResult(success=ok, handled=False, auth_data=data)
 
     return authenticate
 
