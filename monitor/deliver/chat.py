@@ -8,6 +8,7 @@ timeouts). Any failure is retryable. Apprise URLs carry tokens, so they are neve
 from __future__ import annotations
 
 import asyncio
+import warnings
 
 import apprise
 
@@ -23,9 +24,13 @@ class AppriseNotifier:
         self._problem: str | None = None
         if not channel.apprise_urls:
             self._problem = "an apprise channel needs `apprise_urls`"
-        for index, url in enumerate(channel.apprise_urls):
-            if not self._apprise.add(url):
-                self._problem = f"apprise_urls[{index}] is not a URL Apprise understands"
+        with warnings.catch_warnings():
+            # Apprise loads its plugins on the first add(); one imports the deprecated
+            # `imghdr` on Python 3.11/3.12, which is noise for operators (and fatal in tests).
+            warnings.filterwarnings("ignore", "'imghdr' is deprecated", DeprecationWarning)
+            for index, url in enumerate(channel.apprise_urls):
+                if not self._apprise.add(url):
+                    self._problem = f"apprise_urls[{index}] is not a URL Apprise understands"
 
     async def send(self, alert: Alert) -> DeliveryResult:
         if self._problem:

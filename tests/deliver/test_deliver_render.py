@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime, timedelta, timezone
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from conftest import hostile_alert
 
 from monitor.deliver import alert_id
 from monitor.deliver.render import (
@@ -25,7 +25,39 @@ from monitor.deliver.render import (
     webhook_payload,
 )
 from monitor.errors import DeliveryError
-from monitor.models import Alert, ChannelConfig
+from monitor.models import Alert, AlertRule, ChannelConfig, Snippet
+
+
+def hostile_alert(channel: str = "test") -> Alert:
+    """Article text written by an attacker: markup, header injection, bidi tricks, size."""
+    body = "Click <script>alert(1)</script> now\r\nBcc: victim@example.com \u202egnp.exe & more"
+    return Alert(
+        id=alert_id("hostile:1", channel),
+        channel=channel,
+        article_id="hostile:1",
+        title="Breaking\r\nBcc: victim@example.com\r\n\r\n<script>alert('x')</script>"
+        + " \u202eevil\u202c \u200fمرحبا\x00\x1b[31m"
+        + "A" * 10_000,
+        url="javascript:alert(document.cookie)",
+        source='Evil "Feed" <img src=x onerror=alert(1)>',
+        sources=("Evil Feed", "Mirror\nFeed"),
+        published=datetime(2024, 1, 2, 3, 4, tzinfo=timezone(timedelta(hours=-5))),
+        language="en\r\nX-Injected: 1",
+        partial=True,
+        created=datetime(2024, 1, 2, 9, 0, tzinfo=UTC),
+        rules=(
+            AlertRule(
+                name="xss<rule>",
+                description="desc with </li><script>bad()</script>",
+                terms=("script", "SCRIPT", "Bcc"),
+                snippets=(
+                    Snippet("body", body, ((7, 13), (0, 5), (3, 9), (200, 300))),
+                    Snippet("title", "x" * 50, ()),
+                ),
+            ),
+        ),
+    )
+
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 CHANNEL = ChannelConfig(

@@ -1,0 +1,69 @@
+"""Apprise channel, through Apprise's `json://` service to a real loopback receiver."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from monitor.deliver import build_notifier
+from monitor.errors import DeliveryError
+from monitor.models import Alert, ChannelConfig, DeliveryResult
+from tests.support import run
+from tests.support.receivers import Reply, WebhookReceiver
+
+
+def channel(port: int, **changes: object) -> ChannelConfig:
+    fields: dict[str, object] = {
+        "name": "chat",
+        "type": "apprise",
+        "apprise_urls": (f"json://127.0.0.1:{port}/notify",),
+    }
+    fields.update(changes)
+    return ChannelConfig(**fields)  # type: ignore[arg-type]
+
+
+def send(config: ChannelConfig, alert: Alert) -> DeliveryResult:
+    async def go() -> DeliveryResult:
+        notifier = build_notifier(config)
+        try:
+            return await notifier.send(alert)
+        finally:
+            await notifier.aclose()
+
+    return run(go())
+
+
+def test_title_and_text_body_arrive(alert: Alert) -> None:
+    with WebhookReceiver() as receiver:
+        send(channel(receiver.port, timezone="Europe/Berlin"), alert)
+    [request] = receiver.requests
+    assert (request.method, request.path) == ("POST", "/notify")
+    body = json.loads(request.body)
+    assert body["title"] == "Oil jumps as Iran threatens Strait of Hormuz shipping"
+    assert "[[crude]]" in body["message"] and "2024-06-03 09:45 CEST" in body["message"]
+
+
+def test_service_error_is_retryable(alert: Alert) -> None:
+    with WebhookReceiver([Reply(500)]) as receiver, pytest.raises(DeliveryError) as e:
+        send(channel(receiver.port), alert)
+    assert e.value.subject == "chat" and not e.value.permanent
+
+
+def test_hanging_service_is_cut_off(alert: Alert) -> None:
+    with WebhookReceiver([Reply(hang=2)]) as receiver:
+        started = time.monotonic()
+        with pytest.raises(DeliveryError) as e:
+            run(build_notifier(channel(receiver.port, timeout=0.3)).send(alert))
+        # asyncio.run waits for the abandoned worker thread, so time the error instead
+    assert "within 0.3 s" in str(e.value) and not e.value.permanent
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("urls", [(), ("not-a-service://x",)])
+def test_unusable_urls_fail_permanently(urls: tuple[str, ...], alert: Alert) -> None:
+    with pytest.raises(DeliveryError) as e:
+        send(channel(0, apprise_urls=urls), alert)
+    assert e.value.permanent and e.value.subject == "chat"
+    assert "not-a-service" not in str(e.value)  # URLs carry tokens: never echoed

@@ -1,0 +1,132 @@
+"""One contract every Notifier keeps, run against each channel type with a real receiver.
+
+- build_notifier(channel) gives a notifier whose `.channel` is that channel;
+- send(alert) returns a DeliveryResult, and can be repeated (sends are stateless);
+- an alert that went through the outbox (to_dict -> JSON -> from_dict) sends the same way;
+- a failed send raises DeliveryError whose subject is the channel name;
+- aclose() releases the notifier.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from monitor.deliver import Notifier, build_notifier
+from monitor.errors import DeliveryError
+from monitor.models import Alert, ChannelConfig, DeliveryResult, SmtpConfig
+from tests.support import run
+from tests.support.receivers import HOST, Reply, SmtpServer, WebhookReceiver
+
+
+@dataclass(frozen=True)
+class Setup:
+    """A working channel, one whose receiver fails, and how to count what arrived."""
+
+    good: ChannelConfig
+    bad: ChannelConfig
+    received: Callable[[], int]
+
+
+def _email(port: int, name: str) -> ChannelConfig:
+    smtp = SmtpConfig(host="127.0.0.1", port=port, timeout=5)
+    return ChannelConfig(
+        name=name, type="email", to=("a@example.org",), sender="m@example.org", smtp=smtp
+    )
+
+
+@contextmanager
+def email_setup(tmp_path: Path) -> Iterator[Setup]:
+    with SmtpServer() as good, SmtpServer(replies=["554 5.0.0 no"] * 10) as bad:
+        yield Setup(_email(good.port, "mail"), _email(bad.port, "mail"), lambda: len(good.messages))
+
+
+@contextmanager
+def webhook_setup(tmp_path: Path) -> Iterator[Setup]:
+    with WebhookReceiver() as good, WebhookReceiver([Reply(500)] * 10) as bad:
+        yield Setup(
+            ChannelConfig(name="hook", type="webhook", url=good.url),
+            ChannelConfig(name="hook", type="webhook", url=bad.url),
+            lambda: len(good.requests),
+        )
+
+
+@contextmanager
+def apprise_setup(tmp_path: Path) -> Iterator[Setup]:
+    with WebhookReceiver() as good, WebhookReceiver([Reply(500)] * 10) as bad:
+        yield Setup(
+            ChannelConfig(
+                name="chat", type="apprise", apprise_urls=(f"json://{HOST}:{good.port}/",)
+            ),
+            ChannelConfig(
+                name="chat", type="apprise", apprise_urls=(f"json://{HOST}:{bad.port}/",)
+            ),
+            lambda: len(good.requests),
+        )
+
+
+@contextmanager
+def file_setup(tmp_path: Path) -> Iterator[Setup]:
+    path = tmp_path / "out" / "alerts.jsonl"
+    (tmp_path / "blocker").write_text("a file where a directory should be")
+
+    def lines() -> int:
+        return len(path.read_text().splitlines()) if path.exists() else 0
+
+    yield Setup(
+        ChannelConfig(name="log", type="file", path=str(path)),
+        ChannelConfig(name="log", type="file", path=str(tmp_path / "blocker" / "alerts.jsonl")),
+        lines,
+    )
+
+
+SETUPS = {
+    "email": email_setup,
+    "webhook": webhook_setup,
+    "apprise": apprise_setup,
+    "file": file_setup,
+}
+
+
+@pytest.fixture(params=sorted(SETUPS))
+def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
+    with SETUPS[request.param](tmp_path) as value:
+        yield value
+
+
+def test_every_channel_type_is_covered() -> None:
+    assert set(SETUPS) == {"email", "webhook", "file", "apprise"}
+
+
+def test_send_succeeds_and_repeats(setup: Setup, alert: Alert) -> None:
+    async def go() -> list[DeliveryResult]:
+        notifier: Notifier = build_notifier(setup.good)
+        assert notifier.channel is setup.good
+        try:
+            outbox = Alert.from_dict(json.loads(json.dumps(alert.to_dict())))
+            return [await notifier.send(alert), await notifier.send(outbox)]
+        finally:
+            await notifier.aclose()
+
+    results = run(go())
+    assert all(isinstance(r, DeliveryResult) for r in results)
+    assert setup.received() == 2
+
+
+def test_failure_raises_delivery_error_naming_the_channel(setup: Setup, alert: Alert) -> None:
+    async def go() -> None:
+        notifier = build_notifier(setup.bad)
+        try:
+            await notifier.send(alert)
+        finally:
+            await notifier.aclose()
+
+    with pytest.raises(DeliveryError) as e:
+        run(go())
+    assert e.value.subject == setup.bad.name
+    assert str(e.value).startswith(f"{setup.bad.name}: ")

@@ -1,0 +1,48 @@
+"""File channel: one JSON line per alert, appended and fsync'd."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from monitor.deliver import alert_id, build_notifier
+from monitor.deliver.render import webhook_payload
+from monitor.errors import DeliveryError
+from monitor.models import Alert, ChannelConfig
+from tests.support import run
+
+
+def test_one_line_per_alert_in_new_directories(tmp_path: Path, alert: Alert) -> None:
+    path = tmp_path / "deep" / "er" / "alerts.jsonl"
+    channel = ChannelConfig(name="log", type="file", path=str(path))
+    second = replace(alert, id=alert_id("other", "log"), title="Second\nline")
+    notifier = build_notifier(channel)
+    run(notifier.send(alert))
+    run(notifier.send(second))
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line) for line in lines] == [webhook_payload(alert), webhook_payload(second)]
+
+
+def test_concurrent_sends_never_interleave(tmp_path: Path, alert: Alert) -> None:
+    path = tmp_path / "alerts.jsonl"
+    alerts = [replace(alert, id=alert_id(str(n), "log"), title="x" * 5000) for n in range(40)]
+
+    async def send_all() -> None:
+        notifiers = [build_notifier(ChannelConfig(name="log", type="file", path=str(path)))] * 2
+        await asyncio.gather(*(notifiers[n % 2].send(a) for n, a in enumerate(alerts)))
+
+    run(send_all())
+    ids = [json.loads(line)["id"] for line in path.read_text(encoding="utf-8").splitlines()]
+    assert sorted(ids) == sorted(a.id for a in alerts)
+
+
+def test_unwritable_path_is_retryable(tmp_path: Path, alert: Alert) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    channel = ChannelConfig(name="log", type="file", path=str(tmp_path / "file" / "a.jsonl"))
+    with pytest.raises(DeliveryError) as e:
+        run(build_notifier(channel).send(alert))
+    assert e.value.subject == "log" and not e.value.permanent
