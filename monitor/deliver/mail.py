@@ -38,7 +38,12 @@ class MailNotifier:
     async def send(self, alert: Alert) -> DeliveryResult:
         if self._problem:
             raise self._error(self._problem[0], permanent=True, hint=self._problem[1])
-        message = render_email(alert, self.channel, self._templates_dir)
+        try:
+            message = render_email(alert, self.channel, self._templates_dir)
+        except ValueError as e:  # the email policy rejects a header: `sender` or `to`
+            raise self._error(
+                "could not build the message", permanent=True, hint="check `sender` and `to`"
+            ) from e
         smtp = self.channel.smtp
         where = f"{smtp.host}:{smtp.port}"
         try:

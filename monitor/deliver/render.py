@@ -184,9 +184,16 @@ def _environment(templates_dir: Path | None, html: bool) -> jinja2.Environment:
     )
 
 
-def _render(name: str, data: dict[str, Any], templates_dir: Path | None) -> str:
-    html = name.endswith(".html.j2")
-    return _environment(templates_dir, html).get_template(name).render(data)
+def _render(
+    name: str, data: dict[str, Any], templates_dir: Path | None, channel: str | None
+) -> str:
+    environment = _environment(templates_dir, html=name.endswith(".html.j2"))
+    try:
+        return environment.get_template(name).render(data)
+    except jinja2.TemplateError as e:  # an operator's template: retrying cannot fix it
+        raise DeliveryError(
+            f"template {name} failed", channel, permanent=True, hint=f"check {templates_dir}"
+        ) from e
 
 
 # --------------------------------------------------------------------------- outputs
@@ -194,7 +201,7 @@ def _render(name: str, data: dict[str, Any], templates_dir: Path | None) -> str:
 
 def render_text(alert: Alert, *, timezone: str = "UTC", templates_dir: Path | None = None) -> str:
     """The plain-text body (email text part, Apprise, `monitor send-test`)."""
-    return _render("alert.txt.j2", context(alert, zone(timezone)), templates_dir)
+    return _render("alert.txt.j2", context(alert, zone(timezone)), templates_dir, alert.channel)
 
 
 def render_email(
@@ -209,8 +216,8 @@ def render_email(
     msg["Date"] = format_datetime(_aware(alert.created))
     msg["Message-ID"] = f"<{alert.id}@{_domain(channel.sender)}>"
     msg["X-News-Monitor-Alert-Id"] = alert.id
-    msg.set_content(_render("alert.txt.j2", data, templates_dir))
-    msg.add_alternative(_render("alert.html.j2", data, templates_dir), subtype="html")
+    msg.set_content(_render("alert.txt.j2", data, templates_dir, channel.name))
+    msg.add_alternative(_render("alert.html.j2", data, templates_dir, channel.name), subtype="html")
     return msg
 
 

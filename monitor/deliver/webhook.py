@@ -63,11 +63,9 @@ class WebhookNotifier:
         try:
             async with asyncio.timeout(self.channel.timeout):
                 status, reason, retry_after, location = await self._post(body, headers)
-        except TimeoutError as e:
+        except (TimeoutError, httpx.TimeoutException) as e:  # ours or httpx's (per read)
             raise self._error(f"no response within {self.channel.timeout:g} s") from e
-        except httpx.TimeoutException as e:
-            raise self._error(f"timed out after {self.channel.timeout:g} s") from e
-        except httpx.TransportError as e:
+        except httpx.RequestError as e:
             raise self._error("could not reach the webhook") from e
         if 200 <= status < 300:
             self._log.debug("webhook_sent", alert=alert.id, status=status)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 import time
+from dataclasses import replace
 from email.message import EmailMessage
 
 import pytest
@@ -149,3 +150,9 @@ def test_hung_server_is_cut_off(alert: Alert) -> None:
 def test_connection_refused_is_retryable(alert: Alert) -> None:
     error = failure(channel(free_port()), alert)
     assert not error.permanent and error.status is None
+
+
+def test_malformed_sender_is_permanent(alert: Alert) -> None:
+    config = replace(channel(free_port()), sender="a@example.org\r\nBcc: victim@example.org")
+    error = failure(config, alert)
+    assert error.permanent and error.hint

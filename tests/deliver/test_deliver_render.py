@@ -196,3 +196,10 @@ def test_alert_id_is_stable_and_distinct() -> None:
     assert first == alert_id("feed:item-1", "ops")
     assert first.startswith("msg_") and len(first) == 36 and first.isascii()
     assert first != alert_id("feed:item-1", "desk") != alert_id("feed:item-2", "ops")
+
+
+def test_broken_operator_template_is_permanent(tmp_path: Path) -> None:
+    (tmp_path / "alert.html.j2").write_text("{% if %}")
+    with pytest.raises(DeliveryError) as e:
+        render_email(sample_alert("test"), CHANNEL, templates_dir=tmp_path)
+    assert e.value.permanent and e.value.subject == "test" and "alert.html.j2" in str(e.value)
