@@ -111,7 +111,7 @@ def test_status_classification(alert: Alert, status: int, permanent: bool) -> No
 
 def test_hanging_receiver_is_cut_off_without_blocking_others(alert: Alert) -> None:
     async def both(slow_url: str, fast_url: str) -> tuple[BaseException | DeliveryResult, float]:
-        slow = build_notifier(channel(slow_url, name="slow", timeout=0.5))
+        slow = build_notifier(channel(slow_url, name="slow", timeout=1.0))
         fast = build_notifier(channel(fast_url, name="fast"))
         started = time.monotonic()
 
@@ -135,8 +135,8 @@ def test_hanging_receiver_is_cut_off_without_blocking_others(alert: Alert) -> No
         elapsed = time.monotonic() - started
     assert isinstance(outcome, DeliveryError) and not outcome.permanent
     assert outcome.subject == "slow"
-    assert 0.4 < elapsed < 3
-    assert fast_time < 0.45
+    assert 0.9 < elapsed < 4
+    assert fast_time < 0.9  # done while the slow one is still waiting
 
 
 def test_outage_is_retryable_then_recovers(alert: Alert) -> None:
