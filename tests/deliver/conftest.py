@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # `tests.support` without a pytest `pythonpath` setting
-    sys.path.insert(0, str(ROOT))
-
-from monitor.deliver.render import sample_alert  # noqa: E402
-from monitor.models import Alert  # noqa: E402
-from tests.support.receivers import Certificate, make_certificate, openssl_available  # noqa: E402
+from monitor.deliver.render import sample_alert
+from monitor.models import Alert
+from tests.support.receivers import Certificate, make_certificate, openssl_available
 
 
 @pytest.fixture(scope="session")
