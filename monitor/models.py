@@ -52,6 +52,14 @@ class RuleExamples:
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    """`max_alerts: 20/h`: at most `count` alerts per channel in any `window` seconds."""
+
+    count: int
+    window: float
+
+
+@dataclass(frozen=True)
 class RuleConfig:
     name: str
     query: str
@@ -62,6 +70,7 @@ class RuleConfig:
     min_mentions: int = 1
     description: str = ""
     examples: RuleExamples = field(default_factory=RuleExamples)
+    max_alerts: RateLimit | None = None  # beyond this, matches roll into one summary alert
 
 
 ChannelType = Literal["email", "webhook", "file", "apprise"]
@@ -97,6 +106,9 @@ class ChannelConfig:
     path: str = ""
     # apprise
     apprise_urls: tuple[str, ...] = ()
+    # every type
+    digest: str | None = None  # "1h" (every hour, on the hour) or a crontab line "0 8 * * *"
+    templates_dir: str | None = None  # operator overrides of the Jinja2 templates
 
 
 # --------------------------------------------------------------------------- polling
@@ -214,6 +226,8 @@ class Match:
 
 # --------------------------------------------------------------------------- delivery
 
+AlertKind = Literal["alert", "notice"]
+
 
 @dataclass(frozen=True)
 class AlertRule:
@@ -242,10 +256,14 @@ class Alert:
     language: str | None = None
     partial: bool = False
     sources: tuple[str, ...] = ()
+    # "alert": an article matched; "notice": news-monitor telling its operator something
+    # (a feed or channel failing or recovered); a notice has no rules and `title` says it all
+    kind: AlertKind = "alert"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "kind": self.kind,
             "channel": self.channel,
             "article_id": self.article_id,
             "title": self.title,
@@ -292,6 +310,7 @@ class Alert:
             published=dt(data.get("published")),
             language=data.get("language"),
             partial=bool(data.get("partial")),
+            kind=data.get("kind", "alert"),
             created=created,
             rules=tuple(
                 AlertRule(
@@ -310,6 +329,27 @@ class Alert:
                 for r in data["rules"]
             ),
         )
+
+
+BatchKind = Literal["digest", "summary"]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Several alerts for one channel sent as one message, with its own stable id.
+
+    "digest": the channel collects alerts and sends them together on its schedule.
+    "summary": a rule went over its `max_alerts` limit; the matches beyond it are listed
+    in one message instead of one each (never dropped).
+    """
+
+    id: str
+    channel: str
+    kind: BatchKind
+    alerts: tuple[Alert, ...]
+    created: datetime
+    rule: str | None = None  # summary: the rule that reached its limit
+    since: datetime | None = None  # the earliest alert in the batch
 
 
 @dataclass(frozen=True)
