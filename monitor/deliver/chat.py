@@ -9,39 +9,66 @@ from __future__ import annotations
 
 import asyncio
 import warnings
+from pathlib import Path
 
 import apprise
 
-from monitor.deliver.render import clean_line, render_text
+from monitor.deliver.render import (
+    render_batch_subject,
+    render_batch_text,
+    render_subject,
+    render_text,
+    templates_problem,
+)
 from monitor.errors import DeliveryError
-from monitor.models import Alert, ChannelConfig, DeliveryResult
+from monitor.models import Alert, Batch, ChannelConfig, DeliveryResult
+
+_URL_HINT = "see https://github.com/caronc/apprise/wiki for URL formats"
 
 
 class AppriseNotifier:
-    def __init__(self, channel: ChannelConfig) -> None:
+    """`templates_dir`: operator overrides of the text templates (the channel's)."""
+
+    def __init__(self, channel: ChannelConfig, *, templates_dir: Path | None = None) -> None:
         self.channel = channel
+        self._templates_dir = templates_dir
         self._apprise = apprise.Apprise()
-        self._problem: str | None = None
+        self._problem: tuple[str, str] | None = None
         if not channel.apprise_urls:
-            self._problem = "an apprise channel needs `apprise_urls`"
+            self._problem = ("an apprise channel needs `apprise_urls`", _URL_HINT)
         with warnings.catch_warnings():
             # Apprise loads its plugins on the first add(); one imports the deprecated
             # `imghdr` on Python 3.11/3.12, which is noise for operators (and fatal in tests).
             warnings.filterwarnings("ignore", "'imghdr' is deprecated", DeprecationWarning)
             for index, url in enumerate(channel.apprise_urls):
                 if not self._apprise.add(url):
-                    self._problem = f"apprise_urls[{index}] is not a URL Apprise understands"
+                    self._problem = (
+                        f"apprise_urls[{index}] is not a URL Apprise understands",
+                        _URL_HINT,
+                    )
+        if templates_dir and not self._problem:
+            self._problem = templates_problem(templates_dir)
 
     async def send(self, alert: Alert) -> DeliveryResult:
+        """Title: the headline (or `[news-monitor] <notice>`); body: the text rendering."""
+        self._check()
+        body = render_text(alert, timezone=self.channel.timezone, templates_dir=self._templates_dir)
+        return await self._deliver(render_subject(alert), body)
+
+    async def send_batch(self, batch: Batch) -> DeliveryResult:
+        """One notification: the digest/summary subject and its text listing."""
+        self._check()
+        tz = self.channel.timezone
+        title = render_batch_subject(batch, timezone=tz)
+        body = render_batch_text(batch, timezone=tz, templates_dir=self._templates_dir)
+        return await self._deliver(title, body)
+
+    def _check(self) -> None:
         if self._problem:
-            raise DeliveryError(
-                self._problem,
-                self.channel.name,
-                permanent=True,
-                hint="see https://github.com/caronc/apprise/wiki for URL formats",
-            )
-        title = clean_line(alert.title) or "(no title)"
-        body = render_text(alert, timezone=self.channel.timezone)
+            message, hint = self._problem
+            raise DeliveryError(message, self.channel.name, permanent=True, hint=hint)
+
+    async def _deliver(self, title: str, body: str) -> DeliveryResult:
         try:
             async with asyncio.timeout(self.channel.timeout):
                 ok = await asyncio.to_thread(self._notify, title, body)

@@ -1,6 +1,7 @@
 """File delivery: one JSON object (the webhook payload) per line, appended.
 
-Each alert is one `write` of a whole line to a descriptor opened with O_APPEND, then
+A batch (digest or summary) is ONE line: the batch payload, which lists its alerts.
+Each line is one `write` of a whole line to a descriptor opened with O_APPEND, then
 fsync'd, so concurrent writers and crashes never interleave or split lines. A resend after
 a crash may repeat a line; readers deduplicate on `id`.
 """
@@ -11,10 +12,11 @@ import asyncio
 import json
 import os
 from pathlib import Path
+from typing import Any
 
-from monitor.deliver.render import webhook_payload
+from monitor.deliver.render import batch_payload, webhook_payload
 from monitor.errors import DeliveryError
-from monitor.models import Alert, ChannelConfig, DeliveryResult
+from monitor.models import Alert, Batch, ChannelConfig, DeliveryResult
 
 
 class FileNotifier:
@@ -23,9 +25,15 @@ class FileNotifier:
         self._path = Path(channel.path).expanduser()
 
     async def send(self, alert: Alert) -> DeliveryResult:
+        return await self._append(webhook_payload(alert))
+
+    async def send_batch(self, batch: Batch) -> DeliveryResult:
+        return await self._append(batch_payload(batch))
+
+    async def _append(self, payload: dict[str, Any]) -> DeliveryResult:
         if not self.channel.path:
             raise DeliveryError("a file channel needs `path`", self.channel.name, permanent=True)
-        line = json.dumps(webhook_payload(alert), ensure_ascii=False, separators=(",", ":"))
+        line = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         try:
             await asyncio.to_thread(append_line, self._path, (line + "\n").encode())
         except OSError as e:
@@ -33,7 +41,7 @@ class FileNotifier:
         return DeliveryResult(detail=str(self._path))
 
     async def aclose(self) -> None:
-        """Nothing to release: the file is opened and closed for every alert."""
+        """Nothing to release: the file is opened and closed for every line."""
 
 
 def append_line(path: Path, data: bytes) -> None:

@@ -9,18 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Callable
+from email.message import EmailMessage
 from pathlib import Path
 
 import aiosmtplib
 
-from monitor.deliver.render import render_email
+from monitor.deliver.render import render_batch_email, render_email, templates_problem
 from monitor.errors import DeliveryError
 from monitor.log import get_logger
-from monitor.models import Alert, ChannelConfig, DeliveryResult
+from monitor.models import Alert, Batch, ChannelConfig, DeliveryResult
 
 
 class MailNotifier:
-    """`ssl_context` replaces the default (system CAs, hostname checked), e.g. for a test CA."""
+    """`ssl_context` replaces the default (system CAs, hostname checked), e.g. for a test CA.
+
+    `templates_dir` holds operator overrides of the templates (`build_notifier` passes the
+    channel's); a missing or broken one fails every send permanently.
+    """
 
     def __init__(
         self,
@@ -30,16 +36,30 @@ class MailNotifier:
         templates_dir: Path | None = None,
     ) -> None:
         self.channel = channel
-        self._problem = _problem(channel)
+        self._problem = _problem(channel) or (
+            templates_problem(templates_dir) if templates_dir else None
+        )
         self._ssl = ssl_context or ssl.create_default_context()
         self._templates_dir = templates_dir
         self._log = get_logger(__name__, channel=channel.name)
 
     async def send(self, alert: Alert) -> DeliveryResult:
+        """One message about one article, or one operator notice."""
+        return await self._deliver(
+            lambda: render_email(alert, self.channel, self._templates_dir), alert.id
+        )
+
+    async def send_batch(self, batch: Batch) -> DeliveryResult:
+        """One message listing every alert of a digest or summary."""
+        return await self._deliver(
+            lambda: render_batch_email(batch, self.channel, self._templates_dir), batch.id
+        )
+
+    async def _deliver(self, render: Callable[[], EmailMessage], message_id: str) -> DeliveryResult:
         if self._problem:
             raise self._error(self._problem[0], permanent=True, hint=self._problem[1])
         try:
-            message = render_email(alert, self.channel, self._templates_dir)
+            message = render()
         except ValueError as e:  # the email policy rejects a header: `sender` or `to`
             raise self._error(
                 "could not build the message", permanent=True, hint="check `sender` and `to`"
@@ -70,7 +90,7 @@ class MailNotifier:
         except (aiosmtplib.SMTPException, OSError) as e:
             raise self._failure(e) from e
         if refused:
-            self._log.warning("recipients_refused", alert=alert.id, recipients=sorted(refused))
+            self._log.warning("recipients_refused", alert=message_id, recipients=sorted(refused))
         detail = " ".join(reply.split())[:300]
         return DeliveryResult(status=250, detail=detail)
 

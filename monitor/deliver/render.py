@@ -1,9 +1,12 @@
-"""Alerts -> what channels send: email (text + HTML), webhook JSON, plain text.
+"""Alerts, notices and batches -> what channels send: email (text + HTML), JSON, plain text.
 
-Templates are Jinja2 files in `monitor/deliver/templates/`: `alert.txt.j2` (email text part,
-Apprise and `monitor send-test`) and `alert.html.j2` (email HTML part, autoescaped).
+Templates are Jinja2 files in `monitor/deliver/templates/`, a `.txt.j2` (email text part,
+Apprise and `monitor send-test`) and an `.html.j2` (email HTML part, autoescaped) each for
+`alert` (an article matched), `notice` (news-monitor telling its operator something) and
+`digest` (a `Batch`: a channel's digest or a rule's over-the-limit summary; `kind` says which).
 An operator overrides one by putting a file with the same name in a directory and passing
-it as `templates_dir`; templates not found there come from the package.
+it as `templates_dir` (the channel's `templates_dir`); templates not found there come from
+the package.
 
 Article text is hostile input. Headlines are cleaned of control characters (so CR/LF can
 neither inject a mail header nor make a send fail forever), of bidi embeddings/overrides/
@@ -13,6 +16,7 @@ isolates (which can visually reorder text) and truncated to `TITLE_LIMIT` charac
 from __future__ import annotations
 
 import functools
+import os
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -29,10 +33,15 @@ import jinja2
 
 from monitor.deliver.ids import alert_id
 from monitor.errors import DeliveryError
-from monitor.models import Alert, AlertRule, ChannelConfig, Snippet
+from monitor.models import Alert, AlertRule, Batch, BatchKind, ChannelConfig, Snippet
 
 TITLE_LIMIT = 200
+NOTICE_LIMIT = 1000  # a notice's sentence may quote an error message
 MAX_SNIPPETS = 3
+MAX_BATCH_ITEMS = 100  # email and text list this many of a batch's alerts; JSON has them all
+TEMPLATE_NAMES = tuple(
+    f"{stem}.{ext}.j2" for stem in ("alert", "notice", "digest") for ext in ("txt", "html")
+)
 PAYLOAD_VERSION = 1
 _TEMPLATES = Path(__file__).parent / "templates"
 
@@ -115,6 +124,18 @@ def pick_snippets(rules: Iterable[AlertRule], limit: int = MAX_SNIPPETS) -> list
     return chosen
 
 
+def best_snippet(rules: Iterable[AlertRule]) -> Snippet | None:
+    """The snippet a one-line listing shows: body before title, then most highlights."""
+    best: Snippet | None = None
+    best_key = (False, -1)
+    for rule in rules:
+        for snippet in rule.snippets:
+            key = (snippet.field == "body", len(merge_spans(snippet.highlights, len(snippet.text))))
+            if key > best_key:
+                best, best_key = snippet, key
+    return best
+
+
 def _round_robin(groups: list[tuple[Snippet, ...]]) -> Iterable[Snippet]:
     for i in range(max((len(g) for g in groups), default=0)):
         yield from (g[i] for g in groups if i < len(g))
@@ -147,12 +168,11 @@ def zone(name: str, channel: str | None = None) -> ZoneInfo:
 def local_time(value: datetime | None, tz: ZoneInfo) -> str | None:
     if value is None:
         return None
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return aware.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+    return _aware(value).astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def context(alert: Alert, tz: ZoneInfo) -> dict[str, Any]:
-    """What templates see: cleaned, article-derived strings (HTML escaping is Jinja's job)."""
+    """What alert templates see: cleaned, article-derived strings (HTML escaping is Jinja's)."""
     return {
         "alert_id": alert.id,
         "title": clean_line(alert.title) or "(no title)",
@@ -169,6 +189,96 @@ def context(alert: Alert, tz: ZoneInfo) -> dict[str, Any]:
         "snippets": [segments(s) for s in pick_snippets(alert.rules)],
         "terms": matched_terms(alert),
     }
+
+
+def notice_context(alert: Alert, tz: ZoneInfo) -> dict[str, Any]:
+    """What notice templates see: the sentence (`message`) and when it was said."""
+    return {
+        "alert_id": alert.id,
+        "subject": notice_subject(alert),
+        "message": notice_message(alert),
+        "created": local_time(alert.created, tz),
+    }
+
+
+def notice_message(alert: Alert) -> str:
+    return clean_line(alert.title, NOTICE_LIMIT) or "(no message)"
+
+
+def notice_subject(alert: Alert) -> str:
+    return clean_line(f"[news-monitor] {alert.title}")
+
+
+def batch_context(batch: Batch, tz: ZoneInfo) -> dict[str, Any]:
+    """What the digest templates see; `items` are the first MAX_BATCH_ITEMS alerts."""
+    alerts = sum(1 for a in batch.alerts if a.kind != "notice")
+    return {
+        "batch_id": batch.id,
+        "kind": batch.kind,
+        "subject": batch_subject(batch, tz),
+        "channel": clean_line(batch.channel),
+        "rule": clean_line(batch.rule) if batch.rule else None,
+        "since": local_time(batch_since(batch), tz),
+        "created": local_time(batch.created, tz),
+        "count": len(batch.alerts),
+        "counted": _counted(alerts, len(batch.alerts) - alerts),
+        "items": [_item(a, tz) for a in batch.alerts[:MAX_BATCH_ITEMS]],
+        "omitted": max(0, len(batch.alerts) - MAX_BATCH_ITEMS),
+    }
+
+
+def _item(alert: Alert, tz: ZoneInfo) -> dict[str, Any]:
+    """One line of a batch listing: headline, source, time, rules and the best snippet."""
+    notice = alert.kind == "notice"
+    snippet = None if notice else best_snippet(alert.rules)
+    return {
+        "alert_id": alert.id,
+        "notice": notice,
+        "title": notice_message(alert) if notice else clean_line(alert.title) or "(no title)",
+        "url": None if notice else safe_url(alert.url),
+        "source": clean_line(alert.source),
+        "time": local_time(alert.published or alert.created, tz),
+        "partial": alert.partial,
+        "rules": [clean_line(r.name) for r in alert.rules],
+        "snippet": segments(snippet) if snippet else None,
+    }
+
+
+def batch_since(batch: Batch) -> datetime:
+    """`batch.since`, else the earliest alert's creation, else the batch's."""
+    if batch.since is not None:
+        return batch.since
+    return min((a.created for a in batch.alerts), key=_aware, default=batch.created)
+
+
+def batch_subject(batch: Batch, tz: ZoneInfo) -> str:
+    """`Digest: 12 alerts since 09:00` or `iran-oil: 37 more matches since 09:00`.
+
+    The time is the channel's local time, with the date when it is not the batch's day.
+    """
+    since = _aware(batch_since(batch)).astimezone(tz)
+    same_day = since.date() == _aware(batch.created).astimezone(tz).date()
+    when = since.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M")
+    if batch.kind == "summary":
+        count = len(batch.alerts)
+        matches = "match" if count == 1 else "matches"
+        rule = batch.rule or "Summary"
+        return clean_line(f"{rule}: {count} more {matches} since {when}")
+    alerts = sum(1 for a in batch.alerts if a.kind != "notice")
+    return clean_line(f"Digest: {_counted(alerts, len(batch.alerts) - alerts)} since {when}")
+
+
+def _counted(alerts: int, notices: int) -> str:
+    """`12 alerts`, `1 notice`, `3 alerts and 1 notice`."""
+    parts = [
+        f"{n} {word}{'' if n == 1 else 's'}"
+        for n, word in ((alerts, "alert"), (notices, "notice"))
+        if n
+    ]
+    return " and ".join(parts) or "0 alerts"
+
+
+# --------------------------------------------------------------------------- templates
 
 
 @functools.lru_cache(maxsize=8)
@@ -191,38 +301,123 @@ def _render(
     try:
         return environment.get_template(name).render(data)
     except jinja2.TemplateError as e:  # an operator's template: retrying cannot fix it
-        raise DeliveryError(
-            f"template {name} failed", channel, permanent=True, hint=f"check {templates_dir}"
-        ) from e
+        where = f"check {templates_dir}/{name}" if templates_dir else None
+        raise DeliveryError(f"template {name} failed", channel, permanent=True, hint=where) from e
+
+
+def templates_problem(templates_dir: Path) -> tuple[str, str] | None:
+    """Why an operator's template directory cannot be used (message, hint), or None.
+
+    Reads the directory and compiles the override templates in it (only when a notifier is
+    built); rendering a missing variable is caught later, at send time.
+    """
+    if not templates_dir.is_dir():
+        return (
+            f"templates_dir {templates_dir} is not a directory",
+            "create it or remove `templates_dir` from the channel",
+        )
+    if not os.access(templates_dir, os.R_OK | os.X_OK):
+        return (f"templates_dir {templates_dir} is not readable", "check its permissions")
+    for name in TEMPLATE_NAMES:
+        if not (templates_dir / name).exists():
+            continue
+        try:
+            _environment(templates_dir, html=name.endswith(".html.j2")).get_template(name)
+        except (jinja2.TemplateError, OSError, UnicodeDecodeError) as e:
+            where = f" line {e.lineno}" if isinstance(e, jinja2.TemplateSyntaxError) else ""
+            return (
+                f"template {templates_dir / name} is broken{where}: {e}",
+                "fix it, or delete it to use the built-in one",
+            )
+    return None
 
 
 # --------------------------------------------------------------------------- outputs
 
 
 def render_text(alert: Alert, *, timezone: str = "UTC", templates_dir: Path | None = None) -> str:
-    """The plain-text body (email text part, Apprise, `monitor send-test`)."""
-    return _render("alert.txt.j2", context(alert, zone(timezone)), templates_dir, alert.channel)
+    """The plain-text body of an alert or notice (email text part, Apprise, send-test)."""
+    tz = zone(timezone, alert.channel)
+    if alert.kind == "notice":
+        return _render("notice.txt.j2", notice_context(alert, tz), templates_dir, alert.channel)
+    return _render("alert.txt.j2", context(alert, tz), templates_dir, alert.channel)
+
+
+def render_subject(alert: Alert) -> str:
+    """The email subject and Apprise title: the headline, or `[news-monitor] <notice>`."""
+    if alert.kind == "notice":
+        return notice_subject(alert)
+    return clean_line(alert.title) or "(no title)"
 
 
 def render_email(
     alert: Alert, channel: ChannelConfig, templates_dir: Path | None = None
 ) -> EmailMessage:
     """A multipart/alternative message; Message-ID is derived from the alert id."""
-    data = context(alert, zone(channel.timezone, channel.name))
+    tz = zone(channel.timezone, channel.name)
+    if alert.kind == "notice":
+        stem, data = "notice", notice_context(alert, tz)
+    else:
+        stem, data = "alert", context(alert, tz)
+    msg = _message(channel, render_subject(alert), alert.created, alert.id, alert.kind)
+    msg["X-News-Monitor-Alert-Id"] = alert.id
+    msg.set_content(_render(f"{stem}.txt.j2", data, templates_dir, channel.name))
+    msg.add_alternative(
+        _render(f"{stem}.html.j2", data, templates_dir, channel.name), subtype="html"
+    )
+    return msg
+
+
+def render_batch_text(
+    batch: Batch, *, timezone: str = "UTC", templates_dir: Path | None = None
+) -> str:
+    """The plain-text listing of a digest or summary (email text part, Apprise)."""
+    data = batch_context(batch, zone(timezone, batch.channel))
+    return _render("digest.txt.j2", data, templates_dir, batch.channel)
+
+
+def render_batch_subject(batch: Batch, *, timezone: str = "UTC") -> str:
+    return batch_subject(batch, zone(timezone, batch.channel))
+
+
+def render_batch_email(
+    batch: Batch, channel: ChannelConfig, templates_dir: Path | None = None
+) -> EmailMessage:
+    """One multipart/alternative message listing the batch; Message-ID from the batch id."""
+    data = batch_context(batch, zone(channel.timezone, channel.name))
+    msg = _message(channel, data["subject"], batch.created, batch.id, batch.kind)
+    msg["X-News-Monitor-Batch-Id"] = batch.id
+    msg.set_content(_render("digest.txt.j2", data, templates_dir, channel.name))
+    msg.add_alternative(
+        _render("digest.html.j2", data, templates_dir, channel.name), subtype="html"
+    )
+    return msg
+
+
+def _message(
+    channel: ChannelConfig, subject: str, created: datetime, message_id: str, kind: str
+) -> EmailMessage:
     msg = EmailMessage()
-    msg["Subject"] = data["title"]
+    msg["Subject"] = subject
     msg["From"] = channel.sender
     msg["To"] = ", ".join(channel.to)
-    msg["Date"] = format_datetime(_aware(alert.created))
-    msg["Message-ID"] = f"<{alert.id}@{_domain(channel.sender)}>"
-    msg["X-News-Monitor-Alert-Id"] = alert.id
-    msg.set_content(_render("alert.txt.j2", data, templates_dir, channel.name))
-    msg.add_alternative(_render("alert.html.j2", data, templates_dir, channel.name), subtype="html")
+    msg["Date"] = format_datetime(_aware(created))
+    msg["Message-ID"] = f"<{message_id}@{_domain(channel.sender)}>"
+    msg["X-News-Monitor-Kind"] = kind
     return msg
 
 
 def webhook_payload(alert: Alert) -> dict[str, Any]:
     """The JSON document webhooks and the file channel send (see docs/webhook.md)."""
+    if alert.kind == "notice":
+        return {
+            "type": "notice",
+            "version": PAYLOAD_VERSION,
+            "id": alert.id,
+            "channel": alert.channel,
+            "created": _aware(alert.created).isoformat(),
+            "message": notice_message(alert),
+        }
     return {
         "type": "alert",
         "version": PAYLOAD_VERSION,
@@ -256,6 +451,21 @@ def webhook_payload(alert: Alert) -> dict[str, Any]:
             for r in alert.rules
         ],
         "terms": matched_terms(alert),
+    }
+
+
+def batch_payload(batch: Batch) -> dict[str, Any]:
+    """One JSON document for a digest or summary: every alert's payload, in order."""
+    return {
+        "type": batch.kind,
+        "version": PAYLOAD_VERSION,
+        "id": batch.id,
+        "channel": batch.channel,
+        "created": _aware(batch.created).isoformat(),
+        "rule": batch.rule,
+        "since": _aware(batch_since(batch)).isoformat(),
+        "count": len(batch.alerts),
+        "alerts": [webhook_payload(a) for a in batch.alerts],
     }
 
 
@@ -309,4 +519,88 @@ def sample_alert(channel: str) -> Alert:
                 ),
             ),
         ),
+    )
+
+
+def sample_notice(channel: str) -> Alert:
+    """A realistic operator notice: a feed that keeps failing."""
+    return Alert(
+        id=alert_id("sample:notice:feed-failing:bbc-world", channel),
+        channel=channel,
+        article_id="notice:feed-failing:bbc-world",
+        title="Feed 'BBC World' has failed 5 times in a row since 2024-06-03 07:00 UTC: HTTP 503",
+        url=None,
+        source="news-monitor",
+        published=None,
+        rules=(),
+        created=datetime(2024, 6, 3, 7, 55, tzinfo=UTC),
+        kind="notice",
+    )
+
+
+def sample_batch(channel: str, kind: BatchKind = "digest") -> Batch:
+    """A realistic digest (three alerts) or summary (rule `iran-oil` over its limit)."""
+    first = sample_alert(channel)
+    iran_oil = first.rules[0]
+    body = (
+        "Tanker rates from the Gulf doubled overnight as insurers raised war-risk premiums "
+        "for ships calling at Iranian ports."
+    )
+    second = Alert(
+        id=alert_id("sample:wire:tanker-rates", channel),
+        channel=channel,
+        article_id="sample:wire:tanker-rates",
+        title="Tanker rates double as insurers price in Gulf risk",
+        url="https://example.com/news/tanker-rates",
+        source="Example Business",
+        published=datetime(2024, 6, 3, 8, 10, tzinfo=UTC),
+        language="en",
+        created=datetime(2024, 6, 3, 8, 12, tzinfo=UTC),
+        rules=(
+            AlertRule(
+                name=iran_oil.name,
+                description=iran_oil.description,
+                terms=("Tanker", "Iranian"),
+                snippets=(
+                    Snippet(
+                        "title", "Tanker rates double as insurers price in Gulf risk", ((0, 6),)
+                    ),
+                    Snippet("body", body, ((0, 6), (103, 110))),
+                ),
+            ),
+        ),
+    )
+    third = Alert(
+        id=alert_id("sample:feed:opec-call", channel),
+        channel=channel,
+        article_id="sample:feed:opec-call",
+        title="OPEC+ delegates weigh emergency call on Iran crude exports",
+        url=None,
+        source="Example Energy",
+        published=None,
+        partial=True,
+        created=datetime(2024, 6, 3, 8, 40, tzinfo=UTC),
+        rules=(
+            AlertRule(
+                name=iran_oil.name,
+                description=iran_oil.description,
+                terms=("Iran", "crude"),
+                snippets=(
+                    Snippet(
+                        "body",
+                        "Delegates said an emergency call on Iran crude exports was possible.",
+                        ((36, 40), (41, 46)),
+                    ),
+                ),
+            ),
+        ),
+    )
+    return Batch(
+        id="bat_" + alert_id(f"sample:{kind}", channel).removeprefix("msg_"),
+        channel=channel,
+        kind=kind,
+        alerts=(first, second, third),
+        created=datetime(2024, 6, 3, 9, 0, tzinfo=UTC),
+        rule=iran_oil.name if kind == "summary" else None,
+        since=first.created,
     )

@@ -1,6 +1,7 @@
 """Standard Webhooks delivery: a signed JSON POST (https://www.standardwebhooks.com/).
 
-Headers: `webhook-id` (the alert id; receivers deduplicate on it), `webhook-timestamp`
+One POST per alert, notice or batch (digest/summary; see docs/webhook.md for the bodies).
+Headers: `webhook-id` (the alert or batch id; receivers deduplicate on it), `webhook-timestamp`
 (Unix seconds) and, when the channel has a `whsec_...` secret, `webhook-signature`
 (`v1,` + base64 HMAC-SHA256 of `id.timestamp.body`). Redirects are not followed.
 
@@ -14,15 +15,16 @@ import asyncio
 import json
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 from standardwebhooks import Webhook
 
-from monitor.deliver.render import webhook_payload
+from monitor.deliver.render import batch_payload, webhook_payload
 from monitor.errors import DeliveryError
 from monitor.log import get_logger
-from monitor.models import Alert, ChannelConfig, DeliveryResult
+from monitor.models import Alert, Batch, ChannelConfig, DeliveryResult
 
 USER_AGENT = "news-monitor-webhook/1"
 _DETAIL_BYTES = 512
@@ -49,17 +51,23 @@ class WebhookNotifier:
         self._log = get_logger(__name__, channel=channel.name)
 
     async def send(self, alert: Alert) -> DeliveryResult:
+        return await self._deliver(alert.id, webhook_payload(alert))
+
+    async def send_batch(self, batch: Batch) -> DeliveryResult:
+        return await self._deliver(batch.id, batch_payload(batch))
+
+    async def _deliver(self, message_id: str, payload: dict[str, Any]) -> DeliveryResult:
         if self._problem:
             raise self._error(self._problem[0], permanent=True, hint=self._problem[1])
-        body = json.dumps(webhook_payload(alert), ensure_ascii=False, separators=(",", ":"))
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         now = datetime.now(UTC)
         headers = {
             "content-type": "application/json",
-            "webhook-id": alert.id,
+            "webhook-id": message_id,
             "webhook-timestamp": str(int(now.timestamp())),
         }
         if self._signer is not None:
-            headers["webhook-signature"] = self._signer.sign(alert.id, now, body)
+            headers["webhook-signature"] = self._signer.sign(message_id, now, body)
         try:
             async with asyncio.timeout(self.channel.timeout):
                 status, reason, retry_after, location = await self._post(body, headers)
@@ -68,7 +76,7 @@ class WebhookNotifier:
         except httpx.RequestError as e:
             raise self._error("could not reach the webhook") from e
         if 200 <= status < 300:
-            self._log.debug("webhook_sent", alert=alert.id, status=status)
+            self._log.debug("webhook_sent", alert=message_id, status=status)
             return DeliveryResult(status=status, detail=reason)
         message = f"webhook answered HTTP {status} {reason}".rstrip()
         if 300 <= status < 400:
