@@ -14,7 +14,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +25,7 @@ from monitor.models import (
     EntityConfig,
     ExtractOverride,
     FeedConfig,
+    RateLimit,
     RuleConfig,
     RuleExamples,
     SmtpConfig,
@@ -103,9 +104,10 @@ def read_secret(name: str) -> str | None:
 class _Checker:
     """Reads values out of a Located document, collecting problems instead of raising."""
 
-    def __init__(self, doc: Located, problems: list[str]) -> None:
+    def __init__(self, doc: Located, problems: list[str], base: Path | None = None) -> None:
         self.doc = doc
         self.problems = problems
+        self.base = base or Path.cwd()  # relative paths in the file resolve against this
 
     def fail(self, path: PathKey, message: str, *, at_key: bool = False) -> None:
         self.problems.append(self.doc.problem(path, message, at_key=at_key))
@@ -307,13 +309,16 @@ _RULE_KEYS = {
     "min_mentions",
     "description",
     "examples",
+    "max_alerts",
 }
+_COMMON_CHANNEL_KEYS = {"type", "digest", "templates"}
 _CHANNEL_KEYS: dict[str, set[str]] = {
-    "email": {"type", "to", "from", "smtp", "timezone"},
-    "webhook": {"type", "url", "secret_env", "timeout"},
-    "file": {"type", "path"},
-    "apprise": {"type", "urls", "urls_env", "timeout"},
+    "email": _COMMON_CHANNEL_KEYS | {"to", "from", "smtp", "timezone"},
+    "webhook": _COMMON_CHANNEL_KEYS | {"url", "secret_env", "timeout"},
+    "file": _COMMON_CHANNEL_KEYS | {"path"},
+    "apprise": _COMMON_CHANNEL_KEYS | {"urls", "urls_env", "timeout"},
 }
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*(?:\.\d+)?)\s*(s|m|h|d)\s*$")
 _SMTP_KEYS = {"host", "port", "starttls", "tls", "username", "password_env", "timeout"}
 
 
@@ -334,6 +339,31 @@ def _parse_entities(c: _Checker, value: Any, path: PathKey, into: dict[str, Enti
         into[eid] = EntityConfig(eid, aliases, exact)
 
 
+def parse_rate(value: Any) -> RateLimit:
+    """`20/h`, `5/30m`, `100/d` -> RateLimit(count, window seconds)."""
+    m = _RATE.match(str(value)) if not isinstance(value, bool) else None
+    if not m or int(m.group(1)) < 1:
+        raise ValueError(f"expected a limit such as 20/h or 5/30m, got {value!r}")
+    return RateLimit(int(m.group(1)), float(m.group(2) or 1) * _UNITS[m.group(3)])
+
+
+def check_digest(spec: str) -> None:
+    """A digest schedule is a duration (`1h`: every hour, on the hour) or a crontab line."""
+    try:
+        parse_duration(spec)
+        return
+    except ValueError:
+        pass
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(spec)
+    except ValueError as e:
+        raise ValueError(
+            f"expected a duration such as 1h or a crontab line such as '0 8 * * *', got {spec!r}"
+        ) from e
+
+
 def _parse_channel(c: _Checker, name: str, raw: Any, path: PathKey) -> ChannelConfig | None:
     data = c.mapping(raw, path)
     kind = data.get("type")
@@ -341,6 +371,24 @@ def _parse_channel(c: _Checker, name: str, raw: Any, path: PathKey) -> ChannelCo
         c.fail((*path, "type"), f"expected one of {', '.join(_CHANNEL_TYPES)}, got {kind!r}")
         return None
     c.unknown_keys(data, path, _CHANNEL_KEYS[kind])
+    channel = _parse_channel_type(c, name, kind, data, path)
+    digest = c.string(data.get("digest"), (*path, "digest"), required=False) or None
+    if digest:
+        try:
+            check_digest(digest)
+        except ValueError as e:
+            c.fail((*path, "digest"), str(e))
+    templates = c.string(data.get("templates"), (*path, "templates"), required=False) or None
+    if templates:
+        templates = str(c.base / templates)
+        if not Path(templates).is_dir():
+            c.fail((*path, "templates"), f"no such directory {templates!r}")
+    return replace(channel, digest=digest, templates_dir=templates)
+
+
+def _parse_channel_type(
+    c: _Checker, name: str, kind: str, data: Mapping[str, Any], path: PathKey
+) -> ChannelConfig:
     if kind == "email":
         smtp_raw = c.mapping(data.get("smtp"), (*path, "smtp"))
         spath = (*path, "smtp")
@@ -435,6 +483,12 @@ def _parse_rule(
         for i, ch in enumerate(channels):
             if ch not in channel_names:
                 c.fail((*path, "channels", i), f"unknown channel {ch!r}")
+    max_alerts = None
+    if data.get("max_alerts") is not None:
+        try:
+            max_alerts = parse_rate(data["max_alerts"])
+        except ValueError as e:
+            c.fail((*path, "max_alerts"), str(e))
     ex = c.mapping(data.get("examples"), (*path, "examples"))
     c.unknown_keys(ex, (*path, "examples"), {"match", "no_match"})
     return RuleConfig(
@@ -446,6 +500,7 @@ def _parse_rule(
         languages=tuple(x.lower() for x in c.strings(data.get("languages"), (*path, "languages"))),
         min_mentions=c.integer(data.get("min_mentions"), (*path, "min_mentions"), 1),
         description=c.string(data.get("description"), (*path, "description"), required=False),
+        max_alerts=max_alerts,
         examples=RuleExamples(
             match=c.strings(ex.get("match"), (*path, "examples", "match")),
             no_match=c.strings(ex.get("no_match"), (*path, "examples", "no_match")),
@@ -462,11 +517,11 @@ def parse_rules(
     """
     from monitor.match import validate_query
 
-    c = _Checker(doc, problems)
+    base = base if base is not None else Path(doc.file).parent
+    c = _Checker(doc, problems, base)
     top = c.mapping(doc.value, ())
     c.unknown_keys(top, (), {"include", "entities", "channels", "rules", "operator_channel"})
     entities: dict[str, EntityConfig] = {}
-    base = base if base is not None else Path(doc.file).parent
     for i, pattern in enumerate(c.strings(top.get("include"), ("include",))):
         matched = sorted(glob.glob(str(base / pattern)))
         if not matched:

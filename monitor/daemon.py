@@ -32,6 +32,7 @@ from monitor.fetch import Fetcher
 from monitor.log import get_logger
 from monitor.match import Matcher
 from monitor.models import ChannelConfig, FeedConfig
+from monitor.notices import Notices
 from monitor.outbox import OutboxWorker
 from monitor.pipeline import Pipeline, Rules
 from monitor.store import Store
@@ -60,7 +61,7 @@ def sd_notify(message: str) -> None:
 
 def build_rules(config: Config) -> Rules:
     matcher = Matcher.build(config.rules, config.entities)
-    return Rules(matcher, {r.name: r for r in config.rules})
+    return Rules(matcher, {r.name: r for r in config.rules}, dict(config.channels))
 
 
 def build_notifiers(channels: Mapping[str, ChannelConfig]) -> dict[str, Notifier]:
@@ -91,8 +92,13 @@ class Service:
         if released:
             log.info("leases_released", alerts=released, hint="resent with the same alert id")
         self.fetcher = Fetcher()
-        self.pipeline = Pipeline(self.store, self.fetcher, build_rules(self.config), clock=clock)
-        self.worker = OutboxWorker(self.store, build_notifiers(self.config.channels), clock=clock)
+        self.notices = Notices(self.store, self.config.operator_channel, clock)
+        self.pipeline = Pipeline(
+            self.store, self.fetcher, build_rules(self.config), clock=clock, notices=self.notices
+        )
+        self.worker = OutboxWorker(
+            self.store, build_notifiers(self.config.channels), clock=clock, notices=self.notices
+        )
         self.pipeline.on_queued = self.worker.wake
         self._mtimes = self._config_mtimes()
         self._stop = asyncio.Event()
@@ -236,6 +242,7 @@ class Service:
                 log.warning("config_warning", problem=warning)
             old_notifiers = self.worker.notifiers
             self.config = config
+            self.notices.operator_channel = config.operator_channel
             self.pipeline.swap_rules(rules)
             self.worker.set_notifiers(build_notifiers(config.channels))
             if self._scheduler is not None:

@@ -17,15 +17,19 @@ Every attempt is recorded.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 
 from monitor.deliver import Notifier
 from monitor.deliver.retry import next_delay
 from monitor.errors import DeliveryError
 from monitor.log import get_logger
-from monitor.models import DeliveryResult
+from monitor.models import Batch, BatchKind, DeliveryResult
+from monitor.notices import Notices
 from monitor.store import OutboxRow, Store
 
 log = get_logger("monitor.outbox")
@@ -46,10 +50,12 @@ class OutboxWorker:
         notifiers: Mapping[str, Notifier],
         *,
         clock: Callable[[], float] = time.time,
+        notices: Notices | None = None,
     ) -> None:
         self.store = store
         self.notifiers = dict(notifiers)
         self.clock = clock
+        self.notices = notices or Notices(store, None, clock)
         self._wake = asyncio.Event()
         self._stopping = False
         self._senders: dict[str, asyncio.Task[None]] = {}
@@ -67,15 +73,12 @@ class OutboxWorker:
         notifier = self.notifiers.get(channel)
         if notifier is None:
             return False
-        rows = self.store.claim_due(
-            now=self.clock(),
-            lease=_timeout(notifier) + LEASE_MARGIN,
-            limit=1,
-            channels=[channel],
+        rows = self.store.claim_next(
+            channel, now=self.clock(), lease=_timeout(notifier) + LEASE_MARGIN
         )
         if not rows:
             return False
-        await self._send(notifier, rows[0])
+        await self._send(notifier, rows)
         return True
 
     async def drain(self) -> None:
@@ -125,29 +128,44 @@ class OutboxWorker:
             await asyncio.wait(pending)
         return len(pending)
 
-    async def _send(self, notifier: Notifier, row: OutboxRow) -> None:
-        clog = log.bind(channel=row.channel, alert=row.id, attempt=row.attempts)
+    async def _send(self, notifier: Notifier, rows: list[OutboxRow]) -> None:
+        first = rows[0]
+        ids = [r.id for r in rows]
+        batch = make_batch(rows) if first.batch else None
+        message_id = batch.id if batch else first.id
+        clog = log.bind(channel=first.channel, alert=message_id, attempt=first.attempts)
         try:
-            result: DeliveryResult = await notifier.send(row.alert)
+            if batch is not None:
+                result: DeliveryResult = await notifier.send_batch(batch)
+            else:
+                result = await notifier.send(first.alert)
         except DeliveryError as e:
-            self._failed(row, e)
+            self._failed(rows, message_id, e)
             return
         except Exception as e:  # a bug in a channel must not stop the worker
             clog.exception("delivery_crashed")
-            self._failed(row, DeliveryError(f"unexpected {type(e).__name__}: {e}", row.channel))
+            error = DeliveryError(f"unexpected {type(e).__name__}: {e}", first.channel)
+            self._failed(rows, message_id, error)
             return
-        self.store.mark_sent(row.id, now=self.clock(), status_code=result.status)
-        clog.info("alert_sent", status=result.status)
+        self.store.mark_sent(ids, now=self.clock(), status_code=result.status)
+        clog.info("alert_sent", status=result.status, alerts=len(ids))
+        self.notices.channel_ok(first.channel)
 
-    def _failed(self, row: OutboxRow, error: DeliveryError) -> None:
+    def _failed(self, rows: list[OutboxRow], message_id: str, error: DeliveryError) -> None:
         now = self.clock()
-        delay = next_delay(row.attempts, error, first_attempt_age=now - row.created)
+        first = rows[0]
+        ids = [r.id for r in rows]
+        oldest = min(r.created for r in rows)
+        self.notices.channel_failed(first.channel, str(error))
+        delay = next_delay(first.attempts, error, first_attempt_age=now - oldest)
         if delay is None:
-            self.store.mark_failed(row.id, now=now, error=str(error), status_code=error.status)
-            log.warning("delivery_failed", channel=row.channel, alert=row.id, error=str(error))
+            self.store.mark_failed(ids, now=now, error=str(error), status_code=error.status)
+            log.warning(
+                "delivery_failed", channel=first.channel, alert=message_id, error=str(error)
+            )
             return
         self.store.mark_retry(
-            row.id,
+            ids,
             now=now,
             next_attempt_at=now + delay,
             error=str(error),
@@ -155,9 +173,30 @@ class OutboxWorker:
         )
         log.info(
             "delivery_retry",
-            channel=row.channel,
-            alert=row.id,
-            attempt=row.attempts,
+            channel=first.channel,
+            alert=message_id,
+            attempt=first.attempts,
             retry_in=round(delay, 1),
             error=str(error),
         )
+
+
+def batch_id(alert_ids: Iterable[str]) -> str:
+    """A batch's idempotency key: the same alerts always make the same id."""
+    digest = hashlib.sha256("\n".join(sorted(alert_ids)).encode()).digest()
+    return "bat_" + base64.b32encode(digest).decode().lower().rstrip("=")[:32]
+
+
+def make_batch(rows: list[OutboxRow]) -> Batch:
+    """The message for rows queued together (a channel digest or a rule's overflow summary)."""
+    key = rows[0].batch or "digest"
+    kind: BatchKind = "digest" if key == "digest" else "summary"
+    return Batch(
+        id=batch_id(r.id for r in rows),
+        channel=rows[0].channel,
+        kind=kind,
+        alerts=tuple(r.alert for r in rows),
+        created=datetime.fromtimestamp(max(r.created for r in rows), UTC),  # same on resends
+        rule=key.split(":", 1)[1] if kind == "summary" else None,
+        since=datetime.fromtimestamp(min(r.created for r in rows), UTC),
+    )

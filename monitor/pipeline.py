@@ -28,14 +28,18 @@ from monitor.match import Matcher
 from monitor.models import (
     Alert,
     AlertRule,
+    ChannelConfig,
     Document,
     FeedConfig,
     Item,
     Match,
+    RateLimit,
     RuleConfig,
 )
+from monitor.notices import Notices
 from monitor.parse import canonical_url, parse_feed
-from monitor.store import Store
+from monitor.schedule import next_digest
+from monitor.store import Queued, Store
 
 log = get_logger("monitor.pipeline")
 
@@ -60,10 +64,12 @@ class FeedReport:
 
 @dataclass(frozen=True)
 class Rules:
-    """The rules in force: the compiled matcher plus each rule's settings, swapped as one."""
+    """The rules in force: the compiled matcher, each rule's settings and the channels,
+    swapped as one on reload."""
 
     matcher: Matcher
     by_name: Mapping[str, RuleConfig]
+    channels: Mapping[str, ChannelConfig] = field(default_factory=dict)
 
 
 def article_id(item: Item) -> str:
@@ -91,12 +97,14 @@ class Pipeline:
         *,
         clock: Callable[[], float] = time.time,
         on_queued: Callable[[], None] | None = None,
+        notices: Notices | None = None,
     ) -> None:
         self.store = store
         self.fetcher = fetcher
         self.rules = rules
         self.clock = clock
         self.on_queued = on_queued
+        self.notices = notices or Notices(store, None, clock)
         self._items = asyncio.Semaphore(ITEM_CONCURRENCY)
 
     def swap_rules(self, rules: Rules) -> None:
@@ -132,6 +140,7 @@ class Pipeline:
             report.status = "failed"
             report.error = str(e)
             flog.warning("feed_failed", failures=failures, error=str(e))
+            self.notices.feed_failed(feed.name, str(e))
             return report
         now = self.clock()
         self.store.record_feed_success(
@@ -142,6 +151,7 @@ class Pipeline:
             now=now,
             next_check=now + feed.interval,
         )
+        self.notices.feed_ok(feed.name)
         flog.info(
             "feed_polled",
             status=report.status,
@@ -179,9 +189,11 @@ class Pipeline:
         doc = await self.build_document(feed, item)
         rules = self.rules
         matches = rules.matcher.match(doc)
-        alerts = build_alerts(doc, item, matches, rules.by_name, now=self.clock())
+        now = self.clock()
+        alerts = build_alerts(doc, item, matches, rules.by_name, now=now)
+        planned = [plan_delivery(a, rules, self.store, now) for a in alerts]
         evidence = [_evidence(m) for m in matches]
-        queued = self.store.record_item(item, doc, matches, evidence, alerts, now=self.clock())
+        queued = self.store.record_item(item, doc, matches, evidence, planned, now=now)
         for m in matches:
             log.info("rule_matched", feed=feed.name, item=item.key, rule=m.rule, article=doc.id)
         return queued, bool(matches), doc.partial
@@ -237,6 +249,33 @@ def _evidence(m: Match) -> dict[str, Any]:
         ],
         "distances": list(m.distances),
     }
+
+
+def plan_delivery(alert: Alert, rules: Rules, store: Store, now: float) -> Queued:
+    """When and how `alert` goes out: now on its own, in the channel's digest, or rolled
+    into a rule's summary because every rule it lists is over its `max_alerts`."""
+    channel = rules.channels.get(alert.channel)
+    if channel is not None and channel.digest:
+        due = store.batch_due(alert.channel, "digest")
+        if due is None:
+            due = next_digest(channel.digest, now, channel.timezone)
+        return Queued(alert, "digest", due)
+    over: list[tuple[str, RateLimit]] = []
+    for entry in alert.rules:
+        rule = rules.by_name.get(entry.name)
+        limit = rule.max_alerts if rule else None
+        if limit is None:
+            return Queued(alert)
+        sent = store.recent_alerts(entry.name, alert.channel, since=now - limit.window)
+        if sent < limit.count:
+            return Queued(alert)
+        over.append((entry.name, limit))
+    if not over:
+        return Queued(alert)
+    name, limit = over[0]
+    key = f"summary:{name}"
+    due = store.batch_due(alert.channel, key)
+    return Queued(alert, key, due if due is not None else now + limit.window)
 
 
 def build_alerts(

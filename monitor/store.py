@@ -78,6 +78,7 @@ MIGRATIONS: tuple[str, ...] = (
         channel TEXT NOT NULL,
         article_id TEXT NOT NULL,
         payload TEXT NOT NULL,
+        batch TEXT,
         status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
         attempts INTEGER NOT NULL DEFAULT 0,
         created REAL NOT NULL,
@@ -87,6 +88,23 @@ MIGRATIONS: tuple[str, ...] = (
         last_error TEXT
     );
     CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+    CREATE INDEX outbox_batch ON outbox (channel, batch, status);
+    CREATE TABLE alert_rules (
+        alert_id TEXT NOT NULL REFERENCES outbox(id),
+        channel TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        batched INTEGER NOT NULL,
+        created REAL NOT NULL,
+        PRIMARY KEY (alert_id, rule)
+    ) WITHOUT ROWID;
+    CREATE INDEX alert_rules_recent ON alert_rules (rule, channel, created);
+    CREATE TABLE notices (
+        subject TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL DEFAULT 0,
+        since REAL,
+        notified REAL,
+        last_error TEXT
+    );
     CREATE TABLE delivery_attempts (
         id INTEGER PRIMARY KEY,
         alert_id TEXT NOT NULL REFERENCES outbox(id),
@@ -110,11 +128,34 @@ def _epoch(value: datetime | None) -> float | None:
 
 
 @dataclass(frozen=True)
+class Queued:
+    """An alert to put in the outbox, and when and how it goes out.
+
+    `batch` groups alerts a channel sends as one message: ``digest`` (the channel's digest
+    schedule) or ``summary:<rule>`` (matches beyond the rule's `max_alerts`); `due` is when.
+    """
+
+    alert: Alert
+    batch: str | None = None
+    due: float | None = None
+
+
+@dataclass(frozen=True)
+class NoticeState:
+    subject: str
+    failures: int = 0
+    since: float | None = None
+    notified: float | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
 class OutboxRow:
     id: str
     channel: str
     article_id: str
     alert: Alert
+    batch: str | None
     status: str
     attempts: int
     created: float
@@ -323,7 +364,7 @@ class Store:
         doc: Document,
         matches: Sequence[Match],
         evidence: Sequence[dict[str, Any]],
-        alerts: Sequence[Alert],
+        alerts: Sequence[Queued],
         *,
         now: float,
     ) -> list[str]:
@@ -360,24 +401,37 @@ class Store:
                     " VALUES (?, ?, ?, ?)",
                     (doc.id, match.rule, json.dumps(ev, ensure_ascii=False), now),
                 )
-            for alert in alerts:
-                cur = db.execute(
-                    "INSERT OR IGNORE INTO outbox (id, channel, article_id, payload, created,"
-                    " next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        alert.id,
-                        alert.channel,
-                        alert.article_id,
-                        json.dumps(alert.to_dict(), ensure_ascii=False),
-                        now,
-                        now,
-                    ),
-                )
-                if cur.rowcount:
-                    queued.append(alert.id)
+            for q in alerts:
+                if self._insert(db, q, now):
+                    queued.append(q.alert.id)
                 else:
-                    self._add_sources(db, alert)
+                    self._add_sources(db, q.alert)
         return queued
+
+    @staticmethod
+    def _insert(db: sqlite3.Connection, q: Queued, now: float) -> bool:
+        alert = q.alert
+        cur = db.execute(
+            "INSERT OR IGNORE INTO outbox (id, channel, article_id, payload, batch, created,"
+            " next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                alert.id,
+                alert.channel,
+                alert.article_id,
+                json.dumps(alert.to_dict(), ensure_ascii=False),
+                q.batch,
+                now,
+                q.due if q.due is not None else now,
+            ),
+        )
+        if not cur.rowcount:
+            return False
+        db.executemany(
+            "INSERT OR IGNORE INTO alert_rules (alert_id, channel, rule, batched, created)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [(alert.id, alert.channel, r.name, int(q.batch is not None), now) for r in alert.rules],
+        )
+        return True
 
     @staticmethod
     def _add_sources(db: sqlite3.Connection, alert: Alert) -> None:
@@ -399,22 +453,51 @@ class Store:
                 (json.dumps(payload, ensure_ascii=False), alert.id),
             )
 
-    def enqueue(self, alert: Alert, *, now: float) -> bool:
-        """Queue one alert on its own (e.g. `monitor send-test`); False if already queued."""
+    def enqueue(self, alert: Alert | Queued, *, now: float) -> bool:
+        """Queue one alert on its own (a notice, a test); False if already queued."""
+        q = alert if isinstance(alert, Queued) else Queued(alert)
         with self._tx() as db:
-            cur = db.execute(
-                "INSERT OR IGNORE INTO outbox (id, channel, article_id, payload, created,"
-                " next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    alert.id,
-                    alert.channel,
-                    alert.article_id,
-                    json.dumps(alert.to_dict(), ensure_ascii=False),
-                    now,
-                    now,
-                ),
+            return self._insert(db, q, now)
+
+    def recent_alerts(self, rule: str, channel: str, *, since: float) -> int:
+        """Alerts sent on their own (not in a batch) for `rule` to `channel` since `since`."""
+        rows = self._query(
+            "SELECT count(*) FROM alert_rules WHERE rule = ? AND channel = ? AND created >= ?"
+            " AND batched = 0",
+            (rule, channel, since),
+        )
+        return int(rows[0][0])
+
+    def batch_due(self, channel: str, batch: str) -> float | None:
+        """When the open batch `batch` of `channel` goes out (None: no open batch)."""
+        rows = self._query(
+            "SELECT min(next_attempt_at) FROM outbox WHERE channel = ? AND batch = ?"
+            " AND status = 'pending' AND leased_until IS NULL",
+            (channel, batch),
+        )
+        return float(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    # ------------------------------------------------------------------ notices
+
+    def notice_state(self, subject: str) -> NoticeState:
+        rows = self._query(
+            "SELECT subject, failures, since, notified, last_error FROM notices WHERE subject = ?",
+            (subject,),
+        )
+        return NoticeState(*rows[0]) if rows else NoticeState(subject)
+
+    def save_notice_state(self, state: NoticeState, notice: Alert | None, *, now: float) -> None:
+        """Store a subject's failure state and, in the same transaction, queue its notice."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO notices (subject, failures, since, notified, last_error)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (subject) DO UPDATE SET"
+                " failures = excluded.failures, since = excluded.since,"
+                " notified = excluded.notified, last_error = excluded.last_error",
+                (state.subject, state.failures, state.since, state.notified, state.last_error),
             )
-            return bool(cur.rowcount)
+            if notice is not None:
+                self._insert(db, Queued(notice), now)
 
     def counts(self) -> dict[str, int]:
         out = {"seen_items": 0, "articles": 0, "matches": 0}
@@ -427,7 +510,7 @@ class Store:
     # ------------------------------------------------------------------ outbox
 
     _OUTBOX_COLS = (
-        "id, channel, article_id, payload, status, attempts, created, next_attempt_at,"
+        "id, channel, article_id, payload, batch, status, attempts, created, next_attempt_at,"
         " sent_at, last_error"
     )
 
@@ -438,44 +521,46 @@ class Store:
             channel=r[1],
             article_id=r[2],
             alert=Alert.from_dict(json.loads(r[3])),
-            status=r[4],
-            attempts=r[5],
-            created=r[6],
-            next_attempt_at=r[7],
-            sent_at=r[8],
-            last_error=r[9],
+            batch=r[4],
+            status=r[5],
+            attempts=r[6],
+            created=r[7],
+            next_attempt_at=r[8],
+            sent_at=r[9],
+            last_error=r[10],
         )
 
-    def claim_due(
-        self, *, now: float, lease: float, limit: int = 50, channels: Iterable[str] | None = None
-    ) -> list[OutboxRow]:
-        """Take pending alerts that are due and lease them for `lease` seconds.
+    _DUE = (
+        "status = 'pending' AND next_attempt_at <= ?"
+        " AND (leased_until IS NULL OR leased_until <= ?)"
+    )
+
+    def claim_next(self, channel: str, *, now: float, lease: float) -> list[OutboxRow]:
+        """Lease what `channel` sends next: its oldest due alert, or the whole batch it is in.
 
         The lease is committed before anything is sent: if the process dies mid-send the
-        alert becomes due again when the lease runs out and is resent with the same id.
+        rows become due again (at once after a restart) and go out with the same ids.
         """
-        names = sorted(set(channels)) if channels is not None else None
-        where = (
-            "status = 'pending' AND next_attempt_at <= ?"
-            " AND (leased_until IS NULL OR leased_until <= ?)"
-        )
-        params: list[Any] = [now, now]
-        if names is not None:
-            if not names:
-                return []
-            where += f" AND channel IN ({','.join('?' * len(names))})"
-            params += names
         with self._tx() as db:
-            rows = db.execute(
-                f"SELECT {self._OUTBOX_COLS} FROM outbox WHERE {where}"
-                " ORDER BY next_attempt_at, created LIMIT ?",
-                (*params, limit),
-            ).fetchall()
+            first = db.execute(
+                f"SELECT {self._OUTBOX_COLS} FROM outbox WHERE channel = ? AND {self._DUE}"
+                " ORDER BY next_attempt_at, created LIMIT 1",
+                (channel, now, now),
+            ).fetchone()
+            if first is None:
+                return []
+            rows = [first]
+            if first[4] is not None:
+                rows = db.execute(
+                    f"SELECT {self._OUTBOX_COLS} FROM outbox WHERE channel = ? AND batch = ?"
+                    f" AND {self._DUE} ORDER BY created, id",
+                    (channel, first[4], now, now),
+                ).fetchall()
             db.executemany(
                 "UPDATE outbox SET leased_until = ?, attempts = attempts + 1 WHERE id = ?",
                 [(now + lease, r[0]) for r in rows],
             )
-        return [replace(self._outbox_row(r), attempts=r[5] + 1) for r in rows]
+        return [replace(self._outbox_row(r), attempts=r[6] + 1) for r in rows]
 
     def release_leases(self) -> int:
         """Free leases left by a process that died mid-send (call with the instance lock held)."""
@@ -507,19 +592,20 @@ class Store:
         handle.flush()
         self._lock_file = handle
 
-    def mark_sent(self, alert_id: str, *, now: float, status_code: int | None) -> None:
+    def mark_sent(self, ids: Sequence[str], *, now: float, status_code: int | None) -> None:
+        """The channel accepted these (one alert, or one batch): never send them again."""
         with self._tx() as db:
-            db.execute(
-                "UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL,"
-                " leased_until = NULL"
-                " WHERE id = ? AND status = 'pending'",
-                (now, alert_id),
-            )
-            self._attempt(db, alert_id, now, "sent", status_code, None)
+            for alert_id in ids:
+                db.execute(
+                    "UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL,"
+                    " leased_until = NULL WHERE id = ? AND status = 'pending'",
+                    (now, alert_id),
+                )
+                self._attempt(db, alert_id, now, "sent", status_code, None)
 
     def mark_retry(
         self,
-        alert_id: str,
+        ids: Sequence[str],
         *,
         now: float,
         next_attempt_at: float,
@@ -527,23 +613,25 @@ class Store:
         status_code: int | None,
     ) -> None:
         with self._tx() as db:
-            db.execute(
-                "UPDATE outbox SET next_attempt_at = ?, last_error = ?, leased_until = NULL"
-                " WHERE id = ? AND status = 'pending'",
-                (next_attempt_at, error, alert_id),
-            )
-            self._attempt(db, alert_id, now, "retry", status_code, error)
+            for alert_id in ids:
+                db.execute(
+                    "UPDATE outbox SET next_attempt_at = ?, last_error = ?, leased_until = NULL"
+                    " WHERE id = ? AND status = 'pending'",
+                    (next_attempt_at, error, alert_id),
+                )
+                self._attempt(db, alert_id, now, "retry", status_code, error)
 
     def mark_failed(
-        self, alert_id: str, *, now: float, error: str, status_code: int | None
+        self, ids: Sequence[str], *, now: float, error: str, status_code: int | None
     ) -> None:
         with self._tx() as db:
-            db.execute(
-                "UPDATE outbox SET status = 'failed', last_error = ?, leased_until = NULL"
-                " WHERE id = ? AND status = 'pending'",
-                (error, alert_id),
-            )
-            self._attempt(db, alert_id, now, "failed", status_code, error)
+            for alert_id in ids:
+                db.execute(
+                    "UPDATE outbox SET status = 'failed', last_error = ?, leased_until = NULL"
+                    " WHERE id = ? AND status = 'pending'",
+                    (error, alert_id),
+                )
+                self._attempt(db, alert_id, now, "failed", status_code, error)
 
     @staticmethod
     def _attempt(

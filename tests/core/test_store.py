@@ -10,7 +10,7 @@ import pytest
 
 from monitor.errors import StorageError
 from monitor.models import Alert, AlertRule, Document, Item, Match
-from monitor.store import MIGRATIONS, Store
+from monitor.store import MIGRATIONS, Queued, Store
 
 T0 = 1_700_000_000.0
 
@@ -33,7 +33,8 @@ def record(store: Store, *alerts: Alert, feed: str = "Feed", key: str = "id:1") 
     item = Item(key=key, feed=feed, title="Title", link="https://example.org/a")
     doc = Document(id="art_1", title="Title", text="Body")
     match = Match(rule="r1", article_id="art_1")
-    return store.record_item(item, doc, [match], [{"spans": []}], list(alerts), now=T0)
+    queued = [Queued(a) for a in alerts]
+    return store.record_item(item, doc, [match], [{"spans": []}], queued, now=T0)
 
 
 def test_migrations_and_wal(tmp_path: Path) -> None:
@@ -72,40 +73,68 @@ def test_record_item_is_seen_and_queued_once(tmp_path: Path) -> None:
 
 def test_lease_then_sent_is_final(tmp_path: Path) -> None:
     store = Store(tmp_path / "m.db")
-    record(store, alert("a"), alert("b", "hook"))
-    rows = store.claim_due(now=T0, lease=60)
-    assert {r.id for r in rows} == {"a", "b"} and all(r.attempts == 1 for r in rows)
-    assert store.claim_due(now=T0 + 59, lease=60) == []  # leased
-    store.mark_sent("a", now=T0 + 1, status_code=200)
+    record(store, alert("a"), alert("b"))
+    (a,) = store.claim_next("desk", now=T0, lease=60)
+    (b,) = store.claim_next("desk", now=T0, lease=60)
+    assert (a.id, b.id, a.attempts, b.attempts) == ("a", "b", 1, 1)
+    assert store.claim_next("desk", now=T0 + 59, lease=60) == []  # both leased
+    store.mark_sent(["a"], now=T0 + 1, status_code=200)
     # lease expiry (a crash mid-send) makes b due again; a, sent, never comes back
-    again = store.claim_due(now=T0 + 61, lease=60)
-    assert [r.id for r in again] == ["b"] and again[0].attempts == 2
-    assert [a.outcome for a in store.attempts("a")] == ["sent"]
+    (again,) = store.claim_next("desk", now=T0 + 61, lease=60)
+    assert again.id == "b" and again.attempts == 2
+    assert store.claim_next("desk", now=T0 + 61, lease=60) == []
+    assert [x.outcome for x in store.attempts("a")] == ["sent"]
 
 
 def test_retry_and_fail(tmp_path: Path) -> None:
     store = Store(tmp_path / "m.db")
     record(store, alert("a"))
-    store.claim_due(now=T0, lease=60)
-    store.mark_retry("a", now=T0, next_attempt_at=T0 + 5, error="HTTP 500", status_code=500)
+    store.claim_next("desk", now=T0, lease=60)
+    store.mark_retry(["a"], now=T0, next_attempt_at=T0 + 5, error="HTTP 500", status_code=500)
     assert store.next_due() == T0 + 5
-    assert store.claim_due(now=T0 + 4, lease=60) == []
-    assert len(store.claim_due(now=T0 + 5, lease=60)) == 1
-    store.mark_failed("a", now=T0 + 6, error="HTTP 400", status_code=400)
+    assert store.claim_next("desk", now=T0 + 4, lease=60) == []
+    assert len(store.claim_next("desk", now=T0 + 5, lease=60)) == 1
+    store.mark_failed(["a"], now=T0 + 6, error="HTTP 400", status_code=400)
     assert store.outbox("failed")[0].last_error == "HTTP 400"
-    assert [(a.outcome, a.status_code) for a in store.attempts("a")] == [
+    assert [(x.outcome, x.status_code) for x in store.attempts("a")] == [
         ("retry", 500),
         ("failed", 400),
     ]
     assert store.retry_failed(now=T0 + 7) == 1
-    assert [r.id for r in store.claim_due(now=T0 + 7, lease=60)] == ["a"]
+    assert [r.id for r in store.claim_next("desk", now=T0 + 7, lease=60)] == ["a"]
 
 
-def test_claim_only_known_channels(tmp_path: Path) -> None:
+def test_channels_are_claimed_separately(tmp_path: Path) -> None:
     store = Store(tmp_path / "m.db")
-    record(store, alert("a", "desk"), alert("b", "gone"))
-    assert [r.id for r in store.claim_due(now=T0, lease=60, channels=["desk"])] == ["a"]
-    assert store.claim_due(now=T0, lease=60, channels=[]) == []
+    record(store, alert("a", "desk"), alert("b", "hook"))
+    assert [r.id for r in store.claim_next("hook", now=T0, lease=60)] == ["b"]
+    assert [r.id for r in store.claim_next("desk", now=T0, lease=60)] == ["a"]
+    assert store.claim_next("gone", now=T0, lease=60) == []
+
+
+def test_a_batch_is_claimed_and_marked_whole(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    store.enqueue(alert("solo"), now=T0)
+    for n in range(3):
+        store.enqueue(Queued(alert(f"d{n}"), "digest", T0 + 3600), now=T0 + n)
+    assert store.batch_due("desk", "digest") == T0 + 3600
+    assert [r.id for r in store.claim_next("desk", now=T0 + 10, lease=60)] == ["solo"]
+    assert store.claim_next("desk", now=T0 + 10, lease=60) == []  # digest not due yet
+    store.mark_sent(["solo"], now=T0 + 11, status_code=200)
+    rows = store.claim_next("desk", now=T0 + 3600, lease=60)
+    assert [r.id for r in rows] == ["d0", "d1", "d2"] and {r.batch for r in rows} == {"digest"}
+    assert store.batch_due("desk", "digest") is None  # leased: a new digest starts
+    store.mark_sent([r.id for r in rows], now=T0 + 3601, status_code=200)
+    assert store.counts()["outbox_sent"] == 4
+
+
+def test_recent_alerts_count_only_unbatched(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    store.enqueue(alert("a"), now=T0)
+    store.enqueue(Queued(alert("b"), "summary:r1", T0 + 60), now=T0 + 1)
+    assert store.recent_alerts("r1", "desk", since=T0) == 1
+    assert store.recent_alerts("r1", "desk", since=T0 + 1) == 0
+    assert store.recent_alerts("r1", "hook", since=T0) == 0
 
 
 def test_feed_state_round_trip(tmp_path: Path) -> None:
@@ -150,8 +179,8 @@ def test_one_process_per_database(tmp_path: Path) -> None:
 def test_leases_of_a_dead_process_are_released(tmp_path: Path) -> None:
     store = Store(tmp_path / "m.db")
     record(store, alert("a"))
-    assert len(store.claim_due(now=T0, lease=600)) == 1
-    assert store.claim_due(now=T0 + 1, lease=600) == []
+    assert len(store.claim_next("desk", now=T0, lease=600)) == 1
+    assert store.claim_next("desk", now=T0 + 1, lease=600) == []
     assert store.release_leases() == 1
-    (again,) = store.claim_due(now=T0 + 1, lease=600)
+    (again,) = store.claim_next("desk", now=T0 + 1, lease=600)
     assert again.id == "a" and again.attempts == 2
