@@ -100,6 +100,7 @@ class Service:
             self.store, build_notifiers(self.config.channels), clock=clock, notices=self.notices
         )
         self.pipeline.on_queued = self.worker.wake
+        self.notices.on_queued = self.worker.wake
         self._mtimes = self._config_mtimes()
         self._stop = asyncio.Event()
         self._reloading = asyncio.Lock()

@@ -62,11 +62,16 @@ class Notices:
     """Feeds the pure decisions above with stored state and queues the notices."""
 
     def __init__(
-        self, store: Store, operator_channel: str | None, clock: Callable[[], float] = time.time
+        self,
+        store: Store,
+        operator_channel: str | None,
+        clock: Callable[[], float] = time.time,
+        on_queued: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.operator_channel = operator_channel
         self.clock = clock
+        self.on_queued = on_queued
 
     def feed_failed(self, feed: str, error: str) -> None:
         self._failure(f"feed:{feed}", f"Feed {feed!r}", error)
@@ -104,6 +109,8 @@ class Notices:
             notice = make_notice(text, self.operator_channel, state.subject, now)
             log.warning("operator_notice", channel=self.operator_channel, notice=text)
         self.store.save_notice_state(state, notice, now=now)
+        if notice is not None and self.on_queued:
+            self.on_queued()
 
 
 def make_notice(text: str, channel: str, subject: str, now: float) -> Alert:

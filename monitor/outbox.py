@@ -84,11 +84,15 @@ class OutboxWorker:
     async def drain(self) -> None:
         """Send everything that is due now, channels side by side (`run --once`, tests)."""
 
-        async def channel_drain(name: str) -> None:
+        async def channel_drain(name: str) -> int:
+            sent = 0
             while not self._stopping and await self.send_next(name):
-                pass
+                sent += 1
+            return sent
 
-        await asyncio.gather(*(channel_drain(name) for name in list(self.notifiers)))
+        # again until quiet: a send can queue a notice for another channel
+        while any(await asyncio.gather(*(channel_drain(n) for n in list(self.notifiers)))):
+            pass
 
     async def run(self) -> None:
         """Keep sending until stopped: one sender per channel, woken by new alerts."""

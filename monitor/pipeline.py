@@ -173,20 +173,23 @@ class Pipeline:
         new_keys = self.store.unseen(feed.name, unique)
         report.new = len(new_keys)
 
-        async def one(item: Item) -> None:
+        async def read(item: Item) -> Document:
             async with self._items:
-                queued, matched, partial = await self.process_item(feed, item)
+                return await self.build_document(feed, item)
+
+        # pages are fetched side by side; items are matched and recorded oldest first
+        # (feeds list newest first), so alerts go out in publication order
+        items = [unique[k] for k in reversed(new_keys)]
+        docs = await asyncio.gather(*(read(item) for item in items))
+        for item, doc in zip(items, docs, strict=True):
+            queued, matched = self.record(feed, item, doc)
             report.queued += len(queued)
             report.queued_ids += queued
             report.matched += int(matched)
-            report.partial += int(partial)
+            report.partial += int(doc.partial)
 
-        # oldest first, so alerts arrive in publication order
-        await asyncio.gather(*(one(unique[k]) for k in reversed(new_keys)))
-
-    async def process_item(self, feed: FeedConfig, item: Item) -> tuple[list[str], bool, bool]:
-        """Extract, match and record one new item; returns (queued alert ids, matched, partial)."""
-        doc = await self.build_document(feed, item)
+    def record(self, feed: FeedConfig, item: Item, doc: Document) -> tuple[list[str], bool]:
+        """Match one new item and record it; returns (queued alert ids, matched)."""
         rules = self.rules
         matches = rules.matcher.match(doc)
         now = self.clock()
@@ -196,7 +199,7 @@ class Pipeline:
         queued = self.store.record_item(item, doc, matches, evidence, planned, now=now)
         for m in matches:
             log.info("rule_matched", feed=feed.name, item=item.key, rule=m.rule, article=doc.id)
-        return queued, bool(matches), doc.partial
+        return queued, bool(matches)
 
     async def build_document(self, feed: FeedConfig, item: Item) -> Document:
         """The article as rules will see it: the extracted page, else the feed's own text."""

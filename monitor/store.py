@@ -544,7 +544,7 @@ class Store:
         with self._tx() as db:
             first = db.execute(
                 f"SELECT {self._OUTBOX_COLS} FROM outbox WHERE channel = ? AND {self._DUE}"
-                " ORDER BY next_attempt_at, created LIMIT 1",
+                " ORDER BY next_attempt_at, created, rowid LIMIT 1",
                 (channel, now, now),
             ).fetchone()
             if first is None:
@@ -553,7 +553,7 @@ class Store:
             if first[4] is not None:
                 rows = db.execute(
                     f"SELECT {self._OUTBOX_COLS} FROM outbox WHERE channel = ? AND batch = ?"
-                    f" AND {self._DUE} ORDER BY created, id",
+                    f" AND {self._DUE} ORDER BY created, rowid",
                     (channel, first[4], now, now),
                 ).fetchall()
             db.executemany(
