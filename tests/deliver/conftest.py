@@ -1,11 +1,11 @@
-"""Fixtures for delivery tests: a test certificate and a sample alert."""
+"""Fixtures for delivery tests: a test certificate, a sample alert, batch and notice."""
 
 from __future__ import annotations
 
 import pytest
 
-from monitor.deliver.render import sample_alert
-from monitor.models import Alert
+from monitor.deliver.render import sample_alert, sample_batch, sample_notice
+from monitor.models import Alert, Batch
 from tests.support.receivers import Certificate, make_certificate, openssl_available
 
 
@@ -19,3 +19,13 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
 @pytest.fixture
 def alert() -> Alert:
     return sample_alert("test")
+
+
+@pytest.fixture
+def batch() -> Batch:
+    return sample_batch("test")
+
+
+@pytest.fixture
+def notice() -> Alert:
+    return sample_notice("test")

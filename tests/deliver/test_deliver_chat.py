@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
 from monitor.deliver import build_notifier
 from monitor.errors import DeliveryError
-from monitor.models import Alert, ChannelConfig, DeliveryResult
+from monitor.models import Alert, Batch, ChannelConfig, DeliveryResult
 from tests.support import run
 from tests.support.receivers import Reply, WebhookReceiver
 
@@ -67,3 +68,40 @@ def test_unusable_urls_fail_permanently(urls: tuple[str, ...], alert: Alert) -> 
         send(channel(0, apprise_urls=urls), alert)
     assert e.value.permanent and e.value.subject == "chat"
     assert "not-a-service" not in str(e.value)  # URLs carry tokens: never echoed
+
+
+def test_batch_is_one_notification(batch: Batch) -> None:
+    async def go() -> DeliveryResult:
+        notifier = build_notifier(channel(receiver.port, timezone="Europe/Berlin"))
+        return await notifier.send_batch(batch)
+
+    with WebhookReceiver() as receiver:
+        run(go())
+    [request] = receiver.requests
+    body = json.loads(request.body)
+    assert body["title"] == "Digest: 3 alerts since 09:50"
+    assert "1. Oil jumps as Iran" in body["message"] and "3. OPEC+" in body["message"]
+    assert "[[Tanker]]" in body["message"]
+
+
+def test_notice_title_says_who_is_talking(notice: Alert) -> None:
+    with WebhookReceiver() as receiver:
+        send(channel(receiver.port), notice)
+    body = json.loads(receiver.requests[0].body)
+    assert body["title"] == f"[news-monitor] {notice.title}"
+    assert body["message"].startswith(notice.title) and "Matched rules" not in body["message"]
+
+
+def test_templates_dir_override(tmp_path: Path, alert: Alert) -> None:
+    (tmp_path / "alert.txt.j2").write_text("CHAT {{ title }}\n")
+    with WebhookReceiver() as receiver:
+        send(channel(receiver.port, templates_dir=str(tmp_path)), alert)
+    body = json.loads(receiver.requests[0].body)
+    assert body["message"].strip() == f"CHAT {alert.title}"
+
+
+def test_missing_templates_dir_fails_permanently(tmp_path: Path, alert: Alert) -> None:
+    with WebhookReceiver() as receiver, pytest.raises(DeliveryError) as e:
+        send(channel(receiver.port, templates_dir=str(tmp_path / "nope")), alert)
+    assert e.value.permanent and e.value.hint and "templates_dir" in str(e.value)
+    assert receiver.requests == []

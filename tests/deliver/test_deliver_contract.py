@@ -3,7 +3,8 @@
 - build_notifier(channel) gives a notifier whose `.channel` is that channel;
 - send(alert) returns a DeliveryResult, and can be repeated (sends are stateless);
 - an alert that went through the outbox (to_dict -> JSON -> from_dict) sends the same way;
-- a failed send raises DeliveryError whose subject is the channel name;
+- send(notice) and send_batch(batch) (digest and summary) do too, each as ONE message;
+- a failed send or send_batch raises DeliveryError whose subject is the channel name;
 - aclose() releases the notifier.
 """
 
@@ -12,14 +13,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
 from monitor.deliver import Notifier, build_notifier
 from monitor.errors import DeliveryError
-from monitor.models import Alert, ChannelConfig, DeliveryResult, SmtpConfig
+from monitor.models import Alert, Batch, BatchKind, ChannelConfig, DeliveryResult, SmtpConfig
 from tests.support import run
 from tests.support.receivers import HOST, Reply, SmtpServer, WebhookReceiver
 
@@ -123,6 +124,56 @@ def test_failure_raises_delivery_error_naming_the_channel(setup: Setup, alert: A
         notifier = build_notifier(setup.bad)
         try:
             await notifier.send(alert)
+        finally:
+            await notifier.aclose()
+
+    with pytest.raises(DeliveryError) as e:
+        run(go())
+    assert e.value.subject == setup.bad.name
+    assert str(e.value).startswith(f"{setup.bad.name}: ")
+
+
+def test_notice_sends_as_one_message(setup: Setup, notice: Alert) -> None:
+    async def go() -> DeliveryResult:
+        notifier = build_notifier(setup.good)
+        try:
+            return await notifier.send(notice)
+        finally:
+            await notifier.aclose()
+
+    assert isinstance(run(go()), DeliveryResult)
+    assert setup.received() == 1
+
+
+@pytest.mark.parametrize("kind", ["digest", "summary"])
+def test_send_batch_is_one_message_and_repeats(setup: Setup, batch: Batch, kind: BatchKind) -> None:
+    batch = replace(batch, kind=kind, rule="iran-oil" if kind == "summary" else None)
+
+    async def go() -> list[DeliveryResult]:
+        notifier: Notifier = build_notifier(setup.good)
+        try:
+            outbox = replace(
+                batch,
+                alerts=tuple(
+                    Alert.from_dict(json.loads(json.dumps(a.to_dict()))) for a in batch.alerts
+                ),
+            )
+            return [await notifier.send_batch(batch), await notifier.send_batch(outbox)]
+        finally:
+            await notifier.aclose()
+
+    results = run(go())
+    assert all(isinstance(r, DeliveryResult) for r in results)
+    assert setup.received() == 2  # one message per batch, not one per alert
+
+
+def test_send_batch_failure_raises_delivery_error_naming_the_channel(
+    setup: Setup, batch: Batch
+) -> None:
+    async def go() -> None:
+        notifier = build_notifier(setup.bad)
+        try:
+            await notifier.send_batch(batch)
         finally:
             await notifier.aclose()
 

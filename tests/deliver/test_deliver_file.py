@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from monitor.deliver import alert_id, build_notifier
-from monitor.deliver.render import webhook_payload
+from monitor.deliver.render import batch_payload, webhook_payload
 from monitor.errors import DeliveryError
-from monitor.models import Alert, ChannelConfig
+from monitor.models import Alert, Batch, ChannelConfig
 from tests.support import run
 
 
@@ -46,3 +46,18 @@ def test_unwritable_path_is_retryable(tmp_path: Path, alert: Alert) -> None:
     with pytest.raises(DeliveryError) as e:
         run(build_notifier(channel).send(alert))
     assert e.value.subject == "log" and not e.value.permanent
+
+
+def test_batch_is_one_line(tmp_path: Path, alert: Alert, batch: Batch, notice: Alert) -> None:
+    path = tmp_path / "alerts.jsonl"
+    notifier = build_notifier(ChannelConfig(name="log", type="file", path=str(path)))
+    run(notifier.send(alert))
+    run(notifier.send_batch(batch))
+    run(notifier.send(notice))
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line) for line in lines] == [
+        webhook_payload(alert),
+        batch_payload(batch),
+        webhook_payload(notice),
+    ]
+    assert [json.loads(line)["type"] for line in lines] == ["alert", "digest", "notice"]

@@ -6,6 +6,7 @@ import ssl
 import time
 from dataclasses import replace
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,7 @@ from monitor.deliver import build_notifier
 from monitor.deliver.mail import MailNotifier
 from monitor.deliver.retry import next_delay
 from monitor.errors import DeliveryError
-from monitor.models import Alert, ChannelConfig, DeliveryResult, SmtpConfig
+from monitor.models import Alert, Batch, ChannelConfig, DeliveryResult, SmtpConfig
 from tests.support import run
 from tests.support.receivers import Certificate, SilentServer, SmtpServer, free_port
 
@@ -156,3 +157,79 @@ def test_malformed_sender_is_permanent(alert: Alert) -> None:
     config = replace(channel(free_port()), sender="a@example.org\r\nBcc: victim@example.org")
     error = failure(config, alert)
     assert error.permanent and error.hint
+
+
+def test_batch_arrives_as_exactly_one_multipart_message(batch: Batch) -> None:
+    async def go() -> DeliveryResult:
+        notifier = build_notifier(channel(smtp.port))
+        try:
+            return await notifier.send_batch(batch)
+        finally:
+            await notifier.aclose()
+
+    with SmtpServer() as smtp:
+        assert run(go()).status == 250
+    assert smtp.attempts == 1
+    [got] = smtp.messages
+    message = got.message
+    assert message.get_content_type() == "multipart/alternative"
+    assert message["Subject"] == "Digest: 3 alerts since 07:50"
+    assert message["Message-ID"] == f"<{batch.id}@example.org>"
+    assert message["X-News-Monitor-Batch-Id"] == batch.id
+    assert message["X-News-Monitor-Kind"] == "digest"
+    text, html = message.get_body(("plain",)), message.get_body(("html",))
+    assert isinstance(text, EmailMessage) and isinstance(html, EmailMessage)
+    for n, alert in enumerate(batch.alerts, 1):
+        assert f"{n}. {alert.title}" in text.get_content()
+        assert alert.title in html.get_content()
+    assert '<a href="https://example.com/news/tanker-rates">' in html.get_content()
+
+
+def test_batch_smtp_errors_like_alerts(batch: Batch) -> None:
+    async def go() -> DeliveryResult:
+        return await MailNotifier(channel(smtp.port)).send_batch(batch)
+
+    with SmtpServer(replies=["451 4.3.0 later", "550 5.7.1 no"]) as smtp:
+        with pytest.raises(DeliveryError) as first:
+            run(go())
+        with pytest.raises(DeliveryError) as second:
+            run(go())
+    assert not first.value.permanent and first.value.status == 451
+    assert second.value.permanent and second.value.status == 550
+    assert smtp.messages == []
+
+
+def test_notice_subject(notice: Alert) -> None:
+    with SmtpServer() as smtp:
+        send(channel(smtp.port), notice)
+    [got] = smtp.messages
+    assert got.message["Subject"] == f"[news-monitor] {notice.title}"
+    assert got.message["X-News-Monitor-Kind"] == "notice"
+
+
+def test_channel_templates_dir_changes_the_text_part(tmp_path: Path, alert: Alert) -> None:
+    (tmp_path / "alert.txt.j2").write_text("Custom: {{ title }} ({{ rules|length }} rules)\n")
+    with SmtpServer() as smtp:
+        config = replace(channel(smtp.port), templates_dir=str(tmp_path))
+        run(build_notifier(config).send(alert))
+    [got] = smtp.messages
+    text, html = got.message.get_body(("plain",)), got.message.get_body(("html",))
+    assert isinstance(text, EmailMessage) and isinstance(html, EmailMessage)
+    assert text.get_content().rstrip() == f"Custom: {alert.title} (2 rules)"
+    assert "<mark>crude</mark>" in html.get_content()  # the package's HTML template
+
+
+@pytest.mark.parametrize("broken", ["missing", "syntax", "undefined"])
+def test_bad_templates_dir_fails_permanently(tmp_path: Path, alert: Alert, broken: str) -> None:
+    directory = tmp_path / "templates"
+    if broken != "missing":
+        directory.mkdir()
+        text = "{% if %}" if broken == "syntax" else "{{ no_such_variable }}"
+        (directory / "alert.txt.j2").write_text(text)
+    with SmtpServer() as smtp:
+        config = replace(channel(smtp.port), templates_dir=str(directory))
+        with pytest.raises(DeliveryError) as e:
+            run(build_notifier(config).send(alert))
+    assert e.value.permanent and e.value.subject == "mail" and e.value.hint
+    assert smtp.attempts == 0
+    assert next_delay(1, e.value) is None

@@ -13,10 +13,10 @@ import pytest
 from standardwebhooks import Webhook
 
 from monitor.deliver import build_notifier
-from monitor.deliver.render import webhook_payload
+from monitor.deliver.render import batch_payload, webhook_payload
 from monitor.deliver.webhook import USER_AGENT, parse_retry_after
 from monitor.errors import DeliveryError
-from monitor.models import Alert, ChannelConfig, DeliveryResult
+from monitor.models import Alert, Batch, ChannelConfig, DeliveryResult
 from tests.support import run
 from tests.support.receivers import Reply, WebhookReceiver
 
@@ -172,3 +172,48 @@ def test_unusable_channel_fails_every_send(url: str, secret: str | None, alert: 
 def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
     now = datetime(2015, 10, 21, 7, 28, tzinfo=UTC)
     assert parse_retry_after(value, now) == seconds
+
+
+def test_batch_is_one_signed_post(batch: Batch) -> None:
+    async def go() -> DeliveryResult:
+        notifier = build_notifier(channel(hook.url, secret=SECRET))
+        try:
+            return await notifier.send_batch(batch)
+        finally:
+            await notifier.aclose()
+
+    with WebhookReceiver() as hook:
+        assert run(go()).status == 200
+    [request] = hook.requests
+    assert request.headers["webhook-id"] == batch.id
+    payload = Webhook(SECRET).verify(request.body, request.headers)
+    assert payload == batch_payload(batch)
+    assert payload["type"] == "digest" and payload["count"] == len(payload["alerts"]) == 3
+    assert payload["alerts"][0] == webhook_payload(batch.alerts[0])
+
+
+def test_batch_failure_is_classified_like_alerts(batch: Batch) -> None:
+    async def go() -> DeliveryResult:
+        notifier = build_notifier(channel(hook.url))
+        try:
+            return await notifier.send_batch(batch)
+        finally:
+            await notifier.aclose()
+
+    with WebhookReceiver([Reply(429, headers={"Retry-After": "7"}), Reply(410)]) as hook:
+        with pytest.raises(DeliveryError) as first:
+            run(go())
+        with pytest.raises(DeliveryError) as second:
+            run(go())
+    assert not first.value.permanent and first.value.retry_after == 7
+    assert second.value.permanent and second.value.status == 410
+    assert first.value.subject == second.value.subject == "hook"
+
+
+def test_notice_payload_is_signed(notice: Alert) -> None:
+    with WebhookReceiver() as hook:
+        run(send_once(channel(hook.url, secret=SECRET), notice))
+    [request] = hook.requests
+    assert request.headers["webhook-id"] == notice.id
+    payload = Webhook(SECRET).verify(request.body, request.headers)
+    assert payload["type"] == "notice" and payload["message"] == notice.title
