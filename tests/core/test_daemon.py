@@ -141,3 +141,42 @@ def test_status_and_deliveries_after_a_run(setup: tuple[Path, Path, NewsSite]) -
     log = monitor("deliveries", "-v", db=db, timeout=60)
     assert " sent " in log.stdout and "Tehran talks" in log.stdout
     assert monitor("deliveries", "retry", "--failed", db=db, timeout=60).stdout.startswith("0 ")
+
+
+def test_systemd_notify_ready_and_stopping(
+    setup: tuple[Path, Path, NewsSite], tmp_path: Path
+) -> None:
+    import contextlib
+    import socket
+
+    config, db, _ = setup
+    address = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(address)
+        sock.settimeout(30)
+        env = dict(
+            os.environ,
+            MONITOR_DB=str(db),
+            PYTHONPATH=str(ROOT),
+            NOTIFY_SOCKET=address,
+            WATCHDOG_USEC="2000000",
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "run", "--config-dir", str(config)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            ready = sock.recv(4096).decode()
+            assert ready.startswith("READY=1\nSTATUS=watching 1 feeds")
+            assert sock.recv(4096) == b"WATCHDOG=1"
+        finally:
+            proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        sock.setblocking(False)
+        messages = []
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                messages.append(sock.recv(4096).decode())
+    assert messages[-1] == "STOPPING=1"
