@@ -16,13 +16,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor import __version__
 from monitor.config import config_dir_from_env, load_config, load_rules
 from monitor.errors import ConfigError, MonitorError
 from monitor.log import setup_logging
 from monitor.models import Document
+
+if TYPE_CHECKING:
+    from monitor.match import Matcher
 
 DEFAULT_DB = Path("var") / "monitor.db"
 
@@ -93,15 +96,23 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_match(args: argparse.Namespace) -> int:
+def _load_matcher(path: str) -> Matcher | None:
+    """The rules of one file compiled, or None after printing every problem in it."""
     from monitor.match import Matcher
-    from monitor.match.report import format_match_text, match_to_json
 
     try:
-        rules = load_rules(Path(args.rules))
-        matcher = Matcher.build(rules.rules, rules.entities)
+        rules = load_rules(Path(path))
+        return Matcher.build(rules.rules, rules.entities)
     except ConfigError as e:
         _print_problems(e)
+        return None
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    from monitor.match.report import format_match_text, match_to_json
+
+    matcher = _load_matcher(args.rules)
+    if matcher is None:
         return 1
     out = sys.stdout
     count = 0
@@ -122,13 +133,8 @@ def cmd_match(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from monitor.match import Matcher
-
-    try:
-        rules = load_rules(Path(args.rules))
-        matcher = Matcher.build(rules.rules, rules.entities)
-    except ConfigError as e:
-        _print_problems(e)
+    matcher = _load_matcher(args.rules)
+    if matcher is None:
         return 1
     if args.rule not in matcher.rule_names:
         print(f"error: no rule named {args.rule!r} in {args.rules}", file=sys.stderr)

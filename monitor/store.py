@@ -594,14 +594,15 @@ class Store:
 
     def mark_sent(self, ids: Sequence[str], *, now: float, status_code: int | None) -> None:
         """The channel accepted these (one alert, or one batch): never send them again."""
-        with self._tx() as db:
-            for alert_id in ids:
-                db.execute(
-                    "UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL,"
-                    " leased_until = NULL WHERE id = ? AND status = 'pending'",
-                    (now, alert_id),
-                )
-                self._attempt(db, alert_id, now, "sent", status_code, None)
+        self._settle(
+            ids,
+            "sent",
+            "status = 'sent', sent_at = ?, last_error = NULL",
+            (now,),
+            now=now,
+            status_code=status_code,
+            error=None,
+        )
 
     def mark_retry(
         self,
@@ -612,26 +613,49 @@ class Store:
         error: str,
         status_code: int | None,
     ) -> None:
-        with self._tx() as db:
-            for alert_id in ids:
-                db.execute(
-                    "UPDATE outbox SET next_attempt_at = ?, last_error = ?, leased_until = NULL"
-                    " WHERE id = ? AND status = 'pending'",
-                    (next_attempt_at, error, alert_id),
-                )
-                self._attempt(db, alert_id, now, "retry", status_code, error)
+        self._settle(
+            ids,
+            "retry",
+            "next_attempt_at = ?, last_error = ?",
+            (next_attempt_at, error),
+            now=now,
+            status_code=status_code,
+            error=error,
+        )
 
     def mark_failed(
         self, ids: Sequence[str], *, now: float, error: str, status_code: int | None
     ) -> None:
+        self._settle(
+            ids,
+            "failed",
+            "status = 'failed', last_error = ?",
+            (error,),
+            now=now,
+            status_code=status_code,
+            error=error,
+        )
+
+    def _settle(
+        self,
+        ids: Sequence[str],
+        outcome: str,
+        assignments: str,
+        values: tuple[Any, ...],
+        *,
+        now: float,
+        status_code: int | None,
+        error: str | None,
+    ) -> None:
+        """End the lease on `ids` with `outcome`, in one transaction, recording each attempt."""
         with self._tx() as db:
             for alert_id in ids:
                 db.execute(
-                    "UPDATE outbox SET status = 'failed', last_error = ?, leased_until = NULL"
+                    f"UPDATE outbox SET {assignments}, leased_until = NULL"
                     " WHERE id = ? AND status = 'pending'",
-                    (error, alert_id),
+                    (*values, alert_id),
                 )
-                self._attempt(db, alert_id, now, "failed", status_code, error)
+                self._attempt(db, alert_id, now, outcome, status_code, error)
 
     @staticmethod
     def _attempt(

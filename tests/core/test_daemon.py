@@ -48,10 +48,10 @@ class Daemon:
     def output(self) -> str:
         return self.log.read_text()
 
-    def wait_for(self, text: str, timeout: float = 30) -> None:
+    def wait_for(self, text: str, timeout: float = 30, count: int = 1) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if text in self.output():
+            if self.output().count(text) >= count:
                 return
             assert self.proc.poll() is None, f"daemon exited:\n{self.output()}"
             time.sleep(0.1)
@@ -91,7 +91,7 @@ def test_a_broken_edit_is_rejected_and_the_service_keeps_running(
         (config / "rules.yaml").write_text(good + "  - {name: second, query: 'talks'}\n")
         daemon.wait_for("event='config_reloaded' feeds=1 rules=2")
         os.kill(daemon.proc.pid, signal.SIGHUP)
-        daemon.wait_for("event='config_reloaded' feeds=1 rules=2", timeout=10)
+        daemon.wait_for("event='config_reloaded' feeds=1 rules=2", timeout=10, count=2)
     finally:
         code = daemon.stop()
     assert code == 0
