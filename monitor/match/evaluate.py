@@ -23,7 +23,7 @@ side must also occur at least k times.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from monitor.match.query import And, Entity, Field, Leaf, Near, Node, Not, Or, Prefix, Term
@@ -73,14 +73,17 @@ class DocText:
 
 class Hits:
     """Where every concept occurs in one document, plus the document's sentence and paragraph
-    numbering (computed on first use)."""
+    numbering and the evidence of query parts (both computed on first use)."""
 
-    __slots__ = ("_units", "occ", "text")
+    __slots__ = ("_units", "memo", "occ", "text")
 
     def __init__(self, text: DocText, occ: Mapping[int, list[Occurrence]]) -> None:
         self.text = text
         self.occ = occ
         self._units: tuple[list[int], list[int]] | None = None
+        # Evidence of operands, NEARs and groups, so that rules sharing parts share the work
+        # (and the very same Evidence object: see Evaluator).
+        self.memo: dict[Hashable, Evidence] = {}
 
     def occurrences(self, concept: int, scope: Field | None) -> list[Occurrence]:
         found = self.occ.get(concept, [])
@@ -153,12 +156,15 @@ class Evidence:
 
 
 _ABSENT = Evidence(ABSENT)
+_TRUE = Evidence(TRUE)
 
 
 class Evaluator:
     """Evaluates a query tree with full evidence (spans, distances) for one document.
 
     ``concepts`` maps each operand's ``concept_key`` to the concept number ``Hits`` uses.
+    Equal evidence is the same object for the whole document (memoised in ``Hits.memo``), so
+    callers may cache what they derive from it by identity.
     """
 
     def __init__(
@@ -172,11 +178,14 @@ class Evaluator:
         return self.hits.gather([self.concepts[concept_key(x)] for x in leaves], scope)
 
     def evaluate(self, node: Node, scope: Field | None = None) -> Evidence:
-        if isinstance(node, Term | Prefix | Entity):
-            occ = self.found((node,), scope)
-            if not occ or (self.k > 1 and mentions(occ) < self.k):
-                return _ABSENT
-            return Evidence(FOUND, tuple((node, o) for o in occ))
+        if isinstance(node, Term | Prefix | Entity | Near):
+            key = (node, scope, self.k)
+            ev = self.hits.memo.get(key)
+            if ev is None:
+                ev = self.hits.memo[key] = (
+                    self.near(node, scope) if isinstance(node, Near) else self.leaf(node, scope)
+                )
+            return ev
         if isinstance(node, And):
             kids = []
             for c in node.children:
@@ -184,15 +193,19 @@ class Evaluator:
                 if ev.value == ABSENT:
                     return _ABSENT
                 kids.append(ev)
-            return _combine(kids)
+            return self._combine(kids)
         if isinstance(node, Or):
-            return _combine([self.evaluate(c, scope) for c in node.children])
+            return self._combine([self.evaluate(c, scope) for c in node.children])
         if isinstance(node, Not):
             inner = Evaluator(self.hits, self.concepts).evaluate(node.child, scope)
-            return Evidence(TRUE) if inner.value == ABSENT else _ABSENT
-        if isinstance(node, Near):
-            return self.near(node, scope)
+            return _TRUE if inner.value == ABSENT else _ABSENT
         return self.evaluate(node.child, node.field)
+
+    def leaf(self, node: Leaf, scope: Field | None) -> Evidence:
+        occ = self.found((node,), scope)
+        if not occ or (self.k > 1 and mentions(occ) < self.k):
+            return _ABSENT
+        return Evidence(FOUND, tuple((node, o) for o in occ))
 
     def near(self, node: Near, scope: Field | None) -> Evidence:
         left, right = self.found(node.left, scope), self.found(node.right, scope)
@@ -212,11 +225,17 @@ class Evaluator:
                 return leaf
         raise AssertionError("occurrence without an operand")
 
-
-def _combine(kids: list[Evidence]) -> Evidence:
-    value = max((k.value for k in kids), default=ABSENT)
-    if value != FOUND:
-        return Evidence(value)
-    spans = tuple(s for k in kids if k.value == FOUND for s in k.spans)
-    distances = tuple(d for k in kids if k.value == FOUND for d in k.distances)
-    return Evidence(FOUND, spans, distances)
+    def _combine(self, kids: list[Evidence]) -> Evidence:
+        """The evidence of an AND (no child ABSENT) or an OR over these children."""
+        found = [k for k in kids if k.value == FOUND]
+        if not found:
+            return _TRUE if any(k.value == TRUE for k in kids) else _ABSENT
+        if len(found) == 1:
+            return found[0]
+        key = tuple(map(id, found))  # every FOUND Evidence is memoised, so ids are stable
+        ev = self.hits.memo.get(key)
+        if ev is None:
+            spans = tuple(s for k in found for s in k.spans)
+            distances = tuple(d for k in found for d in k.distances)
+            ev = self.hits.memo[key] = Evidence(FOUND, spans, distances)
+        return ev

@@ -46,14 +46,14 @@ def _listing(items: frozenset[str]) -> str:
 class _Render:
     """Builds Match objects for one document, sharing spans and snippets between rules."""
 
-    __slots__ = ("concepts", "doc", "hits", "snippets", "spans")
+    __slots__ = ("concepts", "doc", "hits", "rendered", "spans")
 
     def __init__(self, doc: Document, hits: Hits, concepts: Mapping[ConceptKey, int]) -> None:
         self.doc = doc
         self.hits = hits
         self.concepts = concepts
         self.spans: dict[tuple[Occurrence, str], Span] = {}
-        self.snippets: dict[tuple[tuple[Occurrence, str], ...], tuple[Snippet, ...]] = {}
+        self.rendered: dict[int, tuple[tuple[Span, ...], tuple[Snippet, ...]]] = {}
 
     def span(self, key: tuple[Occurrence, str]) -> Span:
         span = self.spans.get(key)
@@ -65,11 +65,13 @@ class _Render:
 
     def match(self, rule: _Rule) -> Match:
         ev = Evaluator(self.hits, self.concepts, rule.config.min_mentions).evaluate(rule.query)
-        keys = tuple(sorted({(occ, leaf.operand) for leaf, occ in ev.spans}))
-        spans = tuple(self.span(k) for k in keys)
-        snippets = self.snippets.get(keys)
-        if snippets is None:
-            snippets = self.snippets[keys] = make_snippets(self.doc.title, self.doc.text, spans)
+        rendered = self.rendered.get(id(ev))  # equal evidence is one object (see Evaluator)
+        if rendered is None:
+            keys = sorted({(occ, leaf.operand) for leaf, occ in ev.spans})
+            spans = tuple(self.span(k) for k in keys)
+            snippets = make_snippets(self.doc.title, self.doc.text, spans)
+            rendered = self.rendered[id(ev)] = (spans, snippets)
+        spans, snippets = rendered
         return Match(
             rule=rule.config.name,
             article_id=self.doc.id,
