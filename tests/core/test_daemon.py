@@ -180,3 +180,42 @@ def test_systemd_notify_ready_and_stopping(
             while True:
                 messages.append(sock.recv(4096).decode())
     assert messages[-1] == "STOPPING=1"
+
+
+def test_sigterm_lets_the_send_in_flight_finish_and_keeps_the_rest(tmp_path: Path) -> None:
+    import sqlite3
+
+    from tests.support.receivers import Reply, WebhookReceiver
+
+    items = [FeedEntry(f"Tehran {n}", f"https://x.org/{n}", f"t{n}", "Iran") for n in range(3)]
+    with NewsSite() as site, WebhookReceiver([Reply(200, hang=2)]) as hook:
+        url = site.add_feed("/f.xml", rss_feed("F", items))
+        config = tmp_path / "etc"
+        config.mkdir()
+        (config / "feeds.yaml").write_text(
+            f'defaults: {{interval: 1h, extract: false}}\nfeeds:\n  - {{name: F, url: "{url}"}}\n'
+        )
+        (config / "rules.yaml").write_text(
+            "entities:\n  iran: {aliases: [Iran, Tehran]}\n"
+            f'channels:\n  hook: {{type: webhook, url: "{hook.url}"}}\n'
+            "rules:\n  - {name: r, query: '@iran', channels: [hook]}\n"
+        )
+        db = tmp_path / "monitor.db"
+        daemon = Daemon(config, db, tmp_path / "log")
+        deadline = time.monotonic() + 30
+        while not hook.requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(hook.requests) == 1, daemon.output()
+        assert daemon.stop() == 0  # SIGTERM while the first send hangs for 2 s
+        assert "unfinished_sends=0" in daemon.output()
+        with sqlite3.connect(db) as conn:
+            states = sorted(r[0] for r in conn.execute("SELECT status FROM outbox"))
+        assert states == ["pending", "pending", "sent"]
+
+        second = Daemon(config, db, tmp_path / "log2")
+        deadline = time.monotonic() + 30
+        while len(hook.requests) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert second.stop() == 0
+    ids = [r.headers["webhook-id"] for r in hook.requests]
+    assert len(ids) == len(set(ids)) == 3
