@@ -556,9 +556,12 @@ def parse_rules(
     ids = set(entities)
     known_channels = set(channels) if need_channels else None
     for i, raw in enumerate(c.sequence(top.get("rules"), ("rules",))):
+        before = len(problems)
         rule = _parse_rule(c, raw, ("rules", i), ids, known_channels, validate_query, warnings)
         if rule is None:
             continue
+        if rule.name:  # name the rule in its problems: operators know rules by name
+            problems[before:] = [f"{p} (rule {rule.name!r})" for p in problems[before:]]
         if rule.name in seen:
             c.fail(
                 ("rules", i, "name"),

@@ -125,6 +125,13 @@ def test_every_problem_at_once_with_positions(
     assert len(found) == len(expected), "\n".join(found)
     for want, got in zip(expected, sorted(found), strict=True):
         assert got.startswith(want), f"{got!r} should start with {want!r}"
+    rule_problems = [p for p in found if "rules[" in p]
+    assert [p.rsplit(" (rule ", 1)[-1] for p in rule_problems] == [
+        "'one')",
+        "'one')",
+        "'two')",
+        "'two')",
+    ]
 
 
 def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
