@@ -40,6 +40,7 @@ from monitor.store import Store
 log = get_logger("monitor.daemon")
 
 WATCH_INTERVAL = 5.0
+RETENTION = 30 * 86400.0  # article text, matches and the delivery log are kept this long
 DRAIN_GRACE = 30.0
 ONCE_CONCURRENCY = 8
 
@@ -136,6 +137,7 @@ class Service:
         scheduler.add_job(
             self._watch_config, IntervalTrigger(seconds=WATCH_INTERVAL), id="watch-config"
         )
+        scheduler.add_job(self._prune, IntervalTrigger(hours=24), id="prune")
         watchdog = os.environ.get("WATCHDOG_USEC")
         if watchdog and watchdog.isdigit():
             scheduler.add_job(
@@ -210,6 +212,10 @@ class Service:
         if backing_off:
             return
         await self.pipeline.poll_feed(feed)
+
+    async def _prune(self) -> None:
+        removed = await asyncio.to_thread(self.store.prune, before=self.clock() - RETENTION)
+        log.info("store_pruned", articles=removed)
 
     # ------------------------------------------------------------------ reload
 

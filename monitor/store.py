@@ -499,6 +499,25 @@ class Store:
             if notice is not None:
                 self._insert(db, Queued(notice), now)
 
+    def prune(self, *, before: float) -> int:
+        """Forget article text, matches and settled deliveries older than `before`.
+
+        Seen-item keys are kept (they stop an old item still in a feed from alerting again),
+        and nothing that is still waiting to be sent is touched. Returns articles removed.
+        """
+        with self._tx() as db:
+            old = (
+                "SELECT id FROM articles WHERE created < ? AND id NOT IN"
+                " (SELECT article_id FROM outbox WHERE status = 'pending')"
+            )
+            db.execute(f"DELETE FROM matches WHERE article_id IN ({old})", (before,))
+            cur = db.execute(f"DELETE FROM articles WHERE id IN ({old})", (before,))
+            settled = "SELECT id FROM outbox WHERE status != 'pending' AND created < ?"
+            for table, column in (("delivery_attempts", "alert_id"), ("alert_rules", "alert_id")):
+                db.execute(f"DELETE FROM {table} WHERE {column} IN ({settled})", (before,))
+            db.execute("DELETE FROM outbox WHERE status != 'pending' AND created < ?", (before,))
+            return int(cur.rowcount)
+
     def counts(self) -> dict[str, int]:
         out = {"seen_items": 0, "articles": 0, "matches": 0}
         for table in out:

@@ -184,3 +184,25 @@ def test_leases_of_a_dead_process_are_released(tmp_path: Path) -> None:
     assert store.release_leases() == 1
     (again,) = store.claim_next("desk", now=T0 + 1, lease=600)
     assert again.id == "a" and again.attempts == 2
+
+
+def test_prune_keeps_seen_items_and_anything_unsent(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    record(store, alert("a"))
+    item = Item(key="id:2", feed="Feed", title="T2", link="https://example.org/b")
+    doc = Document(id="art_2", title="T2", text="Body")
+    store.record_item(item, doc, [], [], [Queued(replace_alert("b", "art_2"))], now=T0)
+    store.claim_next("desk", now=T0, lease=60)
+    store.mark_sent(["a"], now=T0, status_code=200)
+    assert store.prune(before=T0 + 1) == 1  # art_1 (sent) goes; art_2 is still pending
+    counts = store.counts()
+    assert counts["articles"] == 1 and counts["seen_items"] == 2
+    assert counts.get("outbox_sent", 0) == 0 and counts["outbox_pending"] == 1
+    assert store.unseen("Feed", ["id:1", "id:2"]) == []
+    assert store.integrity_check() == "ok"
+
+
+def replace_alert(aid: str, article: str) -> Alert:
+    from dataclasses import replace
+
+    return replace(alert(aid), article_id=article)
