@@ -19,19 +19,23 @@ from dataclasses import dataclass, field
 
 from monitor.match.evaluate import (
     ABSENT,
-    FOUND,
-    TRUE,
+    NO_EVIDENCE,
+    ONLY_NOT,
     ConceptKey,
     DocText,
+    Evidence,
     Hits,
     Occurrence,
+    combine,
     concept_key,
-    mentions,
+    leaf_evidence,
+    near_evidence,
 )
 from monitor.match.query import And, Entity, Field, Leaf, Near, Node, Not, Or, Prefix, Scope, Term
 from monitor.match.tokens import query_tokens
 
-Check = Callable[[Hits], int]  # a rule's query value for one document (ABSENT/TRUE/FOUND)
+Check = Callable[[Hits], Evidence]  # a (sub)query's value and words in one document
+Surface = tuple[tuple[str, ...], bool]  # tokens, and whether they are exact-case
 
 
 class _TrieNode:
@@ -125,11 +129,10 @@ class Compiled:
     concepts: dict[ConceptKey, int] = field(default_factory=dict)
     costs: list[float] = field(default_factory=list)  # estimated frequency of each concept
 
-    def concept(self, leaf: Leaf, entities: Mapping[str, tuple[tuple[str, ...], ...]]) -> int:
+    def concept(self, leaf: Leaf, entities: Mapping[str, tuple[Surface, ...]]) -> int:
         """Number of the leaf's concept, adding it (and its surfaces) when new.
 
-        ``entities`` maps an entity id to its aliases' tokens, exact aliases marked by a
-        leading ``"\\x00"`` token.
+        ``entities`` maps an entity id to its surfaces (see ``entity_surfaces``).
         """
         key = concept_key(leaf)
         c = self.concepts.get(key)
@@ -140,11 +143,9 @@ class Compiled:
             self.index.add_prefix(leaf.tokens, c)
             self.costs.append(3.0 / sum(map(len, leaf.tokens)))
             return c
-        surfaces = [leaf.tokens] if isinstance(leaf, Term) else list(entities[leaf.id])
+        surfaces = [(leaf.tokens, False)] if isinstance(leaf, Term) else entities[leaf.id]
         cost = 0.0
-        for s in surfaces:
-            exact = s[0] == "\x00"
-            tokens = s[1:] if exact else s
+        for tokens, exact in surfaces:
             if tokens:
                 self.index.add_surface(tokens, exact, c)
                 cost += 1.0 / sum(map(len, tokens))
@@ -152,83 +153,79 @@ class Compiled:
         return c
 
 
-def entity_surfaces(
-    aliases: tuple[str, ...], exact: tuple[str, ...]
-) -> tuple[tuple[str, ...], ...]:
-    """Tokens of an entity's aliases for ``Compiled.concept`` (exact ones marked)."""
-    out = [query_tokens(a) for a in aliases]
-    out += [("\x00", *query_tokens(a, exact=True)) for a in exact]
+def entity_surfaces(aliases: tuple[str, ...], exact: tuple[str, ...]) -> tuple[Surface, ...]:
+    """The surfaces of an entity's aliases, for ``Compiled.concept``."""
+    out = [(query_tokens(a), False) for a in aliases]
+    out += [(query_tokens(a, exact=True), True) for a in exact]
     return tuple(out)
 
 
-def compile_check(node: Node, concepts: Mapping[ConceptKey, int], k: int) -> Check:
-    """A closure computing the node's value (same semantics as ``evaluate.Evaluator``)."""
-    return _check(node, concepts, k, None)
+def compile_check(
+    node: Node, concepts: Mapping[ConceptKey, int], k: int, scope: Field | None = None
+) -> Check:
+    """A closure computing the node's Evidence for a document (semantics: ``evaluate``).
+
+    Operands and NEARs are memoised per document by node identity, so rules should share
+    equal nodes (``query.intern``) to share the work and the resulting Evidence objects.
+    """
+    if isinstance(node, Term | Prefix | Entity):
+        return _leaf_check(node, concepts[concept_key(node)], k, scope)
+    if isinstance(node, And):
+        fs = [compile_check(c, concepts, k, scope) for c in sorted(node.children, key=_cost_rank)]
+
+        def all_of(h: Hits) -> Evidence:
+            kids = []
+            for f in fs:
+                ev = f(h)
+                if ev.value == ABSENT:
+                    return NO_EVIDENCE
+                kids.append(ev)
+            return combine(h, kids)
+
+        return all_of
+    if isinstance(node, Or):
+        gs = [compile_check(c, concepts, k, scope) for c in node.children]
+        return lambda h: combine(h, [g(h) for g in gs])
+    if isinstance(node, Not):
+        inner = compile_check(node.child, concepts, 1, scope)
+        return lambda h: ONLY_NOT if inner(h).value == ABSENT else NO_EVIDENCE
+    if isinstance(node, Near):
+        return _near_check(node, concepts, k, scope)
+    return compile_check(node.child, concepts, k, node.field)
 
 
 def _cost_rank(node: Node) -> int:
     return 0 if isinstance(node, Term | Prefix | Entity) else 2 if isinstance(node, Near) else 1
 
 
-def _check(node: Node, concepts: Mapping[ConceptKey, int], k: int, scope: Field | None) -> Check:
-    if isinstance(node, Term | Prefix | Entity):
-        c = concepts[concept_key(node)]
-        if scope is None and k == 1:
-            return lambda h: FOUND if c in h.occ else ABSENT
+def _leaf_check(leaf: Leaf, c: int, k: int, scope: Field | None) -> Check:
+    key = (id(leaf), scope, k)
 
-        def leaf(h: Hits) -> int:
-            occ = h.occurrences(c, scope)
-            return FOUND if occ and (k == 1 or mentions(occ) >= k) else ABSENT
+    def check(h: Hits) -> Evidence:
+        if c not in h.occ:
+            return NO_EVIDENCE
+        ev = h.memo.get(key)
+        if ev is None:
+            ev = h.memo[key] = leaf_evidence(h, leaf, c, scope, k)
+        return ev
 
-        return leaf
-    if isinstance(node, And):
-        fs = [_check(c, concepts, k, scope) for c in sorted(node.children, key=_cost_rank)]
-
-        def all_of(h: Hits) -> int:
-            best = ABSENT
-            for f in fs:
-                v = f(h)
-                if v == ABSENT:
-                    return ABSENT
-                best = max(best, v)
-            return best
-
-        return all_of
-    if isinstance(node, Or):
-        fs = [_check(c, concepts, k, scope) for c in sorted(node.children, key=_cost_rank)]
-
-        def any_of(h: Hits) -> int:
-            best = ABSENT
-            for f in fs:
-                v = f(h)
-                if v == FOUND:
-                    return FOUND
-                best = max(best, v)
-            return best
-
-        return any_of
-    if isinstance(node, Not):
-        inner = _check(node.child, concepts, 1, scope)
-        return lambda h: TRUE if inner(h) == ABSENT else ABSENT
-    if isinstance(node, Near):
-        return _near_check(node, concepts, k, scope)
-    return _check(node.child, concepts, k, node.field)
+    return check
 
 
 def _near_check(
     node: Near, concepts: Mapping[ConceptKey, int], k: int, scope: Field | None
 ) -> Check:
-    left = [concepts[concept_key(x)] for x in node.left]
-    right = [concepts[concept_key(x)] for x in node.right]
+    left = [(x, concepts[concept_key(x)]) for x in node.left]
+    right = [(x, concepts[concept_key(x)]) for x in node.right]
+    key = (id(node), scope, k)
 
-    def near(h: Hits) -> int:
-        a = h.gather(left, scope)
-        if not a:
-            return ABSENT
-        b = h.gather(right, scope)
-        if not b or (k > 1 and (mentions(a) < k or mentions(b) < k)):
-            return ABSENT
-        return FOUND if next(h.pairs(node, a, b), None) else ABSENT
+    def near(h: Hits) -> Evidence:
+        if not any(c in h.occ for _, c in left) or not any(c in h.occ for _, c in right):
+            return NO_EVIDENCE
+        ev = h.memo.get(key)
+        if ev is None:
+            ev = h.memo[key] = near_evidence(h, node, (left, right), scope, k)
+        return ev
 
     return near
 

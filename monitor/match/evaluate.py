@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from monitor.match.query import And, Entity, Field, Leaf, Near, Node, Not, Or, Prefix, Term
+from monitor.match.query import Field, Leaf, Near, Prefix, Term
 from monitor.match.tokens import Tokens, tokenize, units
 
 ABSENT, TRUE, FOUND = 0, 1, 2
@@ -82,7 +82,7 @@ class Hits:
         self.occ = occ
         self._units: tuple[list[int], list[int]] | None = None
         # Evidence of operands, NEARs and groups, so that rules sharing parts share the work
-        # (and the very same Evidence object: see Evaluator).
+        # (and the very same Evidence object: see compile.compile_check).
         self.memo: dict[Hashable, Evidence] = {}
 
     def occurrences(self, concept: int, scope: Field | None) -> list[Occurrence]:
@@ -155,87 +155,60 @@ class Evidence:
     distances: tuple[int, ...] = ()
 
 
-_ABSENT = Evidence(ABSENT)
-_TRUE = Evidence(TRUE)
+NO_EVIDENCE = Evidence(ABSENT)
+ONLY_NOT = Evidence(TRUE)
+
+# Every FOUND Evidence is created once per document and memoised in ``Hits.memo`` (by the
+# compiled checks), so equal evidence is the same object and callers may cache by identity.
 
 
-class Evaluator:
-    """Evaluates a query tree with full evidence (spans, distances) for one document.
+def leaf_evidence(hits: Hits, leaf: Leaf, concept: int, scope: Field | None, k: int) -> Evidence:
+    """An operand: FOUND with its occurrences when it occurs at least ``k`` times."""
+    occ = hits.occurrences(concept, scope)
+    if not occ or (k > 1 and mentions(occ) < k):
+        return NO_EVIDENCE
+    return Evidence(FOUND, tuple((leaf, o) for o in occ))
 
-    ``concepts`` maps each operand's ``concept_key`` to the concept number ``Hits`` uses.
-    Equal evidence is the same object for the whole document (memoised in ``Hits.memo``), so
-    callers may cache what they derive from it by identity.
-    """
 
-    def __init__(
-        self, hits: Hits, concepts: Mapping[ConceptKey, int], min_mentions: int = 1
-    ) -> None:
-        self.hits = hits
-        self.concepts = concepts
-        self.k = min_mentions
+def near_evidence(
+    hits: Hits,
+    node: Near,
+    sides: tuple[Sequence[tuple[Leaf, int]], Sequence[tuple[Leaf, int]]],
+    scope: Field | None,
+    k: int,
+) -> Evidence:
+    """A NEAR: FOUND with every occurrence that is part of a close pair, and the distance of
+    the closest pair. ``sides`` lists (operand, concept) of the left and right alternatives."""
+    owner: dict[Occurrence, Leaf] = {}
+    found: list[list[Occurrence]] = []
+    for side in sides:
+        occ = []
+        for leaf, concept in side:
+            for o in hits.occurrences(concept, scope):
+                owner.setdefault(o, leaf)
+                occ.append(o)
+        if not occ or (k > 1 and mentions(occ) < k):
+            return NO_EVIDENCE
+        found.append(occ)
+    pairs = list(hits.pairs(node, found[0], found[1]))
+    if not pairs:
+        return NO_EVIDENCE
+    used = sorted({o for a, b, _ in pairs for o in (a, b)})
+    return Evidence(FOUND, tuple((owner[o], o) for o in used), (min(p[2] for p in pairs),))
 
-    def found(self, leaves: Sequence[Leaf], scope: Field | None) -> list[Occurrence]:
-        return self.hits.gather([self.concepts[concept_key(x)] for x in leaves], scope)
 
-    def evaluate(self, node: Node, scope: Field | None = None) -> Evidence:
-        if isinstance(node, Term | Prefix | Entity | Near):
-            key = (node, scope, self.k)
-            ev = self.hits.memo.get(key)
-            if ev is None:
-                ev = self.hits.memo[key] = (
-                    self.near(node, scope) if isinstance(node, Near) else self.leaf(node, scope)
-                )
-            return ev
-        if isinstance(node, And):
-            kids = []
-            for c in node.children:
-                ev = self.evaluate(c, scope)
-                if ev.value == ABSENT:
-                    return _ABSENT
-                kids.append(ev)
-            return self._combine(kids)
-        if isinstance(node, Or):
-            return self._combine([self.evaluate(c, scope) for c in node.children])
-        if isinstance(node, Not):
-            inner = Evaluator(self.hits, self.concepts).evaluate(node.child, scope)
-            return _TRUE if inner.value == ABSENT else _ABSENT
-        return self.evaluate(node.child, node.field)
-
-    def leaf(self, node: Leaf, scope: Field | None) -> Evidence:
-        occ = self.found((node,), scope)
-        if not occ or (self.k > 1 and mentions(occ) < self.k):
-            return _ABSENT
-        return Evidence(FOUND, tuple((node, o) for o in occ))
-
-    def near(self, node: Near, scope: Field | None) -> Evidence:
-        left, right = self.found(node.left, scope), self.found(node.right, scope)
-        if self.k > 1 and (mentions(left) < self.k or mentions(right) < self.k):
-            return _ABSENT
-        pairs = list(self.hits.pairs(node, left, right))
-        if not pairs:
-            return _ABSENT
-        used = sorted({o for a, b, _ in pairs for o in (a, b)})
-        spans = tuple((self._leaf(node, o), o) for o in used)
-        return Evidence(FOUND, spans, (min(gap for _, _, gap in pairs),))
-
-    def _leaf(self, node: Near, occ: Occurrence) -> Leaf:
-        """The operand of a NEAR that an occurrence belongs to."""
-        for leaf in node.left + node.right:
-            if occ in self.hits.occ.get(self.concepts[concept_key(leaf)], ()):
-                return leaf
-        raise AssertionError("occurrence without an operand")
-
-    def _combine(self, kids: list[Evidence]) -> Evidence:
-        """The evidence of an AND (no child ABSENT) or an OR over these children."""
-        found = [k for k in kids if k.value == FOUND]
-        if not found:
-            return _TRUE if any(k.value == TRUE for k in kids) else _ABSENT
-        if len(found) == 1:
-            return found[0]
-        key = tuple(map(id, found))  # every FOUND Evidence is memoised, so ids are stable
-        ev = self.hits.memo.get(key)
-        if ev is None:
-            spans = tuple(s for k in found for s in k.spans)
-            distances = tuple(d for k in found for d in k.distances)
-            ev = self.hits.memo[key] = Evidence(FOUND, spans, distances)
-        return ev
+def combine(hits: Hits, kids: list[Evidence]) -> Evidence:
+    """An AND (no child ABSENT) or an OR over these children: the best value, and the words
+    of every FOUND child."""
+    found = [k for k in kids if k.value == FOUND]
+    if not found:
+        return ONLY_NOT if any(k.value == TRUE for k in kids) else NO_EVIDENCE
+    if len(found) == 1:
+        return found[0]
+    key = tuple(map(id, found))
+    ev = hits.memo.get(key)
+    if ev is None:
+        spans = tuple(s for k in found for s in k.spans)
+        distances = tuple(d for k in found for d in k.distances)
+        ev = hits.memo[key] = Evidence(FOUND, spans, distances)
+    return ev

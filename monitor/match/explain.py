@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from monitor.match.evaluate import ABSENT, FOUND, TRUE, Evaluator, Evidence
+from collections.abc import Mapping, Sequence
+
+from monitor.match.compile import compile_check
+from monitor.match.evaluate import (
+    ABSENT,
+    FOUND,
+    TRUE,
+    ConceptKey,
+    Evidence,
+    Hits,
+    Occurrence,
+    concept_key,
+)
 from monitor.match.query import (
     And,
     Entity,
@@ -16,28 +28,49 @@ from monitor.match.query import (
     Term,
     render,
 )
+from monitor.models import RuleConfig
+
+
+class _Context:
+    """One rule on one document: evaluates any part of its query."""
+
+    def __init__(self, hits: Hits, concepts: Mapping[ConceptKey, int], k: int) -> None:
+        self.hits = hits
+        self.concepts = concepts
+        self.k = k
+
+    def evaluate(self, node: Node, scope: Field | None, k: int | None = None) -> Evidence:
+        return compile_check(node, self.concepts, self.k if k is None else k, scope)(self.hits)
+
+    def found(self, leaves: Sequence[Leaf], scope: Field | None) -> list[Occurrence]:
+        return self.hits.gather([self.concepts[concept_key(x)] for x in leaves], scope)
 
 
 def explain_query(
-    name: str, query: str, node: Node, evaluator: Evaluator, refusal: str | None
+    rule: RuleConfig,
+    node: Node,
+    hits: Hits,
+    concepts: Mapping[ConceptKey, int],
+    refusal: str | None,
 ) -> str:
     """The verdict, then the query tree with ✓ (true) or ✗ (false) and the evidence."""
-    lines = [f"rule {name!r}: {query}"]
+    lines = [f"rule {rule.name!r}: {rule.query}"]
     if refusal is not None:
         lines.append(f"NOT MATCHED: the rule's filters skip this article: {refusal}")
         return "\n".join(lines)
-    value = evaluator.evaluate(node).value
+    ctx = _Context(hits, concepts, rule.min_mentions)
+    value = ctx.evaluate(node, None).value
     if value == FOUND:
         lines.append("MATCHED")
     elif value == ABSENT:
         lines.append("NOT MATCHED: the parts marked ✗ failed")
     else:
         lines.append("NOT MATCHED: the query is true, but only through NOT; no words support it")
-    _explain(node, evaluator, None, 1, lines)
+    _explain(node, ctx, None, 1, lines)
     return "\n".join(lines)
 
 
-def _explain(node: Node, ev: Evaluator, scope: Field | None, depth: int, out: list[str]) -> None:
+def _explain(node: Node, ev: _Context, scope: Field | None, depth: int, out: list[str]) -> None:
     result = ev.evaluate(node, scope)
     mark = "✗" if result.value == ABSENT else "✓"
     pad = "  " * depth
@@ -50,7 +83,7 @@ def _explain(node: Node, ev: Evaluator, scope: Field | None, depth: int, out: li
         for c in node.children:
             _explain(c, ev, scope, depth + 1, out)
     elif isinstance(node, Not):
-        inner = Evaluator(ev.hits, ev.concepts).evaluate(node.child, scope)
+        inner = ev.evaluate(node.child, scope, k=1)
         found = "found" if inner.value != ABSENT else "absent"
         out.append(f"{pad}{mark} NOT {render(node.child)} ({render(node.child)} is {found})")
         if inner.value == FOUND:
@@ -64,7 +97,7 @@ def _explain(node: Node, ev: Evaluator, scope: Field | None, depth: int, out: li
         _explain(node.child, ev, node.field, depth + 1, out)
 
 
-def _leaf_detail(leaf: Leaf, ev: Evaluator, scope: Field | None) -> str:
+def _leaf_detail(leaf: Leaf, ev: _Context, scope: Field | None) -> str:
     occ = ev.found((leaf,), scope)
     where = f" in the {scope}" if scope else ""
     if not occ:
@@ -74,7 +107,7 @@ def _leaf_detail(leaf: Leaf, ev: Evaluator, scope: Field | None) -> str:
     return f"found {len(occ)} time{'s' if len(occ) > 1 else ''}{where}{need}: {text}"
 
 
-def _near_detail(node: Near, ev: Evaluator, scope: Field | None, result: Evidence) -> str:
+def _near_detail(node: Near, ev: _Context, scope: Field | None, result: Evidence) -> str:
     if result.value == FOUND:
         return f"closest pair {min(result.distances)} words apart"
     left, right = ev.found(node.left, scope), ev.found(node.right, scope)
@@ -92,7 +125,7 @@ def _near_detail(node: Near, ev: Evaluator, scope: Field | None, result: Evidenc
     return f"closest pair is {min(gaps)} words apart, more than {node.distance}"
 
 
-def _quote(ev: Evaluator, result: Evidence, limit: int = 3) -> str:
+def _quote(ev: _Context, result: Evidence, limit: int = 3) -> str:
     """The first few matched words as written, with their field."""
     seen: list[str] = []
     for _, occ in sorted(result.spans, key=lambda s: s[1]):

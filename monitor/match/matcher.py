@@ -6,10 +6,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from monitor.errors import QueryError
-from monitor.match.compile import Check, Compiled, anchors, compile_check, entity_surfaces
-from monitor.match.evaluate import FOUND, ConceptKey, DocText, Evaluator, Hits, Occurrence
+from monitor.match.compile import (
+    Check,
+    Compiled,
+    Surface,
+    anchors,
+    compile_check,
+    entity_surfaces,
+)
+from monitor.match.evaluate import FOUND, DocText, Evidence, Hits, Occurrence
 from monitor.match.explain import explain_query
-from monitor.match.query import Entity, Node, leaves, parse_query
+from monitor.match.query import Entity, Node, intern, leaves, parse_query
 from monitor.match.snippets import make_snippets
 from monitor.models import Document, EntityConfig, Match, RuleConfig, Snippet, Span
 
@@ -46,12 +53,11 @@ def _listing(items: frozenset[str]) -> str:
 class _Render:
     """Builds Match objects for one document, sharing spans and snippets between rules."""
 
-    __slots__ = ("concepts", "doc", "hits", "rendered", "spans")
+    __slots__ = ("doc", "hits", "rendered", "spans")
 
-    def __init__(self, doc: Document, hits: Hits, concepts: Mapping[ConceptKey, int]) -> None:
+    def __init__(self, doc: Document, hits: Hits) -> None:
         self.doc = doc
         self.hits = hits
-        self.concepts = concepts
         self.spans: dict[tuple[Occurrence, str], Span] = {}
         self.rendered: dict[int, tuple[tuple[Span, ...], tuple[Snippet, ...]]] = {}
 
@@ -63,9 +69,8 @@ class _Render:
             span = self.spans[key] = Span(field, start, end, text[start:end], key[1])
         return span
 
-    def match(self, rule: _Rule) -> Match:
-        ev = Evaluator(self.hits, self.concepts, rule.config.min_mentions).evaluate(rule.query)
-        rendered = self.rendered.get(id(ev))  # equal evidence is one object (see Evaluator)
+    def match(self, rule: _Rule, ev: Evidence) -> Match:
+        rendered = self.rendered.get(id(ev))  # equal evidence is one object (see compile)
         if rendered is None:
             keys = sorted({(occ, leaf.operand) for leaf, occ in ev.spans})
             spans = tuple(self.span(k) for k in keys)
@@ -100,12 +105,13 @@ class Matcher:
     def build(cls, rules: Sequence[RuleConfig], entities: Mapping[str, EntityConfig]) -> Matcher:
         """Compile every rule; raises QueryError (naming the rule) if a query is bad."""
         compiled = Compiled()
-        surfaces: dict[str, tuple[tuple[str, ...], ...]] = {}
+        surfaces: dict[str, tuple[Surface, ...]] = {}
+        shared: dict[Node, Node] = {}
         by_anchor: dict[int, list[int]] = {}
         out: list[_Rule] = []
         for i, rc in enumerate(rules):
             try:
-                query = parse_query(rc.query, entities)
+                query = intern(parse_query(rc.query, entities), shared)
             except QueryError as e:
                 raise QueryError(f"rule {rc.name!r}: {e.message}", e.column) from None
             for leaf, _ in leaves(query):
@@ -144,11 +150,13 @@ class Matcher:
             if ids:
                 candidates.update(ids)
         out = []
-        render = _Render(doc, hits, self._compiled.concepts)
+        render = _Render(doc, hits)
         for i in sorted(candidates):
             rule = self._rules[i]
-            if rule.refusal(doc) is None and rule.check(hits) == FOUND:
-                out.append(render.match(rule))
+            if rule.refusal(doc) is None:
+                ev = rule.check(hits)
+                if ev.value == FOUND:
+                    out.append(render.match(rule, ev))
         return out
 
     def explain(self, rule: str, doc: Document) -> str:
@@ -157,8 +165,7 @@ class Matcher:
         if r is None:
             raise KeyError(f"no rule named {rule!r}")
         hits = self._hits(doc.title, doc.text)
-        evaluator = Evaluator(hits, self._compiled.concepts, r.config.min_mentions)
-        return explain_query(r.config.name, r.config.query, r.query, evaluator, r.refusal(doc))
+        return explain_query(r.config, r.query, hits, self._compiled.concepts, r.refusal(doc))
 
     def check_examples(self) -> list[tuple[str, str]]:
         """(rule name, problem) for every example text that does not behave as declared.
@@ -172,7 +179,7 @@ class Matcher:
                 (False, r.config.examples.no_match),
             ):
                 for text in texts:
-                    if (r.check(self._hits("", text)) == FOUND) != expected:
+                    if (r.check(self._hits("", text)).value == FOUND) != expected:
                         want = "match" if expected else "not match"
                         problems.append((r.config.name, f"example should {want}: {text!r}"))
         return problems

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import Literal, TypeAlias, cast
 
 from monitor.errors import QueryError
 from monitor.match.tokens import query_tokens
@@ -352,6 +352,25 @@ class _Parser:
 def parse_query(query: str, entity_ids: Collection[str]) -> Node:
     """Parse a query; raise QueryError (with a 1-based column) on the first error."""
     return _Parser(query, entity_ids).parse()
+
+
+def intern(node: Node, table: dict[Node, Node]) -> Node:
+    """The node with every operand and NEAR replaced by the first equal one in ``table``,
+    so that rules written alike share the same objects (and their evaluation)."""
+    if isinstance(node, Term | Prefix | Entity):
+        return table.setdefault(node, node)
+    if isinstance(node, Near):
+        left = tuple(cast(Leaf, table.setdefault(x, x)) for x in node.left)
+        right = tuple(cast(Leaf, table.setdefault(x, x)) for x in node.right)
+        same = Near(left, right, node.unit, node.distance, node.ordered)
+        return table.setdefault(same, same)
+    if isinstance(node, And):
+        return And(tuple(intern(c, table) for c in node.children))
+    if isinstance(node, Or):
+        return Or(tuple(intern(c, table) for c in node.children))
+    if isinstance(node, Not):
+        return Not(intern(node.child, table))
+    return Scope(node.field, intern(node.child, table))
 
 
 def can_be_found(node: Node) -> bool:
