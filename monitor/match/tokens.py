@@ -185,6 +185,8 @@ def _plain_tokens(text: str, start: int, end: int, out: Tokens) -> None:
 
 def query_tokens(text: str, *, exact: bool = False) -> tuple[str, ...]:
     """The tokens a rule word, phrase or alias stands for (exact case or folded)."""
+    if text.isascii() and text.isalnum():  # the common case: one plain word
+        return (text if exact else text.lower(),)
     tokens = tokenize(text)
     return tuple(tokens.exact if exact else tokens.folded)
 

@@ -2,7 +2,9 @@
 
     python tests/bench/matching.py [--shared ../shared] [--rules 1000,10000]
         exports each workload (cached under --work), runs the workload's `compare` on
-        `monitor match --rules {rules} --json {articles}` and prints a table.
+        `monitor match --rules {rules} --json {articles}` and prints a table: differences,
+        marginal ms/article of the product and of the naive engine, speedup, the 1-article
+        run (start-up + load, seconds) and its peak memory.
     python tests/bench/matching.py --in-process [--rules 1000,10000]
         the same workloads through monitor.match directly (no CLI): differences from
         expected.json, load time, memory, ms/article. Use this while the CLI is not wired.
@@ -98,6 +100,20 @@ _LAST = re.compile(
 _START = re.compile(r"# product: .*1-article run ([\d.]+)s")
 
 
+_PEAK_RSS = (
+    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL);"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+
+
+def load_memory_mb(venv: Path, d: Path) -> float:
+    """Peak RSS of `monitor match` on one article: start-up plus loading the rules."""
+    cmd = [f"{venv}/bin/monitor", "match", "--rules", str(d / "rules.yaml"), "--json"]
+    cmd.append(str(d / "articles_1.jsonl"))
+    out = subprocess.run([sys.executable, "-c", _PEAK_RSS, *cmd], capture_output=True, text=True)
+    return round(int(out.stdout.strip()) / 1024, 1)
+
+
 def compare(shared: Path, d: Path, venv: Path) -> dict[str, Any]:
     cmd = f"{venv}/bin/monitor match --rules {{rules}} --json {{articles}}"
     p = subprocess.run(
@@ -126,6 +142,7 @@ def compare(shared: Path, d: Path, venv: Path) -> dict[str, Any]:
         "naive_ms": float(last.group(3)),
         "speedup": last.group(4),
         "load_s": float(start.group(1)) if start else "?",
+        "load_peak_mb": load_memory_mb(venv, d),
     }
 
 
