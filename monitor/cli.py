@@ -174,7 +174,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 def cmd_send_test(args: argparse.Namespace) -> int:
     from monitor.deliver import build_notifier
-    from monitor.deliver.render import sample_alert
+    from monitor.deliver.render import sample_alert, sample_batch, sample_notice
 
     try:
         config = load_config(config_dir_from_env(args.config_dir))
@@ -190,14 +190,19 @@ def cmd_send_test(args: argparse.Namespace) -> int:
     async def send() -> int:
         notifier = build_notifier(channel)
         try:
-            result = await notifier.send(sample_alert(channel.name))
+            if args.kind in ("digest", "summary"):
+                result = await notifier.send_batch(sample_batch(channel.name, args.kind))
+            elif args.kind == "notice":
+                result = await notifier.send(sample_notice(channel.name))
+            else:
+                result = await notifier.send(sample_alert(channel.name))
         except MonitorError as e:
             print(f"{channel.name}: send failed: {e}", file=sys.stderr)
             return 1
         finally:
             await notifier.aclose()
         status = f" (status {result.status})" if result.status is not None else ""
-        print(f"{channel.name}: sample alert sent{status} {result.detail}".rstrip())
+        print(f"{channel.name}: sample {args.kind} sent{status} {result.detail}".rstrip())
         return 0
 
     return asyncio.run(send())
@@ -403,6 +408,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("send-test", help="send a sample alert to a channel")
     config_dir(p)
     p.add_argument("channel")
+    p.add_argument(
+        "--kind",
+        choices=["alert", "digest", "summary", "notice"],
+        default="alert",
+        help="what to send: an alert (default), a digest, a rate-limit summary or a notice",
+    )
     p.set_defaults(func=cmd_send_test)
 
     p = sub.add_parser("deliveries", help="recent, pending or failed deliveries; retry failed ones")

@@ -219,3 +219,44 @@ def test_sigterm_lets_the_send_in_flight_finish_and_keeps_the_rest(tmp_path: Pat
         assert second.stop() == 0
     ids = [r.headers["webhook-id"] for r in hook.requests]
     assert len(ids) == len(set(ids)) == 3
+
+
+@pytest.mark.parametrize("kind", ["alert", "digest", "summary", "notice"])
+def test_send_test_reaches_a_real_smtp_server(tmp_path: Path, kind: str) -> None:
+    from tests.support.receivers import SmtpServer
+
+    with SmtpServer() as smtp:
+        (tmp_path / "feeds.yaml").write_text("feeds: []\n")
+        (tmp_path / "rules.yaml").write_text(
+            "channels:\n  desk: {type: email, to: [desk@example.org], from: m@example.org,"
+            f" smtp: {{host: 127.0.0.1, port: {smtp.port}}}}}\nrules: []\n"
+        )
+        result = monitor(
+            "send-test",
+            "desk",
+            "--kind",
+            kind,
+            "--config-dir",
+            str(tmp_path),
+            db=tmp_path / "m.db",
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(f"desk: sample {kind} sent (status 250)")
+        (message,) = smtp.messages
+    assert message.message["X-News-Monitor-Kind"] == kind
+
+
+def test_send_test_reports_a_channel_that_is_down(tmp_path: Path) -> None:
+    from tests.support.receivers import free_port
+
+    (tmp_path / "feeds.yaml").write_text("feeds: []\n")
+    (tmp_path / "rules.yaml").write_text(
+        f'channels:\n  hook: {{type: webhook, url: "http://127.0.0.1:{free_port()}/h"}}\n'
+        "rules: []\n"
+    )
+    result = monitor(
+        "send-test", "hook", "--config-dir", str(tmp_path), db=tmp_path / "m.db", timeout=60
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("hook: send failed: hook: could not reach the webhook")
