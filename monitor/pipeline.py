@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from monitor.dedupe import MIN_SHARED, text_sketch
 from monitor.deliver import alert_id
 from monitor.errors import ExtractError, FetchError, ParseError
 from monitor.extract import decode_html, extract_article, is_too_little
@@ -44,6 +45,7 @@ from monitor.store import Queued, Store
 log = get_logger("monitor.pipeline")
 
 MAX_BACKOFF = 6 * 3600.0
+TWIN_WINDOW = 3 * 86400.0  # how far back a near-identical article counts as the same story
 ITEM_CONCURRENCY = 4
 
 
@@ -189,14 +191,27 @@ class Pipeline:
             report.partial += int(doc.partial)
 
     def record(self, feed: FeedConfig, item: Item, doc: Document) -> tuple[list[str], bool]:
-        """Match one new item and record it; returns (queued alert ids, matched)."""
+        """Match one new item and record it; returns (queued alert ids, matched).
+
+        A near-identical article seen recently under another link (the same wire story in
+        two feeds) lends its id, so both share one alert per channel listing every source.
+        """
+        sketch = text_sketch(doc.text)
+        twin = self.store.near_duplicate(
+            sketch, since=self.clock() - TWIN_WINDOW, min_shared=MIN_SHARED
+        )
+        if twin is not None and twin != doc.id:
+            log.debug("article_twin", feed=feed.name, item=item.key, article=twin)
+            doc = replace(doc, id=twin)
         rules = self.rules
         matches = rules.matcher.match(doc)
         now = self.clock()
         alerts = build_alerts(doc, item, matches, rules.by_name, now=now)
         planned = [plan_delivery(a, rules, self.store, now) for a in alerts]
         evidence = [_evidence(m) for m in matches]
-        queued = self.store.record_item(item, doc, matches, evidence, planned, now=now)
+        queued = self.store.record_item(
+            item, doc, matches, evidence, planned, now=now, sketch=sketch
+        )
         for m in matches:
             log.info("rule_matched", feed=feed.name, item=item.key, rule=m.rule, article=doc.id)
         return queued, bool(matches)

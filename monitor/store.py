@@ -98,6 +98,13 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (alert_id, rule)
     ) WITHOUT ROWID;
     CREATE INDEX alert_rules_recent ON alert_rules (rule, channel, created);
+    CREATE TABLE sketches (
+        hash INTEGER NOT NULL,
+        article_id TEXT NOT NULL,
+        created REAL NOT NULL
+    );
+    CREATE INDEX sketches_hash ON sketches (hash, created);
+    CREATE INDEX sketches_article ON sketches (article_id);
     CREATE TABLE notices (
         subject TEXT PRIMARY KEY,
         failures INTEGER NOT NULL DEFAULT 0,
@@ -367,6 +374,7 @@ class Store:
         alerts: Sequence[Queued],
         *,
         now: float,
+        sketch: Sequence[int] = (),
     ) -> list[str]:
         """Record a processed item, its article, matches and outbox rows in one transaction.
 
@@ -394,6 +402,11 @@ class Store:
                     int(doc.partial),
                     now,
                 ),
+            )
+            db.executemany(
+                "INSERT INTO sketches (hash, article_id, created) SELECT ?, ?, ?"
+                " WHERE NOT EXISTS (SELECT 1 FROM sketches WHERE article_id = ? AND hash = ?)",
+                [(h, doc.id, now, doc.id, h) for h in sketch],
             )
             for match, ev in zip(matches, evidence, strict=True):
                 db.execute(
@@ -453,6 +466,19 @@ class Store:
                 (json.dumps(payload, ensure_ascii=False), alert.id),
             )
 
+    def near_duplicate(self, sketch: Sequence[int], *, since: float, min_shared: int) -> str | None:
+        """A recent article whose text sketch shares at least `min_shared` values."""
+        if not sketch:
+            return None
+        marks = ",".join("?" * len(sketch))
+        rows = self._query(
+            f"SELECT article_id, count(DISTINCT hash) AS shared FROM sketches"
+            f" WHERE hash IN ({marks}) AND created >= ? GROUP BY article_id"
+            " HAVING shared >= ? ORDER BY shared DESC, min(created) LIMIT 1",
+            (*sketch, since, min_shared),
+        )
+        return str(rows[0][0]) if rows else None
+
     def enqueue(self, alert: Alert | Queued, *, now: float) -> bool:
         """Queue one alert on its own (a notice, a test); False if already queued."""
         q = alert if isinstance(alert, Queued) else Queued(alert)
@@ -511,6 +537,7 @@ class Store:
                 " (SELECT article_id FROM outbox WHERE status = 'pending')"
             )
             db.execute(f"DELETE FROM matches WHERE article_id IN ({old})", (before,))
+            db.execute("DELETE FROM sketches WHERE created < ?", (before,))
             cur = db.execute(f"DELETE FROM articles WHERE id IN ({old})", (before,))
             settled = "SELECT id FROM outbox WHERE status != 'pending' AND created < ?"
             for table, column in (("delivery_attempts", "alert_id"), ("alert_rules", "alert_id")):

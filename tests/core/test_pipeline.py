@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,42 @@ def test_failure_backoff_doubles_and_is_capped() -> None:
     delays = [failure_backoff(300, n, rng) for n in (1, 2, 3, 10, 30)]
     assert 270 <= delays[0] <= 330 and 540 <= delays[1] <= 660 and 1080 <= delays[2] <= 1320
     assert delays[3] <= 6 * 3600 * 1.1 and delays[4] <= 6 * 3600 * 1.1
+
+
+def test_near_identical_text_under_another_link_is_one_alert(store: Store) -> None:
+    story = load_story("iran-rejects-al-qaeda-ties")
+    # the same wire copy on another site: another link, headline, byline and footer
+    copy = replace(
+        story,
+        title="Tehran dismisses Pompeo's al-Qaeda claims",
+        paragraphs=(
+            "By Wire Staff",
+            *story.paragraphs,
+            "Copyright 2021 Wire. All rights reserved.",
+        ),
+    )
+    other = load_story("pompeo-iran-al-qaida-debate")
+    with NewsSite() as site:
+        a = site.add_page("/a", article_page(story))
+        b = site.add_page("/b/copy", article_page(copy))
+        c = site.add_page("/c", article_page(other))
+        one = site.add_feed("/1.xml", rss_feed("One", [FeedEntry(story.title, a, "a")]))
+        two = site.add_feed(
+            "/2.xml",
+            rss_feed("Two", [FeedEntry(copy.title, b, "b"), FeedEntry(other.title, c, "c")]),
+        )
+        poll(store, feed("Wire One", one), feed("Wire Two", two))
+    alerts = pending(store)
+    assert sorted(a["sources"] for a in alerts) == [["Wire One", "Wire Two"], ["Wire Two"]]
+
+
+def test_sketches_tell_copies_from_other_stories() -> None:
+    from monitor.dedupe import MIN_SHARED, text_sketch
+
+    text = " ".join(load_story("pompeo-iran-al-qaida-debate").paragraphs)
+    edited = "UPDATED: " + text.replace("Pompeo said", "Pompeo told VOA", 1) + " Reporting by VOA."
+    other = " ".join(load_story("iran-rejects-al-qaeda-ties").paragraphs)
+    same = len(set(text_sketch(text)) & set(text_sketch(edited)))
+    different = len(set(text_sketch(text)) & set(text_sketch(other)))
+    assert same >= MIN_SHARED > different
+    assert text_sketch("too short to judge") == []
