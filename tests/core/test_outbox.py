@@ -175,3 +175,62 @@ def test_a_hanging_receiver_does_not_delay_other_channels(tmp_path: Path) -> Non
     assert states == ["pending"]
     (attempt,) = store.attempts(slow_id)
     assert attempt.outcome == "retry" and "no response within 3 s" in (attempt.error or "")
+
+
+def email(name: str, port: int) -> ChannelConfig:
+    from monitor.models import SmtpConfig
+
+    return ChannelConfig(
+        name=name,
+        type="email",
+        to=("desk@example.org",),
+        sender="monitor@example.org",
+        smtp=SmtpConfig(host="127.0.0.1", port=port, timeout=10),
+    )
+
+
+def test_smtp_451_three_times_then_250_delivers_exactly_one_message(tmp_path: Path) -> None:
+    from tests.support.receivers import SmtpServer
+
+    clock = Clock()
+    store = Store(tmp_path / "m.db")
+    with SmtpServer(replies=["451 4.3.0 try again later"] * 3) as smtp:
+        (aid,) = queue(store, "desk", 1, clock)
+
+        async def main() -> None:
+            worker = await worker_for(store, clock, email("desk", smtp.port))
+            try:
+                for minutes in (0, 1, 5, 30, 60):
+                    clock.now = T0 + minutes * 60
+                    await worker.drain()
+            finally:
+                await close(worker)
+
+        asyncio.run(main())
+        assert smtp.attempts == 4
+        assert len(smtp.messages) == 1
+    outcomes = [(a.outcome, a.status_code) for a in store.attempts(aid)]
+    assert outcomes == [("retry", 451)] * 3 + [("sent", 250)]
+
+
+def test_smtp_550_is_failed_at_once_with_the_reason(tmp_path: Path) -> None:
+    from tests.support.receivers import SmtpServer
+
+    clock = Clock()
+    store = Store(tmp_path / "m.db")
+    with SmtpServer(replies=["550 5.1.1 mailbox unavailable"]) as smtp:
+        (aid,) = queue(store, "desk", 1, clock)
+
+        async def main() -> None:
+            worker = await worker_for(store, clock, email("desk", smtp.port))
+            try:
+                for hours in (0, 1, 30):
+                    clock.now = T0 + hours * 3600
+                    await worker.drain()
+            finally:
+                await close(worker)
+
+        asyncio.run(main())
+        assert smtp.attempts == 1 and smtp.messages == []
+    (row,) = store.outbox("failed")
+    assert row.id == aid and "mailbox unavailable" in (row.last_error or "")
