@@ -33,6 +33,7 @@ ABSENT, TRUE, FOUND = 0, 1, 2
 
 Occurrence = tuple[int, int]  # token positions [start, end) in title + body
 ConceptKey = tuple[str, str | tuple[str, ...]]
+SHOWN = 5  # most occurrences of one operand (or one NEAR side) that evidence keeps
 
 
 def concept_key(leaf: Leaf) -> ConceptKey:
@@ -99,6 +100,25 @@ class Hits:
             return self.occurrences(concepts[0], scope)
         return [o for c in concepts for o in self.occurrences(c, scope)]
 
+    def shown(self, occ: list[Occurrence]) -> list[Occurrence]:
+        """The occurrences an alert shows: all, or when there are more than ``SHOWN``, the
+        first of each spelling (as written) and then the earliest, ``SHOWN`` in all."""
+        if len(occ) <= SHOWN:
+            return occ
+        seen: dict[str, Occurrence] = {}
+        text = self.text
+        for o in occ:
+            field, start, end = text.locate(o)
+            seen.setdefault((text.title if field == "title" else text.body)[start:end], o)
+            if len(seen) == SHOWN:
+                break
+        chosen = set(seen.values())
+        for o in occ:
+            if len(chosen) == SHOWN:
+                break
+            chosen.add(o)
+        return sorted(chosen)
+
     def unit_ids(self, unit: str) -> list[int]:
         """Sentence (or paragraph) number of every token; title and body never share one."""
         if self._units is None:
@@ -163,11 +183,11 @@ ONLY_NOT = Evidence(TRUE)
 
 
 def leaf_evidence(hits: Hits, leaf: Leaf, concept: int, scope: Field | None, k: int) -> Evidence:
-    """An operand: FOUND with its occurrences when it occurs at least ``k`` times."""
+    """An operand: FOUND with (some of) its occurrences when it occurs at least ``k`` times."""
     occ = hits.occurrences(concept, scope)
     if not occ or (k > 1 and mentions(occ) < k):
         return NO_EVIDENCE
-    return Evidence(FOUND, tuple((leaf, o) for o in occ))
+    return Evidence(FOUND, tuple((leaf, o) for o in hits.shown(occ)))
 
 
 def near_evidence(
@@ -177,8 +197,9 @@ def near_evidence(
     scope: Field | None,
     k: int,
 ) -> Evidence:
-    """A NEAR: FOUND with every occurrence that is part of a close pair, and the distance of
-    the closest pair. ``sides`` lists (operand, concept) of the left and right alternatives."""
+    """A NEAR: FOUND with the closest pair and other occurrences that are part of a close
+    pair (see ``Hits.shown``), and the distance of the closest pair. ``sides`` lists
+    (operand, concept) of the left and right alternatives."""
     owner: dict[Occurrence, Leaf] = {}
     found: list[list[Occurrence]] = []
     for side in sides:
@@ -193,8 +214,11 @@ def near_evidence(
     pairs = list(hits.pairs(node, found[0], found[1]))
     if not pairs:
         return NO_EVIDENCE
-    used = sorted({o for a, b, _ in pairs for o in (a, b)})
-    return Evidence(FOUND, tuple((owner[o], o) for o in used), (min(p[2] for p in pairs),))
+    a, b, gap = min(pairs, key=lambda p: p[2])
+    used = {a, b}
+    used.update(hits.shown(sorted({p[0] for p in pairs})))
+    used.update(hits.shown(sorted({p[1] for p in pairs})))
+    return Evidence(FOUND, tuple((owner[o], o) for o in sorted(used)), (gap,))
 
 
 def combine(hits: Hits, kids: list[Evidence]) -> Evidence:

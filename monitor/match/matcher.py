@@ -53,13 +53,14 @@ def _listing(items: frozenset[str]) -> str:
 class _Render:
     """Builds Match objects for one document, sharing spans and snippets between rules."""
 
-    __slots__ = ("doc", "hits", "rendered", "spans")
+    __slots__ = ("doc", "hits", "made", "rendered", "spans")
 
     def __init__(self, doc: Document, hits: Hits) -> None:
         self.doc = doc
         self.hits = hits
         self.spans: dict[tuple[Occurrence, str], Span] = {}
         self.rendered: dict[int, tuple[tuple[Span, ...], tuple[Snippet, ...]]] = {}
+        self.made: dict[tuple[int, ...], Snippet] = {}  # snippets by their spans' ids
 
     def span(self, key: tuple[Occurrence, str]) -> Span:
         span = self.spans.get(key)
@@ -74,7 +75,7 @@ class _Render:
         if rendered is None:
             keys = sorted({(occ, leaf.operand) for leaf, occ in ev.spans})
             spans = tuple(self.span(k) for k in keys)
-            snippets = make_snippets(self.doc.title, self.doc.text, spans)
+            snippets = make_snippets(self.doc.title, self.doc.text, spans, self.made)
             rendered = self.rendered[id(ev)] = (spans, snippets)
         spans, snippets = rendered
         return Match(

@@ -18,7 +18,7 @@ def marked(snippet: Snippet, left: str = "[[", right: str = "]]") -> str:
 
 
 def match_to_json(m: Match) -> dict[str, Any]:
-    """A JSON-ready dict: the match, its spans, the best snippet marked up, all snippets."""
+    """A JSON-ready dict: the match, its spans and the best snippet marked up."""
     return {
         "article_id": m.article_id,
         "rule": m.rule,
@@ -27,10 +27,6 @@ def match_to_json(m: Match) -> dict[str, Any]:
             for s in m.spans
         ],
         "snippet": marked(m.snippets[0]) if m.snippets else "",
-        "snippets": [
-            {"field": s.field, "text": s.text, "highlights": [list(h) for h in s.highlights]}
-            for s in m.snippets
-        ],
         "distances": list(m.distances),
         "channels": list(m.channels),
     }

@@ -12,10 +12,14 @@ MAX_LENGTH = 400  # longest stretch of matched words one snippet covers
 MAX_SNIPPETS = 3
 
 
-def make_snippets(title: str, body: str, spans: Sequence[Span]) -> tuple[Snippet, ...]:
+def make_snippets(
+    title: str, body: str, spans: Sequence[Span], made: dict[tuple[int, ...], Snippet]
+) -> tuple[Snippet, ...]:
     """1-3 snippets around ``spans`` (title first, then by offset), best first.
 
     Best means: the most different operands, then the most matched words, then the earliest.
+    ``made`` caches snippets by the identity of their spans, for the matches of one document
+    (whose equal spans are one object).
     """
     groups: list[list[Span]] = []
     group_end = 0
@@ -36,10 +40,16 @@ def make_snippets(title: str, body: str, spans: Sequence[Span]) -> tuple[Snippet
         range(len(groups)),
         key=lambda i: (-len({s.operand for s in groups[i]}), -len(groups[i]), i),
     )
-    return tuple(
-        _snippet(title if groups[i][0].field == "title" else body, groups[i])
-        for i in ranked[:MAX_SNIPPETS]
-    )
+    out = []
+    for i in ranked[:MAX_SNIPPETS]:
+        group = groups[i]
+        key = tuple(map(id, group))
+        snippet = made.get(key)
+        if snippet is None:
+            text = title if group[0].field == "title" else body
+            snippet = made[key] = _snippet(text, group)
+        out.append(snippet)
+    return tuple(out)
 
 
 def _snippet(text: str, group: list[Span]) -> Snippet:

@@ -8,7 +8,7 @@ import pytest
 
 from monitor.match import Matcher
 from monitor.match.report import format_match_text, match_to_json
-from monitor.models import Document, EntityConfig, RuleConfig
+from monitor.models import Document, EntityConfig, RuleConfig, Snippet
 
 DATA = Path(__file__).parent / "data"
 ENTITIES = {
@@ -92,13 +92,10 @@ def test_json_and_text_reports() -> None:
         {"field": "body", "start": 22, "end": 30, "text": "al-Qaida", "operand": "@al-qaida"},
     ]
     assert j["snippet"] == "[[Tehran]] denies hosting [[al-Qaida]], officials say."
-    assert j["snippets"] == [
-        {
-            "field": "body",
-            "text": "Tehran denies hosting al-Qaida, officials say.",
-            "highlights": [[0, 6], [22, 30]],
-        }
-    ]
+    assert "snippets" not in j  # one snippet is enough for a listing
+    assert m.snippets == (
+        Snippet("body", "Tehran denies hosting al-Qaida, officials say.", ((0, 6), (22, 30))),
+    )
     assert j["distances"] == [2] and j["channels"] == ["desk"]
     assert format_match_text(m) == (
         "iran-aq matched x\n"
@@ -106,6 +103,17 @@ def test_json_and_text_reports() -> None:
         "  NEAR distances: 2\n"
         "  body: [[Tehran]] denies hosting [[al-Qaida]], officials say."
     )
+
+
+def test_evidence_keeps_every_spelling_and_at_most_five_words_per_operand() -> None:
+    body = "Tehran and al-Qaida. " * 10 + "Iran, Iranian, al-Qaeda, AQ and Islamic Republic."
+    [m] = MATCHER.match(Document(id="x", title="", text=body))
+    by_operand = {op: [s.text for s in m.spans if s.operand == op] for op in ("@iran", "@al-qaida")}
+    assert by_operand == {
+        "@iran": ["Tehran", "Tehran", "Iran", "Iranian", "Islamic Republic"],
+        "@al-qaida": ["al-Qaida", "al-Qaida", "al-Qaida", "al-Qaeda", "AQ"],
+    }
+    assert m.distances == (0,)  # "al-Qaida. Tehran"
 
 
 def test_long_snippets_are_cut_at_words() -> None:
