@@ -509,7 +509,11 @@ def _parse_rule(
 
 
 def parse_rules(
-    doc: Located, problems: list[str], *, need_channels: bool = True, base: Path | None = None
+    doc: Located,
+    problems: list[str],
+    *,
+    need_channels: bool = True,
+    base: Path | None = None,
 ) -> RulesConfig:
     """Entities, channels and rules from a rules.yaml document (plus its includes).
 
@@ -531,7 +535,7 @@ def parse_rules(
             )
         for file in matched:
             try:
-                inc = load_yaml(Path(file))
+                inc = load_yaml(Path(file), cached=False)  # gazetteers: small, positions kept
             except ConfigError as e:
                 problems.extend(e.problems)
                 continue
@@ -572,29 +576,40 @@ def parse_rules(
     return RulesConfig(entities, channels, tuple(rules), tuple(warnings), operator)
 
 
-def load_rules(path: Path, *, need_channels: bool = False) -> RulesConfig:
+def load_rules(path: Path, *, need_channels: bool = False, cached: bool = True) -> RulesConfig:
     """Load one rules file on its own (for `monitor match`); raises ConfigError."""
     problems: list[str] = []
-    rules = parse_rules(load_yaml(path), problems, need_channels=need_channels, base=path.parent)
+    doc = load_yaml(path, cached=cached)
+    rules = parse_rules(doc, problems, need_channels=need_channels, base=path.parent)
+    if (problems or rules.warnings) and not doc.positioned:
+        return load_rules(path, need_channels=need_channels, cached=False)  # to say where
     if problems:
         raise ConfigError(problems)
     return rules
 
 
-def load_config(config_dir: Path) -> Config:
-    """Load and cross-check feeds.yaml and rules.yaml; raises ConfigError listing every problem."""
+def load_config(config_dir: Path, *, cached: bool = True) -> Config:
+    """Load and cross-check feeds.yaml and rules.yaml; raises ConfigError listing every problem.
+
+    A large file may come from the parse cache without positions; if it has anything to
+    report, it is parsed again so every message says where.
+    """
     problems: list[str] = []
     feeds: tuple[FeedConfig, ...] = ()
     rules = RulesConfig({}, {}, ())
+    positioned = True
     try:
-        feeds = parse_feeds(load_yaml(config_dir / FEEDS_FILE, FEEDS_FILE), problems)
+        feeds_doc = load_yaml(config_dir / FEEDS_FILE, FEEDS_FILE, cached=cached)
+        positioned = feeds_doc.positioned
+        feeds = parse_feeds(feeds_doc, problems)
     except ConfigError as e:
         problems.extend(e.problems)
     try:
-        rules_doc = load_yaml(config_dir / RULES_FILE, RULES_FILE)
+        rules_doc = load_yaml(config_dir / RULES_FILE, RULES_FILE, cached=cached)
     except ConfigError as e:
         problems.extend(e.problems)
     else:
+        positioned = positioned and rules_doc.positioned
         rules = parse_rules(rules_doc, problems, base=config_dir)
         feed_names = {f.name for f in feeds}
         for i, rule in enumerate(rules.rules):
@@ -605,6 +620,8 @@ def load_config(config_dir: Path) -> Config:
                             ("rules", i, "feeds"), f"rule {rule.name!r}: unknown feed {name!r}"
                         )
                     )
+    if (problems or rules.warnings) and not positioned:
+        return load_config(config_dir, cached=False)
     if problems:
         raise ConfigError(problems)
     return Config(

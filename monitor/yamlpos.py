@@ -7,6 +7,9 @@ Python values alongside a map from each value's path to its 1-based (line, colum
 
 from __future__ import annotations
 
+import hashlib
+import marshal
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +45,7 @@ class Located:
     value: Any
     marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     key_marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    positioned: bool = True  # False: from the cache, `marks` are empty
 
     def where(self, path: PathKey) -> tuple[int, int]:
         """Position of the value at `path`, or of its nearest ancestor that has one."""
@@ -90,8 +94,14 @@ def _scalar(node: yaml.Node) -> Any:
     return build(_constructor, node)
 
 
-def load_yaml(path: Path, display: str | None = None) -> Located:
-    """Parse `path`; a syntax error becomes a ConfigError naming file, line and column."""
+def load_yaml(path: Path, display: str | None = None, *, cached: bool = True) -> Located:
+    """Parse `path`; a syntax error becomes a ConfigError naming file, line and column.
+
+    Large files (a newsroom's 100,000 rules) take seconds to parse, so their plain value
+    is cached by content hash. A document from the cache has no positions
+    (`Located.positioned` is false): when it turns out to have problems, load it again
+    with `cached=False` to say where they are.
+    """
     name = display or str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -99,7 +109,45 @@ def load_yaml(path: Path, display: str | None = None) -> Located:
         raise ConfigError([f"{name}: file not found"]) from e
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError([f"{name}: cannot read: {e}"]) from e
-    return parse_yaml(text, name)
+    if not cached or len(text) < CACHE_MIN_CHARS:
+        return parse_yaml(text, name)
+    cache = _cache_path(text)
+    try:
+        value = marshal.loads(cache.read_bytes())
+    except (OSError, EOFError, ValueError, TypeError):
+        pass
+    else:
+        return Located(name, value, positioned=False)
+    located = parse_yaml(text, name)
+    try:
+        data = marshal.dumps(located.value)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        temp = cache.with_suffix(f".{os.getpid()}.tmp")
+        temp.write_bytes(data)
+        temp.replace(cache)
+    except (OSError, ValueError):  # unwritable cache, or values marshal can't store
+        pass
+    return located
+
+
+CACHE_MIN_CHARS = 1_000_000
+
+
+def cache_dir() -> Path:
+    """$MONITOR_CACHE_DIR, systemd's $CACHE_DIRECTORY, else $XDG_CACHE_HOME/news-monitor."""
+    for variable in ("MONITOR_CACHE_DIR", "CACHE_DIRECTORY"):
+        if os.environ.get(variable):
+            return Path(os.environ[variable].split(":")[0])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "news-monitor"
+
+
+def _cache_path(text: str) -> Path:
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return cache_dir() / f"yaml-{CACHE_FORMAT}-{digest}.marshal"
+
+
+CACHE_FORMAT = 1
 
 
 def parse_yaml(text: str, name: str) -> Located:

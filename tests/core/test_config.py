@@ -197,3 +197,26 @@ def test_bundled_config_is_valid() -> None:
     assert len(config.feeds) >= 12
     assert any(r.name == "iran-al-qaida" for r in config.rules)
     assert config.channels["alerts"].type == "file"
+
+
+def test_large_files_are_cached_and_problems_still_say_where(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor import yamlpos
+
+    monkeypatch.setenv("MONITOR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(yamlpos, "CACHE_MIN_CHARS", 0)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "entities:\n  iran: {aliases: [Iran]}\nrules:\n  - {name: r, query: '@iran'}\n"
+    )
+    first = load_rules(rules)
+    assert len(list((tmp_path / "cache").iterdir())) == 1
+    assert yamlpos.load_yaml(rules).positioned is False  # served from the cache
+    assert load_rules(rules) == first
+    # the same bytes with a bad query: positions come from a real parse
+    rules.write_text(rules.read_text().replace("'@iran'", "'@iran AND'"))
+    for _ in range(2):  # the first parse caches the value; the second load comes from it
+        with pytest.raises(ConfigError) as info:
+            load_rules(rules)
+        assert info.value.problems[0].startswith(f"{rules}:4:22: rules[0].query: expected operand")
