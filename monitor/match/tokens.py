@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from itertools import accumulate
 from dataclasses import dataclass
 
 _TRANS: dict[int, str | None] = {
@@ -31,7 +32,7 @@ _TRANS[0x00AD] = None  # soft hyphen
 
 _POSSESSIVE = re.compile(r"'[sS]\b")
 _TOKEN = re.compile(r"[^\W_]+")
-_SPAN = re.Match.span
+_ASCII_TOKEN = re.compile(r"([A-Za-z0-9]+)")  # _TOKEN in ASCII text, kept by re.split
 # An apostrophe, a backtick or any non-ASCII character: the run of non-space characters
 # around it needs the slow, character-by-character path.
 _SPECIAL = re.compile(r"[^\x00-\x26\x28-\x5f\x61-\x7f]")
@@ -174,13 +175,17 @@ def tokenize(text: str) -> Tokens:
 
 def _plain_tokens(text: str, start: int, end: int, out: Tokens) -> None:
     """Tokens of a stretch of plain ASCII text without apostrophes (nothing to normalise)."""
-    if start == 0 and end == len(text):
-        out.exact.extend(_TOKEN.findall(text))
-        out.folded.extend(_TOKEN.findall(text.lower()))
-    else:
-        out.exact.extend(_TOKEN.findall(text, start, end))
-        out.folded.extend(_TOKEN.findall(text[start:end].lower()))
-    out.spans.extend(map(_SPAN, _TOKEN.finditer(text, start, end)))
+    if start == end:
+        return
+    # [gap, token, gap, token, ..., gap]: the running sum of the lengths gives the offsets
+    parts = _ASCII_TOKEN.split(text if start == 0 and end == len(text) else text[start:end])
+    exact = parts[1::2]
+    if not exact:
+        return
+    out.exact.extend(exact)
+    out.folded.extend("\0".join(exact).lower().split("\0"))
+    offsets = list(accumulate(map(len, parts), initial=start))
+    out.spans.extend(zip(offsets[1:-1:2], offsets[2::2], strict=True))
 
 
 def query_tokens(text: str, *, exact: bool = False) -> tuple[str, ...]:
