@@ -311,6 +311,7 @@ _RULE_KEYS = {
     "examples",
     "max_alerts",
 }
+_BASIC_RULE_KEYS = {"name", "query", "channels"}
 _COMMON_CHANNEL_KEYS = {"type", "digest", "templates"}
 _CHANNEL_KEYS: dict[str, set[str]] = {
     "email": _COMMON_CHANNEL_KEYS | {"to", "from", "smtp", "timezone"},
@@ -478,11 +479,13 @@ def _parse_rule(
                 warnings.append(c.doc.problem(label, f"rule {name!r}: {w}"))
         except QueryError as e:
             c.fail(label, str(e))
-    channels = c.strings(data.get("channels"), (*path, "channels"))
+    channels = c.strings(data["channels"], (*path, "channels")) if "channels" in data else ()
     if channel_names is not None:
         for i, ch in enumerate(channels):
             if ch not in channel_names:
                 c.fail((*path, "channels", i), f"unknown channel {ch!r}")
+    if data.keys() <= _BASIC_RULE_KEYS:  # most rules of a large file: nothing else to read
+        return RuleConfig(name=name, query=query, channels=channels)
     max_alerts = None
     if data.get("max_alerts") is not None:
         try:
