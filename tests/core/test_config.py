@@ -197,6 +197,9 @@ def test_bundled_config_is_valid() -> None:
     assert len(config.feeds) >= 12
     assert any(r.name == "iran-al-qaida" for r in config.rules)
     assert config.channels["alerts"].type == "file"
+    from monitor.match import Matcher
+
+    assert Matcher.build(config.rules, config.entities).check_examples() == []
 
 
 def test_large_files_are_cached_and_problems_still_say_where(
