@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from monitor.match import Matcher
-from monitor.match.report import format_match_text, match_to_json
+from monitor.match.report import format_match_text, match_json, match_to_json
 from monitor.models import Document, EntityConfig, RuleConfig, Snippet
 
 DATA = Path(__file__).parent / "data"
@@ -19,6 +20,7 @@ ENTITIES = {
 }
 RULE = RuleConfig(name="iran-aq", query="@iran NEAR/20 @al-qaida", channels=("desk",))
 MATCHER = Matcher.build([RULE], ENTITIES)
+OTHER = RuleConfig(name='r\u00e9gle "2"', query="iran OR qaida", channels=("a", "b\\c"))
 
 
 def article(name: str) -> Document:
@@ -114,6 +116,14 @@ def test_evidence_keeps_every_spelling_and_at_most_five_words_per_operand() -> N
         "@al-qaida": ["al-Qaida", "al-Qaida", "al-Qaida", "al-Qaeda", "AQ"],
     }
     assert m.distances == (0,)  # "al-Qaida. Tehran"
+
+
+@pytest.mark.parametrize("name", sorted(SPELLINGS))
+def test_match_json_is_the_json_of_match_to_json(name: str) -> None:
+    quoted = Document(id='a"\\b', title='"Iran" — and al-Qaida’s\tmen', text="")
+    for doc in (article(name), quoted, article(name)):  # the second time from the cache
+        for m in MATCHER.match(doc) + Matcher.build([RULE, OTHER], ENTITIES).match(doc):
+            assert match_json(m) == json.dumps(match_to_json(m), ensure_ascii=False)
 
 
 def test_long_snippets_are_cut_at_words() -> None:
