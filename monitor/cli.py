@@ -109,7 +109,7 @@ def _load_matcher(path: str) -> Matcher | None:
 
 
 def cmd_match(args: argparse.Namespace) -> int:
-    from monitor.match.report import format_match_text, match_to_json
+    from monitor.match.report import format_match_text, match_json
 
     matcher = _load_matcher(args.rules)
     if matcher is None:
@@ -121,7 +121,7 @@ def cmd_match(args: argparse.Namespace) -> int:
             for m in matcher.match(doc):
                 count += 1
                 if args.json:
-                    out.write(json.dumps(match_to_json(m), ensure_ascii=False) + "\n")
+                    out.write(match_json(m) + "\n")
                 else:
                     out.write(format_match_text(m) + "\n\n")
     except MonitorError as e:
