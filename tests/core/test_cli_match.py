@@ -1,0 +1,78 @@
+"""`monitor match`, `explain` and `extract` as an operator runs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from tests.support.newsroom import article_page, load_story
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTICLES = ROOT / "tests" / "data" / "articles"
+RULES = ROOT / "rules.yaml"
+
+
+def test_match_json_on_text_files(capsys: pytest.CaptureFixture[str]) -> None:
+    inputs = sorted(str(p) for p in ARTICLES.glob("*.txt"))
+    assert main(["match", "--rules", str(RULES), "--json", *inputs]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    hits = sorted((Path(x["article_id"]).stem, x["rule"]) for x in lines)
+    assert ("iran-rejects-al-qaeda-ties", "iran-al-qaida") in hits
+    assert ("pompeo-iran-al-qaida-debate", "iran-al-qaida") in hits
+    assert not any(stem.startswith("control-") for stem, _ in hits)
+    for record in lines:
+        assert record["spans"] and "[[" in record["snippet"]
+        for span in record["spans"]:
+            assert {"field", "start", "end", "text", "operand"} <= span.keys()
+
+
+def test_match_html_and_jsonl(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    page = tmp_path / "story.html"
+    page.write_text(article_page(load_story("pompeo-iran-al-qaida-debate")))
+    jsonl = tmp_path / "a.jsonl"
+    jsonl.write_text(
+        json.dumps({"id": "x1", "title": "AQ in Tehran", "text": "", "url": "https://x/1"})
+        + "\n"
+        + json.dumps({"id": "x2", "title": "Weather", "text": "Rain in Paris."})
+        + "\n"
+    )
+    assert main(["match", "--rules", str(RULES), "--json", str(page), str(jsonl)]) == 0
+    got = sorted(
+        (json.loads(line)["article_id"], json.loads(line)["rule"])
+        for line in capsys.readouterr().out.splitlines()
+    )
+    assert got == [(str(page), "iran-al-qaida"), ("x1", "iran-al-qaida")]
+
+
+def test_match_text_output_and_bad_rules(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = str(ARTICLES / "pompeo-iran-al-qaida-debate.txt")
+    assert main(["match", "--rules", str(RULES), text]) == 0
+    out = capsys.readouterr().out
+    assert "iran-al-qaida" in out and "[[Tehran]]" in out and out.rstrip().endswith("1 match(es)")
+    bad = tmp_path / "rules.yaml"
+    bad.write_text("rules:\n  - {name: r, query: 'iran NEAR/5'}\n")
+    assert main(["match", "--rules", str(bad), text]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad}:2:22: rules[0].query: expected operand after NEAR/5" in err
+
+
+def test_explain_says_which_part_failed(capsys: pytest.CaptureFixture[str]) -> None:
+    control = str(ARTICLES / "control-europa-water.txt")
+    assert main(["explain", "--rules", str(RULES), "iran-al-qaida", control]) == 0
+    out = capsys.readouterr().out
+    assert "NOT MATCHED" in out and "@iran" in out
+
+
+def test_extract_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    story = load_story("iran-rejects-al-qaeda-ties")
+    page = tmp_path / "p.html"
+    page.write_text(article_page(story))
+    assert main(["extract", "--json", str(page)]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["title"] == story.title and record["language"] == "en"
+    assert story.paragraphs[-1] in record["text"] and "Comments are closed" not in record["text"]
