@@ -29,6 +29,7 @@ class _Rule:
     feeds: frozenset[str]
     tags: frozenset[str]
     languages: frozenset[str]
+    filtered: bool  # whether any of feeds, tags and languages is set
 
     def refusal(self, doc: Document) -> str | None:
         """Why the rule's filters skip this document, or None when they let it through."""
@@ -130,6 +131,7 @@ class Matcher:
                     frozenset(rc.feeds),
                     frozenset(rc.tags),
                     frozenset(_language(x) for x in rc.languages),
+                    bool(rc.feeds or rc.tags or rc.languages),
                 )
             )
         return cls(tuple(out), compiled, {c: tuple(ids) for c, ids in by_anchor.items()})
@@ -145,19 +147,18 @@ class Matcher:
     def match(self, doc: Document) -> list[Match]:
         """Every rule the document matches, in rule order."""
         hits = self._hits(doc.title, doc.text)
-        candidates: set[int] = set()
-        for c in hits.occ:
-            ids = self._by_anchor.get(c)
-            if ids:
-                candidates.update(ids)
+        by_anchor = self._by_anchor
+        candidates = set().union(*[by_anchor.get(c, ()) for c in hits.occ])
+        rules = self._rules
         out = []
         render = _Render(doc, hits)
         for i in sorted(candidates):
-            rule = self._rules[i]
-            if rule.refusal(doc) is None:
-                ev = rule.check(hits)
-                if ev.value == FOUND:
-                    out.append(render.match(rule, ev))
+            rule = rules[i]
+            if rule.filtered and rule.refusal(doc) is not None:
+                continue
+            ev = rule.check(hits)
+            if ev.value == FOUND:
+                out.append(render.match(rule, ev))
         return out
 
     def explain(self, rule: str, doc: Document) -> str:

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from json.encoder import encode_basestring as _string
-from typing import Any, TypeVar
+from typing import Any
 
 from monitor.models import Match, Snippet, Span
 
-# Encoded spans and best snippets by object identity: the matches of one article share them
-# (see matcher._Render). Each entry keeps its object alive, so an id is never reused for
-# another object while its entry exists.
-_ENCODED: dict[int, tuple[object, str]] = {}
+# The encoded evidence (spans, best snippet, distances) of recent matches, by the identity of
+# those objects: the matches of one article share them (see matcher._Render). An entry keeps
+# its objects alive, so their ids are not reused while it exists.
+_Evidence = tuple[tuple[Span, ...], tuple[Snippet, ...], tuple[int, ...]]
+_ENCODED: dict[tuple[int, int, int], tuple[_Evidence, str]] = {}
 _ENCODED_MAX = 4096
-T = TypeVar("T")
 
 
 def marked(snippet: Snippet, left: str = "[[", right: str = "]]") -> str:
@@ -43,38 +42,29 @@ def match_to_json(m: Match) -> dict[str, Any]:
 
 def match_json(m: Match) -> str:
     """``json.dumps(match_to_json(m), ensure_ascii=False)``, faster for many matches of one
-    article: their shared spans and snippets are encoded once."""
-    snippet = _encoded(m.snippets[0], _snippet_json) if m.snippets else '""'
+    article: the evidence they share is encoded once."""
+    evidence = (m.spans, m.snippets, m.distances)
+    key = (id(m.spans), id(m.snippets), id(m.distances))
+    entry = _ENCODED.get(key)
+    if entry is None or any(a is not b for a, b in zip(entry[0], evidence, strict=True)):
+        if len(_ENCODED) >= _ENCODED_MAX:
+            _ENCODED.clear()
+        entry = _ENCODED[key] = (evidence, _evidence_json(m))
     return (
-        f'{{"article_id": {_string(m.article_id)}, "rule": {_string(m.rule)}, '
-        f'"spans": {_encoded(m.spans, _spans_json)}, "snippet": {snippet}, '
-        f'"distances": [{", ".join(map(str, m.distances))}], '
+        f'{{"article_id": {_string(m.article_id)}, "rule": {_string(m.rule)}, {entry[1]}, '
         f'"channels": [{", ".join(map(_string, m.channels))}]}}'
     )
 
 
-def _encoded(item: T, encode: Callable[[T], str]) -> str:
-    entry = _ENCODED.get(id(item))
-    if entry is not None and entry[0] is item:
-        return entry[1]
-    if len(_ENCODED) >= _ENCODED_MAX:
-        _ENCODED.clear()
-    text = encode(item)
-    _ENCODED[id(item)] = (item, text)
-    return text
-
-
-def _spans_json(spans: tuple[Span, ...]) -> str:
-    items = (
+def _evidence_json(m: Match) -> str:
+    spans = ", ".join(
         f'{{"field": {_string(s.field)}, "start": {s.start}, "end": {s.end}, '
         f'"text": {_string(s.text)}, "operand": {_string(s.operand)}}}'
-        for s in spans
+        for s in m.spans
     )
-    return f"[{', '.join(items)}]"
-
-
-def _snippet_json(snippet: Snippet) -> str:
-    return _string(marked(snippet))
+    snippet = _string(marked(m.snippets[0])) if m.snippets else '""'
+    distances = ", ".join(map(str, m.distances))
+    return f'"spans": [{spans}], "snippet": {snippet}, "distances": [{distances}]'
 
 
 def format_match_text(m: Match) -> str:

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from itertools import accumulate
 from dataclasses import dataclass
+from itertools import accumulate
 
 _TRANS: dict[int, str | None] = {
     ord(c): "'" for c in "\u2019\u2018\u201b\u02bc\u02bb\u2032`\u00b4\uff07"
