@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -106,6 +107,18 @@ class Matcher:
     @classmethod
     def build(cls, rules: Sequence[RuleConfig], entities: Mapping[str, EntityConfig]) -> Matcher:
         """Compile every rule; raises QueryError (naming the rule) if a query is bad."""
+        # Compiling allocates millions of objects that all stay alive, so the cyclic garbage
+        # collector would run again and again for nothing (a third of the time at 100k rules).
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return cls._build(rules, entities)
+        finally:
+            if enabled:
+                gc.enable()
+
+    @classmethod
+    def _build(cls, rules: Sequence[RuleConfig], entities: Mapping[str, EntityConfig]) -> Matcher:
         compiled = Compiled()
         surfaces: dict[str, tuple[Surface, ...]] = {}
         shared: dict[Node, Node] = {}

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import accumulate
 
 _TRANS: dict[int, str | None] = {
@@ -188,6 +189,7 @@ def _plain_tokens(text: str, start: int, end: int, out: Tokens) -> None:
     out.spans.extend(zip(offsets[1:-1:2], offsets[2::2], strict=True))
 
 
+@lru_cache(maxsize=1 << 16)  # rules repeat words and aliases
 def query_tokens(text: str, *, exact: bool = False) -> tuple[str, ...]:
     """The tokens a rule word, phrase or alias stands for (exact case or folded)."""
     if text.isascii() and text.isalnum():  # the common case: one plain word
