@@ -161,17 +161,34 @@ def entity_surfaces(aliases: tuple[str, ...], exact: tuple[str, ...]) -> tuple[S
 
 
 def compile_check(
-    node: Node, concepts: Mapping[ConceptKey, int], k: int, scope: Field | None = None
+    node: Node,
+    concepts: Mapping[ConceptKey, int],
+    k: int,
+    scope: Field | None = None,
+    shared: dict[tuple[int, Field | None, int], Check] | None = None,
 ) -> Check:
     """A closure computing the node's Evidence for a document (semantics: ``evaluate``).
 
     Operands and NEARs are memoised per document by node identity, so rules should share
-    equal nodes (``query.intern``) to share the work and the resulting Evidence objects.
+    equal nodes (``query.intern``) to share the work and the resulting Evidence objects;
+    ``shared`` (by node identity, scope and k) then shares their closures too.
     """
-    if isinstance(node, Term | Prefix | Entity):
-        return _leaf_check(node, concepts[concept_key(node)], k, scope)
+    if isinstance(node, Term | Prefix | Entity | Near):
+        key = (id(node), scope, k)
+        check = shared.get(key) if shared is not None else None
+        if check is None:
+            if isinstance(node, Near):
+                check = _near_check(node, concepts, k, scope)
+            else:
+                check = _leaf_check(node, concepts[concept_key(node)], k, scope)
+            if shared is not None:
+                shared[key] = check
+        return check
     if isinstance(node, And):
-        fs = [compile_check(c, concepts, k, scope) for c in sorted(node.children, key=_cost_rank)]
+        fs = [
+            compile_check(c, concepts, k, scope, shared)
+            for c in sorted(node.children, key=_cost_rank)
+        ]
 
         def all_of(h: Hits) -> Evidence:
             kids = []
@@ -184,14 +201,12 @@ def compile_check(
 
         return all_of
     if isinstance(node, Or):
-        gs = [compile_check(c, concepts, k, scope) for c in node.children]
+        gs = [compile_check(c, concepts, k, scope, shared) for c in node.children]
         return lambda h: combine(h, [g(h) for g in gs])
     if isinstance(node, Not):
-        inner = compile_check(node.child, concepts, 1, scope)
+        inner = compile_check(node.child, concepts, 1, scope, shared)
         return lambda h: ONLY_NOT if inner(h).value == ABSENT else NO_EVIDENCE
-    if isinstance(node, Near):
-        return _near_check(node, concepts, k, scope)
-    return compile_check(node.child, concepts, k, node.field)
+    return compile_check(node.child, concepts, k, node.field, shared)
 
 
 def _cost_rank(node: Node) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from monitor.errors import QueryError
@@ -17,7 +17,7 @@ from monitor.match.compile import (
 )
 from monitor.match.evaluate import FOUND, DocText, Evidence, Hits, Occurrence
 from monitor.match.explain import explain_query
-from monitor.match.query import Entity, Node, intern, leaves, parse_query
+from monitor.match.query import Entity, Field, Node, intern, leaves, parse_query
 from monitor.match.snippets import make_snippets
 from monitor.models import Document, EntityConfig, Match, RuleConfig, Snippet, Span
 
@@ -46,6 +46,14 @@ class _Rule:
 def _language(code: str) -> str:
     """Primary language subtag, lower case: 'en-GB' -> 'en'."""
     return code.replace("_", "-").split("-")[0].lower()
+
+
+_EMPTY: frozenset[str] = frozenset()
+
+
+def _set(items: Iterable[str]) -> frozenset[str]:
+    """A frozenset; the empty one shared, as most rules have no filters."""
+    return frozenset(items) or _EMPTY
 
 
 def _listing(items: frozenset[str]) -> str:
@@ -122,6 +130,7 @@ class Matcher:
         compiled = Compiled()
         surfaces: dict[str, tuple[Surface, ...]] = {}
         shared: dict[Node, Node] = {}
+        checks: dict[tuple[int, Field | None, int], Check] = {}
         by_anchor: dict[int, list[int]] = {}
         out: list[_Rule] = []
         for i, rc in enumerate(rules):
@@ -140,10 +149,10 @@ class Matcher:
                 _Rule(
                     rc,
                     query,
-                    compile_check(query, compiled.concepts, rc.min_mentions),
-                    frozenset(rc.feeds),
-                    frozenset(rc.tags),
-                    frozenset(_language(x) for x in rc.languages),
+                    compile_check(query, compiled.concepts, rc.min_mentions, shared=checks),
+                    _set(rc.feeds),
+                    _set(rc.tags),
+                    _set(_language(x) for x in rc.languages),
                     bool(rc.feeds or rc.tags or rc.languages),
                 )
             )
