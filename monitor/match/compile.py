@@ -232,10 +232,13 @@ def _near_check(
 ) -> Check:
     left = [(x, concepts[concept_key(x)]) for x in node.left]
     right = [(x, concepts[concept_key(x)]) for x in node.right]
+    left_concepts = frozenset(c for _, c in left)
+    right_concepts = frozenset(c for _, c in right)
     key = (id(node), scope, k)
 
     def near(h: Hits) -> Evidence:
-        if not any(c in h.occ for _, c in left) or not any(c in h.occ for _, c in right):
+        found = h.occ.keys()
+        if found.isdisjoint(left_concepts) or found.isdisjoint(right_concepts):
             return NO_EVIDENCE
         ev = h.memo.get(key)
         if ev is None:

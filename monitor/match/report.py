@@ -43,13 +43,15 @@ def match_to_json(m: Match) -> dict[str, Any]:
 def match_json(m: Match) -> str:
     """``json.dumps(match_to_json(m), ensure_ascii=False)``, faster for many matches of one
     article: the evidence they share is encoded once."""
-    evidence = (m.spans, m.snippets, m.distances)
-    key = (id(m.spans), id(m.snippets), id(m.distances))
+    spans, snippets, distances = m.spans, m.snippets, m.distances
+    key = (id(spans), id(snippets), id(distances))
     entry = _ENCODED.get(key)
-    if entry is None or any(a is not b for a, b in zip(entry[0], evidence, strict=True)):
+    if entry is None or not (
+        entry[0][0] is spans and entry[0][1] is snippets and entry[0][2] is distances
+    ):
         if len(_ENCODED) >= _ENCODED_MAX:
             _ENCODED.clear()
-        entry = _ENCODED[key] = (evidence, _evidence_json(m))
+        entry = _ENCODED[key] = ((spans, snippets, distances), _evidence_json(m))
     return (
         f'{{"article_id": {_string(m.article_id)}, "rule": {_string(m.rule)}, {entry[1]}, '
         f'"channels": [{", ".join(map(_string, m.channels))}]}}'
