@@ -10,7 +10,7 @@ import pytest
 
 from monitor.extract import extract_article
 
-ARTICLES = Path(__file__).parent / "data" / "articles"
+ARTICLES = Path(__file__).parents[1] / "data" / "articles"  # shared with the other suites
 COMMENT_LINES = (
     "Add new comment",
     "Read our comment policy before posting your viewpoints",
