@@ -80,22 +80,14 @@ class _Render:
             span = self.spans[key] = Span(field, start, end, text[start:end], key[1])
         return span
 
-    def match(self, rule: _Rule, ev: Evidence) -> Match:
+    def match(self, rule: RuleConfig, ev: Evidence) -> Match:
         rendered = self.rendered.get(id(ev))  # equal evidence is one object (see compile)
         if rendered is None:
             keys = sorted({(occ, leaf.operand) for leaf, occ in ev.spans})
             spans = tuple(self.span(k) for k in keys)
             snippets = make_snippets(self.doc.title, self.doc.text, spans, self.made)
             rendered = self.rendered[id(ev)] = (spans, snippets)
-        spans, snippets = rendered
-        return Match(
-            rule=rule.config.name,
-            article_id=self.doc.id,
-            spans=spans,
-            snippets=snippets,
-            channels=rule.config.channels,
-            distances=ev.distances,
-        )
+        return Match(rule.name, self.doc.id, *rendered, rule.channels, ev.distances)
 
 
 class Matcher:
@@ -180,7 +172,7 @@ class Matcher:
                 continue
             ev = rule.check(hits)
             if ev.value == FOUND:
-                out.append(render.match(rule, ev))
+                out.append(render.match(rule.config, ev))
         return out
 
     def explain(self, rule: str, doc: Document) -> str:

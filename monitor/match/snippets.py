@@ -36,13 +36,11 @@ def make_snippets(
         else:
             groups.append([span])
             group_end = span.end
-    ranked = sorted(
-        range(len(groups)),
-        key=lambda i: (-len({s.operand for s in groups[i]}), -len(groups[i]), i),
-    )
+    if len(groups) > 1:
+        ranked = sorted(((-len({s.operand for s in g}), -len(g), i) for i, g in enumerate(groups)))
+        groups = [groups[i] for _, _, i in ranked[:MAX_SNIPPETS]]
     out = []
-    for i in ranked[:MAX_SNIPPETS]:
-        group = groups[i]
+    for group in groups:
         key = tuple(map(id, group))
         snippet = made.get(key)
         if snippet is None:
