@@ -105,6 +105,7 @@ class Hits:
         first of each spelling (as written) and then the earliest, ``SHOWN`` in all."""
         if len(occ) <= SHOWN:
             return occ
+        occ = sorted(occ)  # exact-case aliases are found after the others
         seen: dict[str, Occurrence] = {}
         text = self.text
         for o in occ:

@@ -87,7 +87,15 @@ class _Render:
             spans = tuple(self.span(k) for k in keys)
             snippets = make_snippets(self.doc.title, self.doc.text, spans, self.made)
             rendered = self.rendered[id(ev)] = (spans, snippets)
-        return Match(rule.name, self.doc.id, *rendered, rule.channels, ev.distances)
+        spans, snippets = rendered
+        return Match(
+            rule=rule.name,
+            article_id=self.doc.id,
+            spans=spans,
+            snippets=snippets,
+            channels=rule.channels,
+            distances=ev.distances,
+        )
 
 
 class Matcher:
