@@ -9,11 +9,13 @@ Secrets never live in the YAML: channels name an environment variable (`password
 
 from __future__ import annotations
 
+import gc
 import glob
 import ipaddress
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -581,11 +583,28 @@ def parse_rules(
 
 def load_rules(path: Path, *, need_channels: bool = False, cached: bool = True) -> RulesConfig:
     """Load one rules file on its own (for `monitor match`); raises ConfigError."""
+    with _gc_paused():
+        return _load_rules(path, need_channels=need_channels, cached=cached)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Loading creates hundreds of thousands of objects and frees none: skip collections."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load_rules(path: Path, *, need_channels: bool, cached: bool) -> RulesConfig:
     problems: list[str] = []
     doc = load_yaml(path, cached=cached)
     rules = parse_rules(doc, problems, need_channels=need_channels, base=path.parent)
     if (problems or rules.warnings) and not doc.positioned:
-        return load_rules(path, need_channels=need_channels, cached=False)  # to say where
+        return _load_rules(path, need_channels=need_channels, cached=False)  # to say where
     if problems:
         raise ConfigError(problems)
     return rules
@@ -597,6 +616,11 @@ def load_config(config_dir: Path, *, cached: bool = True) -> Config:
     A large file may come from the parse cache without positions; if it has anything to
     report, it is parsed again so every message says where.
     """
+    with _gc_paused():
+        return _load_config(config_dir, cached=cached)
+
+
+def _load_config(config_dir: Path, *, cached: bool) -> Config:
     problems: list[str] = []
     feeds: tuple[FeedConfig, ...] = ()
     rules = RulesConfig({}, {}, ())
@@ -624,7 +648,7 @@ def load_config(config_dir: Path, *, cached: bool = True) -> Config:
                         )
                     )
     if (problems or rules.warnings) and not positioned:
-        return load_config(config_dir, cached=False)
+        return _load_config(config_dir, cached=False)
     if problems:
         raise ConfigError(problems)
     return Config(

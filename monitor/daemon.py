@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import random
 import signal
@@ -248,6 +249,7 @@ class Service:
             for warning in config.warnings:
                 log.warning("config_warning", problem=warning)
             old_notifiers = self.worker.notifiers
+            gc.freeze()  # the new rules are long-lived: keep collections from rescanning them
             self.config = config
             self.notices.operator_channel = config.operator_channel
             self.pipeline.swap_rules(rules)
