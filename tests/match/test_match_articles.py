@@ -11,7 +11,7 @@ from monitor.match import Matcher
 from monitor.match.report import format_match_text, match_json, match_to_json
 from monitor.models import Document, EntityConfig, RuleConfig, Snippet
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data" / "articles"  # the reference articles, shared
 ENTITIES = {
     "iran": EntityConfig("iran", ("Iran", "Iranian", "Tehran", "Islamic Republic")),
     "al-qaida": EntityConfig(
