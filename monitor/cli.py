@@ -27,6 +27,7 @@ from monitor.models import Document
 
 if TYPE_CHECKING:
     from monitor.match import Matcher
+    from monitor.store import Store
 
 DEFAULT_DB = Path("var") / "monitor.db"
 
@@ -213,14 +214,21 @@ def cmd_send_test(args: argparse.Namespace) -> int:
     return asyncio.run(send())
 
 
-def cmd_deliveries(args: argparse.Namespace) -> int:
+def _existing_store(explicit: str | None) -> Store | None:
+    """The state database the service uses, or None (said) when it has never run."""
     from monitor.store import Store
 
-    path = db_path(args.db)
+    path = db_path(explicit)
     if not path.exists():
         print(f"no state database at {path} yet (the service has not run)")
+        return None
+    return Store(path)
+
+
+def cmd_deliveries(args: argparse.Namespace) -> int:
+    store = _existing_store(args.db)
+    if store is None:
         return 0
-    store = Store(path)
     try:
         if args.action == "retry":
             if bool(args.id) == bool(args.failed):
@@ -252,16 +260,12 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from monitor.store import Store
-
-    path = db_path(args.db)
-    if not path.exists():
-        print(f"no state database at {path} yet (the service has not run)")
+    store = _existing_store(args.db)
+    if store is None:
         return 0
-    store = Store(path)
     try:
         counts = store.counts()
-        print(f"database {path}: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+        print(f"database {store.path}: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
         for state in store.feed_states():
             when = (
                 state.last_success.isoformat(timespec="seconds") if state.last_success else "never"
