@@ -272,7 +272,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             )
             line = f"  {state.name}: last success {when}"
             if state.consecutive_failures:
-                line += f", FAILING x{state.consecutive_failures}: {state.last_error}"
+                since = store.failing_since(state.name)
+                started = f" since {since.isoformat(timespec='seconds')}" if since else ""
+                line += f", FAILING x{state.consecutive_failures}{started}: {state.last_error}"
             print(line)
     finally:
         store.close()

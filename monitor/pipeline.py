@@ -61,7 +61,6 @@ class FeedReport:
     queued: int = 0
     partial: int = 0
     error: str | None = None
-    queued_ids: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -188,7 +187,6 @@ class Pipeline:
         for item, doc in zip(items, docs, strict=True):
             queued, matched = await asyncio.to_thread(self.record, feed, item, doc)
             report.queued += len(queued)
-            report.queued_ids += queued
             report.matched += int(matched)
             report.partial += int(doc.partial)
 

@@ -260,3 +260,16 @@ def test_send_test_reports_a_channel_that_is_down(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert result.stderr.startswith("hook: send failed: hook: could not reach the webhook")
+
+
+def test_status_shows_a_failing_feed_and_since_when(
+    setup: tuple[Path, Path, NewsSite],
+) -> None:
+    from tests.support.site import Resource
+
+    config, db, site = setup
+    site.put("/f.xml", Resource(b"down", "text/plain", status=503))
+    assert monitor("run", "--once", "--config-dir", str(config), db=db, timeout=60).returncode == 0
+    status = monitor("status", db=db, timeout=60).stdout
+    assert "F: last success never, FAILING x1 since 20" in status
+    assert "HTTP 503" in status
