@@ -24,7 +24,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 from ..models import Article
 from .boilerplate import NEGATIVE_TAGS, body_blocks, choose_body
 from .encoding import decode_html
-from .html import Block, bounded, flatten
+from .html import bounded, flatten
 from .language import article_language
 from .metadata import Metadata, extract_metadata
 
@@ -44,11 +44,11 @@ def _css(parser: LexborHTMLParser, selector: str) -> list[LexborNode]:
         return []
 
 
-def _override_blocks(nodes: list[LexborNode]) -> list[Block]:
+def _override_blocks(nodes: list[LexborNode]) -> list[str]:
     """The text of the operator's selector matches (the first MAX_MATCHES, each once even
     when matches nest), without navigation, asides and filler."""
     seen: set[int] = set()
-    blocks: list[Block] = []
+    texts: list[str] = []
     for node in nodes[:MAX_MATCHES]:
         seen.add(node.mem_id)
         ancestor = node.parent
@@ -57,22 +57,21 @@ def _override_blocks(nodes: list[LexborNode]) -> list[Block]:
         if ancestor is not None:  # inside a node already taken
             continue
         page = flatten(node)
-        bad = [el.tag in NEGATIVE_TAGS for el in page.elements]
-        blocks += body_blocks(page.elements, page.blocks, -1, bad)
-    return blocks
+        texts += body_blocks(page, -1, [tag in NEGATIVE_TAGS for tag in page.tags])
+    return texts
 
 
-def _body(parser: LexborHTMLParser) -> list[Block]:
+def _body(parser: LexborHTMLParser) -> list[str]:
     root = parser.body or parser.root
     if root is None:
         return []
     page = flatten(root)
-    body, bad = choose_body(page.elements, page.blocks)
-    return body_blocks(page.elements, page.blocks, body, bad)
+    body, bad = choose_body(page)
+    return body_blocks(page, body, bad)
 
 
-def _text(blocks: Sequence[Block], meta: Metadata) -> str:
-    text = "\n\n".join(b.text for b in blocks)
+def _text(texts: Sequence[str], meta: Metadata) -> str:
+    text = "\n\n".join(texts)
     if len(meta.body) > 2 * len(text) + 200:  # the page hides the text the JSON-LD carries
         paragraphs = (" ".join(p.split()) for p in meta.body.splitlines())
         return "\n\n".join(p for p in paragraphs if p)
@@ -101,8 +100,8 @@ def extract_article(
         for node in _css(parser, pattern):
             node.decompose()
     matched = _css(parser, selector) if selector else []
-    blocks = _override_blocks(matched) if matched else _body(parser)
-    text = _text(blocks, meta)
+    texts = _override_blocks(matched) if matched else _body(parser)
+    text = _text(texts, meta)
     return Article(
         title=meta.title,
         text=text,

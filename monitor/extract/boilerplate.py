@@ -23,7 +23,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from .html import Block, Element
+from .html import Page
 
 NEGATIVE_TAGS = frozenset(
     {"nav", "aside", "footer", "form", "figcaption", "menu", "address", "header"}
@@ -61,11 +61,11 @@ WEAK_CHARS = 60  # a line shorter than this without a sentence in it is weak
 PARAGRAPH_TAGS = frozenset({"p", "pre", "blockquote", "li", "dd", "td"})
 
 
-def negative(element: Element) -> bool:
-    """Whether the element's tag or hints mark it as something other than article text."""
-    if element.tag in NEGATIVE_TAGS:
+def negative(tag: str, hints: str) -> bool:
+    """Whether an element's tag or hints mark it as something other than article text."""
+    if tag in NEGATIVE_TAGS:
         return True
-    return bool(element.hints) and _negative_hints(element.hints)
+    return bool(hints) and _negative_hints(hints)
 
 
 @lru_cache(maxsize=4096)
@@ -73,122 +73,121 @@ def _negative_hints(hints: str) -> bool:
     return not POSITIVE_HINTS.search(hints) and bool(NEGATIVE_HINTS.search(hints))
 
 
-def _positive(block: Block, tag: str) -> bool:
-    """Whether the block reads like article text: a paragraph or sentences, few links."""
-    size = len(block.text)
-    if block.link_chars * 2 > size:
+def _positive(text: str, link_chars: int, tag: str) -> bool:
+    """Whether a block reads like article text: a paragraph or sentences, few links."""
+    size = len(text)
+    if link_chars * 2 > size:
         return False
-    return tag in PARAGRAPH_TAGS or (size >= 80 and _SENTENCE.search(block.text) is not None)
+    return tag in PARAGRAPH_TAGS or (size >= 80 and _SENTENCE.search(text) is not None)
 
 
-def _subtree_sums(elements: Sequence[Element], values: list[float]) -> list[float]:
+def _subtree_sums(parents: Sequence[int], values: list[float]) -> list[float]:
     """Per element, the sum of `values` over its subtree (elements are in document order)."""
     sums = list(values)
-    for i in range(len(elements) - 1, -1, -1):
-        parent = elements[i].parent
+    for i in range(len(parents) - 1, -1, -1):
+        parent = parents[i]
         if parent >= 0:
             sums[parent] += sums[i]
     return sums
 
 
-def _bad(elements: Sequence[Element], positive_text: list[float]) -> list[bool]:
+def _bad(page: Page, positive_text: list[float]) -> list[bool]:
     """Elements whose text is not article text. A negative element holding most of the page's
     article-like text is a page-wide wrapper with an unlucky class ("has-sidebar"), not
     boilerplate - unless it says it holds comments."""
-    majority = 0.5 * sum(positive_text[i] for i, el in enumerate(elements) if el.parent < 0)
-    bad = [False] * len(elements)
-    for i, el in enumerate(elements):
-        if el.parent >= 0 and bad[el.parent]:
+    parents = page.parents
+    roots = (text for text, parent in zip(positive_text, parents, strict=True) if parent < 0)
+    majority = 0.5 * sum(roots)
+    bad = [False] * len(parents)
+    for i, (tag, parent, hints) in enumerate(zip(page.tags, parents, page.hints, strict=True)):
+        if parent >= 0 and bad[parent]:
             bad[i] = True
-        elif negative(el):
-            bad[i] = positive_text[i] < majority or bool(COMMENT_HINTS.search(el.hints))
+        elif negative(tag, hints):
+            bad[i] = positive_text[i] < majority or bool(COMMENT_HINTS.search(hints))
     return bad
 
 
-def choose_body(elements: Sequence[Element], blocks: Sequence[Block]) -> tuple[int, list[bool]]:
+def choose_body(page: Page) -> tuple[int, list[bool]]:
     """The element whose subtree holds the most article-like text (-1: the root), and which
     elements are boilerplate."""
-    if not elements:
+    tags, parents = page.tags, page.parents
+    if not tags:
         return -1, []
-    positive = [_positive(b, elements[b.element].tag) if b.element >= 0 else False for b in blocks]
-    own = [0.0] * len(elements)
-    for block, good in zip(blocks, positive, strict=True):
-        if good and block.element >= 0:
-            own[block.element] += len(block.text)
-    bad = _bad(elements, _subtree_sums(elements, own))
+    blocks = list(zip(page.owners, page.texts, page.link_chars, strict=True))
+    positive = [e >= 0 and _positive(text, links, tags[e]) for e, text, links in blocks]
+    own = [0.0] * len(tags)
+    for (e, text, _), good in zip(blocks, positive, strict=True):
+        if good:
+            own[e] += len(text)
+    bad = _bad(page, _subtree_sums(parents, own))
     # A paragraph with article-like siblings counts in full; one alone in its parent (the
     # blurb of a teaser card) counts for less.
-    siblings = [0] * len(elements)
-    for block, good in zip(blocks, positive, strict=True):
-        if good and block.element >= 0 and (parent := elements[block.element].parent) >= 0:
+    siblings = [0] * len(tags)
+    for (e, _, _), good in zip(blocks, positive, strict=True):
+        if good and (parent := parents[e]) >= 0:
             siblings[parent] += 1
-    scores = [0.0] * len(elements)
-    for block, good in zip(blocks, positive, strict=True):
-        e = block.element
+    scores = [0.0] * len(tags)
+    for (e, text, links), good in zip(blocks, positive, strict=True):
         if e < 0:
             continue
-        size = len(block.text)
-        if bad[e] or block.link_chars * 2 > size:
+        size = len(text)
+        if bad[e] or links * 2 > size:
             scores[e] -= size
         elif good:
-            lone = elements[e].parent < 0 or siblings[elements[e].parent] < 2
+            lone = parents[e] < 0 or siblings[parents[e]] < 2
             scores[e] += LONE_WEIGHT * size if lone else size
         elif size < 40:
             scores[e] -= 0.3 * size
         else:
             scores[e] += 0.3 * size
-    totals = _subtree_sums(elements, scores)
-    return max(range(len(elements)), key=lambda i: (totals[i], i)), bad
+    totals = _subtree_sums(parents, scores)
+    return max(range(len(tags)), key=lambda i: (totals[i], i)), bad
 
 
-def body_blocks(
-    elements: Sequence[Element], blocks: Sequence[Block], body: int, bad: Sequence[bool]
-) -> list[Block]:
-    """The blocks under `body` that are article text, in document order. Within the body an
-    element counts as boilerplate only if it or an ancestor below the body is."""
-    inside = [body < 0] * len(elements)
-    dropped = [False] * len(elements)
-    for i, el in enumerate(elements):
+def body_blocks(page: Page, body: int, bad: Sequence[bool]) -> list[str]:
+    """The texts of the blocks under `body` that are article text, in document order. Within
+    the body an element counts as boilerplate only if it or an ancestor below the body is."""
+    tags = page.tags
+    inside = [body < 0] * len(tags)
+    dropped = [False] * len(tags)
+    for i, parent in enumerate(page.parents):
         if i == body:
             inside[i] = True
-        elif el.parent >= 0 and inside[el.parent]:
+        elif parent >= 0 and inside[parent]:
             inside[i] = True
-            dropped[i] = dropped[el.parent] or (bad[i] and not bad[el.parent])
-    kept: list[Block] = []
+            dropped[i] = dropped[parent] or (bad[i] and not bad[parent])
+    kept: list[str] = []
     seen: set[str] = set()
-    for block in blocks:
-        e = block.element
-        if e < 0 or not inside[e] or dropped[e] or elements[e].tag == "h1":
+    for e, text, links in zip(page.owners, page.texts, page.link_chars, strict=True):
+        if e < 0 or not inside[e] or dropped[e] or tags[e] == "h1":
             continue
-        text = block.text
-        if _link_dense(block, elements[e].tag) or (len(text) < 80 and FILLER.fullmatch(text)):
+        if _link_dense(links, len(text), tags[e]) or (len(text) < 80 and FILLER.fullmatch(text)):
             continue
         if text[0] == "<" or (len(text) < 200 and CREDIT.match(text)):
             continue
         if len(text) > 20 and text in seen:
             continue
         seen.add(text)
-        kept.append(block)
+        kept.append(text)
     return _trim(kept)
 
 
-def _weak(block: Block) -> bool:
+def _weak(text: str) -> bool:
     """A short line that is not a sentence: a byline, a date, a label, a lone link."""
-    text = block.text
     return len(text) < WEAK_CHARS and not _SENTENCE.search(text)
 
 
-def _trim(blocks: list[Block]) -> list[Block]:
+def _trim(texts: list[str]) -> list[str]:
     """Drop the weak lines (bylines, dates, labels) before the body's first sentence. Weak
     lines at the end stay: sign-offs and source lines there are part of the article."""
     start = 0
-    while start < len(blocks) and _weak(blocks[start]):
+    while start < len(texts) and _weak(texts[start]):
         start += 1
-    return blocks[start:] if start < len(blocks) else blocks
+    return texts[start:] if start < len(texts) else texts
 
 
-def _link_dense(block: Block, tag: str) -> bool:
+def _link_dense(link_chars: int, size: int, tag: str) -> bool:
     """Mostly link text: a menu or a list of stories. A paragraph may hold more links (a
     sentence whose every noun is linked) before it stops being one."""
     limit = 0.8 if tag == "p" else 0.5
-    return block.link_chars > limit * len(block.text)
+    return link_chars > limit * size

@@ -1,12 +1,14 @@
 """Parse HTML and flatten the page into blocks of text, each tied to the element holding it.
 
-The walk is iterative (a page nested 10,000 levels deep costs a list, not the C stack) and
-visits every node once; later stages work on the flat `Page` without touching the DOM.
+The walk is iterative (a page nested 10,000 levels deep costs a list, not the C stack),
+visits every node once except inside skipped and hidden elements, which it never enters, and
+later stages work on the flat `Page` without touching the DOM.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborNode
@@ -34,7 +36,7 @@ BLOCK_TAGS = frozenset(
 _BREAK = "\ue000"  # a line break inside a block (<br>, or a newline inside <pre>)
 MAX_HTML_CHARS = 5_000_000  # the rest of a bigger page is not read
 MAX_DEPTH = 12_000  # lexbor's tree building slows down with the square of the nesting depth
-MAX_NODES = 400_000  # the walk stops here: no article needs more
+MAX_ELEMENTS = 200_000  # the walk stops here: no article needs more
 _DEEP_SCAN_TAGS = 15_000  # pages with fewer tags than this cannot nest deeper than MAX_DEPTH
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)")
 # Elements that never nest (void) or close themselves: they do not deepen the tree.
@@ -49,27 +51,20 @@ _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGN
 
 
 @dataclass(slots=True)
-class Element:
-    """One block-level element: where it sits and the attributes that hint at its role."""
-
-    tag: str
-    parent: int  # index into Page.elements, -1 for the walk's root
-    hints: str  # class, id, role and itemprop, lower-cased and space-separated
-
-
-@dataclass(slots=True)
-class Block:
-    """A run of text between block boundaries, owned by its innermost block-level element."""
-
-    element: int
-    text: str
-    link_chars: int
-
-
-@dataclass(slots=True)
 class Page:
-    elements: list[Element] = field(default_factory=list)
-    blocks: list[Block] = field(default_factory=list)
+    """The page flattened into columns (plain lists are cheaper to build than an object per
+    row). Element i is a block-level element in document order: `tags[i]`, `parents[i]` (the
+    index of the block-level element around it, -1 for none) and `hints[i]` (its class, id,
+    role and itemprop, lower-cased and space-separated). Block j is a run of text between
+    block boundaries: `texts[j]`, owned by the innermost block-level element `owners[j]`
+    (-1 for none), with `link_chars[j]` of its characters inside links."""
+
+    tags: list[str] = field(default_factory=list)
+    parents: list[int] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)
+    owners: list[int] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    link_chars: list[int] = field(default_factory=list)
 
 
 def bounded(html: str) -> str:
@@ -110,77 +105,61 @@ def _clean(text: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
-_BLOCK, _LINK, _SKIP, _PRE = 1, 2, 4, 8  # what closing an open element has to undo
+_BLOCK, _LINK, _PRE = 1, 2, 4  # what leaving an element has to undo
 
 
 def flatten(root: LexborNode) -> Page:
     """Turn the tree under `root` into elements and text blocks, in document order.
 
-    The walk is lexbor's own depth-first traversal. Each open element remembers the node
-    that comes right after its subtree (its next sibling, or what comes after its parent);
-    reaching that node closes it. No recursion, and few property reads per node: this loop
+    The walk keeps a stack of child iterators, one per open element, so the tree's depth
+    costs a list, not the C stack, and leaving an element is the end of its iterator.
+    Skipped and hidden elements are never entered. Few property reads per node: this loop
     is where extraction spends its time.
     """
     page = Page()
-    elements, blocks = page.elements, page.blocks
+    tags, parents, hints = page.tags, page.parents, page.hints
     fragments: list[str] = []  # text since the last block boundary
     link_chars = 0
     owner = -1  # the innermost open block element
-    ends: list[int] = [0]  # per open element, the node after it; 0: never reached
-    undo: list[int] = [0]  # per open element, what closing it undoes: kind bits | owner << 4
-    links = skips = pres = 0
-    for count, node in enumerate(root.traverse(include_text=True)):
-        if count == MAX_NODES:
-            break
-        node_id = node.mem_id
-        while ends[-1] == node_id:
-            ends.pop()
-            kind = undo.pop()
-            if kind & _BLOCK:
-                if fragments:
-                    _add_block(blocks, fragments, owner, link_chars)
-                    fragments, link_chars = [], 0
-                owner = (kind >> 4) - 1
-                if kind & _PRE:
-                    pres -= 1
-            elif kind & _LINK:
-                links -= 1
-            elif kind & _SKIP:
-                skips -= 1
-        tag = node.tag or "-"
-        if tag == "-text":
-            if not skips:
+    links = pres = 0
+    budget = MAX_ELEMENTS
+    # Per open element: its children still to visit, and what leaving it undoes
+    # (kind bits | the enclosing owner + 1 << 3).
+    stack: list[tuple[Iterator[LexborNode], int]] = [(iter((root,)), 0)]
+    while stack:
+        for node in stack[-1][0]:
+            tag = node.tag
+            if tag == "-text":
                 text = node.text_content or ""
+                if not fragments and text.isspace():  # a block's leading blanks are dropped
+                    continue
                 if pres:
                     text = text.replace("\n", _BREAK)
                 fragments.append(text)
                 if links:
                     link_chars += len(text.strip())
-            continue
-        if skips or tag in SKIP_TAGS:
-            kind = _SKIP
-            skips += 1
-        elif tag == "br":
-            fragments.append(_BREAK)
-            continue
-        elif tag[0] == "-" or tag[0] == "_":
-            continue
-        else:
+                continue
+            if tag is None or tag in SKIP_TAGS or tag[0] == "-" or tag[0] == "_":
+                continue
+            if tag == "br":
+                fragments.append(_BREAK)
+                continue
             attrs = node.attributes
             if (
                 attrs
                 and ("style" in attrs or "hidden" in attrs or "aria-hidden" in attrs)
-                and (_hidden(attrs))
+                and _hidden(attrs)
             ):
-                kind = _SKIP
-                skips += 1
-            elif tag in BLOCK_TAGS:
+                continue
+            if tag in BLOCK_TAGS:
                 if fragments:
-                    _add_block(blocks, fragments, owner, link_chars)
+                    _add_block(page, fragments, owner, link_chars)
                     fragments, link_chars = [], 0
-                kind = _BLOCK | (owner + 1) << 4
-                elements.append(Element(tag, owner, _hints(attrs) if attrs else ""))
-                owner = len(elements) - 1
+                kind = _BLOCK | (owner + 1) << 3
+                tags.append(tag)
+                parents.append(owner)
+                hints.append(_hints(attrs) if attrs else "")
+                owner = len(tags) - 1
                 if tag == "pre":
                     kind |= _PRE
                     pres += 1
@@ -189,18 +168,34 @@ def flatten(root: LexborNode) -> Page:
                 links += 1
             else:
                 kind = 0
-        after = node.next
-        ends.append(after.mem_id if after is not None else ends[-1])
-        undo.append(kind)
+            budget -= 1
+            if budget:
+                stack.append((node.iter(include_text=True), kind))
+            else:
+                stack.clear()
+            break
+        else:
+            kind = stack.pop()[1]
+            if kind & _BLOCK:
+                if fragments:
+                    _add_block(page, fragments, owner, link_chars)
+                    fragments, link_chars = [], 0
+                owner = (kind >> 3) - 1
+                if kind & _PRE:
+                    pres -= 1
+            elif kind & _LINK:
+                links -= 1
     if fragments:
-        _add_block(blocks, fragments, owner, link_chars)
+        _add_block(page, fragments, owner, link_chars)
     return page
 
 
-def _add_block(blocks: list[Block], fragments: list[str], owner: int, link_chars: int) -> None:
+def _add_block(page: Page, fragments: list[str], owner: int, link_chars: int) -> None:
     raw = "".join(fragments)
     if raw.isspace():
         return
     text = _clean(raw)
     if text:
-        blocks.append(Block(owner, text, min(link_chars, len(text))))
+        page.owners.append(owner)
+        page.texts.append(text)
+        page.link_chars.append(min(link_chars, len(text)))
