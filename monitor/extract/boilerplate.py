@@ -61,15 +61,10 @@ WEAK_CHARS = 60  # a line shorter than this without a sentence in it is weak
 PARAGRAPH_TAGS = frozenset({"p", "pre", "blockquote", "li", "dd", "td"})
 
 
-def negative(tag: str, hints: str) -> bool:
-    """Whether an element's tag or hints mark it as something other than article text."""
-    if tag in NEGATIVE_TAGS:
-        return True
-    return bool(hints) and _negative_hints(hints)
-
-
 @lru_cache(maxsize=4096)
 def _negative_hints(hints: str) -> bool:
+    """Whether an element's class, id, role or itemprop mark it as something other than
+    article text (its tag may too: NEGATIVE_TAGS)."""
     return not POSITIVE_HINTS.search(hints) and bool(NEGATIVE_HINTS.search(hints))
 
 
@@ -102,7 +97,7 @@ def _bad(page: Page, positive_text: list[float]) -> list[bool]:
     for i, (tag, parent, hints) in enumerate(zip(page.tags, parents, page.hints, strict=True)):
         if parent >= 0 and bad[parent]:
             bad[i] = True
-        elif negative(tag, hints):
+        elif tag in NEGATIVE_TAGS or (hints and _negative_hints(hints)):
             bad[i] = positive_text[i] < majority or bool(COMMENT_HINTS.search(hints))
     return bad
 
@@ -141,7 +136,7 @@ def choose_body(page: Page) -> tuple[int, list[bool]]:
         else:
             scores[e] += 0.3 * size
     totals = _subtree_sums(parents, scores)
-    return max(range(len(tags)), key=lambda i: (totals[i], i)), bad
+    return len(totals) - 1 - totals[::-1].index(max(totals)), bad  # the last of the best
 
 
 def body_blocks(page: Page, body: int, bad: Sequence[bool]) -> list[str]:

@@ -47,6 +47,9 @@ _FLAT_TAGS = frozenset(
         "thead", "tbody", "tfoot", "colgroup", "rb", "rt", "rp",
     }
 )  # fmt: skip
+# Not elements (comments, doctype) or never text: neither read nor entered.
+_IGNORED: frozenset[str | None] = SKIP_TAGS | {None, "-comment", "-doctype", "-document"}
+_HINTS = ("class", "id", "role", "itemprop")  # the attributes that hint at an element's role
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 
 
@@ -86,11 +89,6 @@ def bounded(html: str) -> str:
     return html
 
 
-def _hints(attrs: dict[str, str | None]) -> str:
-    hints = [v for k in ("class", "id", "role", "itemprop") if (v := attrs.get(k))]
-    return " ".join(hints).lower() if hints else ""
-
-
 def _hidden(attrs: dict[str, str | None]) -> bool:
     if "hidden" in attrs or attrs.get("aria-hidden") == "true":
         return True
@@ -98,9 +96,9 @@ def _hidden(attrs: dict[str, str | None]) -> bool:
     return bool(style and _HIDDEN_STYLE.search(style))
 
 
-def _clean(text: str) -> str:
-    if _BREAK not in text:
-        return " ".join(text.split())
+def _lines(text: str) -> str:
+    """The non-blank lines of a block's text broken by <br> or inside <pre>, each with its
+    whitespace collapsed."""
     lines = (" ".join(line.split()) for line in text.split(_BREAK))
     return "\n".join(line for line in lines if line)
 
@@ -139,7 +137,7 @@ def flatten(root: LexborNode) -> Page:
                 if links:
                     link_chars += len(text.strip())
                 continue
-            if tag is None or tag in SKIP_TAGS or tag[0] == "-" or tag[0] == "_":
+            if tag in _IGNORED:
                 continue
             if tag == "br":
                 fragments.append(_BREAK)
@@ -158,7 +156,9 @@ def flatten(root: LexborNode) -> Page:
                 kind = _BLOCK | (owner + 1) << 3
                 tags.append(tag)
                 parents.append(owner)
-                hints.append(_hints(attrs) if attrs else "")
+                hints.append(
+                    " ".join(filter(None, map(attrs.get, _HINTS))).lower() if attrs else ""
+                )
                 owner = len(tags) - 1
                 if tag == "pre":
                     kind |= _PRE
@@ -192,9 +192,7 @@ def flatten(root: LexborNode) -> Page:
 
 def _add_block(page: Page, fragments: list[str], owner: int, link_chars: int) -> None:
     raw = "".join(fragments)
-    if raw.isspace():
-        return
-    text = _clean(raw)
+    text = " ".join(raw.split()) if _BREAK not in raw else _lines(raw)
     if text:
         page.owners.append(owner)
         page.texts.append(text)
