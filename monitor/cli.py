@@ -115,7 +115,7 @@ def _load_matcher(path: str) -> Matcher | None:
 
 
 def cmd_match(args: argparse.Namespace) -> int:
-    from monitor.match.report import format_match_text, match_json
+    from monitor.match.report import format_match_text, matches_json
 
     matcher = _load_matcher(args.rules)
     if matcher is None:
@@ -124,12 +124,12 @@ def cmd_match(args: argparse.Namespace) -> int:
     count = 0
     try:
         for doc in _documents(args.inputs):
-            for m in matcher.match(doc):
-                count += 1
-                if args.json:
-                    out.write(match_json(m) + "\n")
-                else:
-                    out.write(format_match_text(m) + "\n\n")
+            matches = matcher.match(doc)
+            count += len(matches)
+            if args.json:
+                out.writelines(line + "\n" for line in matches_json(matches))
+            else:
+                out.writelines(format_match_text(m) + "\n\n" for m in matches)
     except MonitorError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

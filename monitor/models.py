@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 # --------------------------------------------------------------------------- configuration
 
@@ -191,8 +191,7 @@ class Document:
 Field = Literal["title", "body"]
 
 
-@dataclass(frozen=True)
-class Span:
+class Span(NamedTuple):
     """Words in the document that satisfied one operand of a query.
 
     `start`/`end` are character offsets into the field's text (title or body) as given.
@@ -205,17 +204,20 @@ class Span:
     operand: str  # the query operand that matched, e.g. '@iran' or '"oil prices"'
 
 
-@dataclass(frozen=True)
-class Snippet:
-    """A short excerpt; `highlights` are (start, end) offsets of matched words in `text`."""
+class Snippet(NamedTuple):
+    """A short excerpt; `highlights` are (start, end) offsets of matched words in `text`.
+
+    Spans, snippets and matches are named tuples: a large rule set makes thousands per
+    article, and a tuple is built several times faster than a frozen dataclass."""
 
     field: Field
     text: str
     highlights: tuple[tuple[int, int], ...] = ()
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(NamedTuple):
+    """One rule that matched one document, with its evidence."""
+
     rule: str
     article_id: str
     spans: tuple[Span, ...] = ()

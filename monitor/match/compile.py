@@ -6,10 +6,8 @@ phrase, or of each alias of an entity (``exact`` aliases in exact case). All sur
 two token tries (folded and exact case) that are walked once per article, so the cost of the
 scan hardly depends on the number of rules.
 
-Presearcher (the Lucene Monitor idea): for each rule we compute a set of *anchor* concepts,
-one of which must occur for the rule to be FOUND. After the scan only rules anchored on a
-concept that occurred are evaluated. Because a rule needs supporting words (see
-``evaluate``), every rule that can match has anchors, including ``a OR NOT b`` (anchor: a).
+Which rules are worth evaluating after the scan is ``presearch``'s business; whether they
+match, ``decide``'s; the checks compiled here build the evidence of those that do.
 """
 
 from __future__ import annotations
@@ -31,7 +29,7 @@ from monitor.match.evaluate import (
     leaf_evidence,
     near_evidence,
 )
-from monitor.match.query import And, Entity, Field, Leaf, Near, Node, Not, Or, Prefix, Scope, Term
+from monitor.match.query import And, Entity, Field, Leaf, Near, Node, Not, Or, Prefix, Term
 from monitor.match.tokens import query_tokens
 
 Check = Callable[[Hits], Evidence]  # a (sub)query's value and words in one document
@@ -246,43 +244,3 @@ def _near_check(
         return ev
 
     return near
-
-
-def anchors(node: Node, compiled: Compiled) -> frozenset[int]:
-    """Concepts one of which must occur for the node to be FOUND (empty: it never is)."""
-    return _needs(node, compiled)[1]
-
-
-_Needs = tuple[frozenset[int] | None, frozenset[int]]  # (for TRUE or FOUND, for FOUND)
-
-
-def _needs(node: Node, compiled: Compiled) -> _Needs:
-    if isinstance(node, Term | Prefix | Entity):
-        one = frozenset((compiled.concepts[concept_key(node)],))
-        return one, one
-    if isinstance(node, Not):
-        return None, frozenset()
-    if isinstance(node, Scope):
-        return _needs(node.child, compiled)
-    if isinstance(node, Near):
-        sides = [
-            frozenset(compiled.concepts[concept_key(x)] for x in s) for s in (node.left, node.right)
-        ]
-        best = _cheapest(sides, compiled)
-        return best, best
-    kids = [_needs(c, compiled) for c in node.children]
-    found_any = frozenset().union(*(k[1] for k in kids))
-    if isinstance(node, Or):
-        true_any = (
-            None
-            if any(k[0] is None for k in kids)
-            else frozenset().union(*(k[0] for k in kids if k[0] is not None))
-        )
-        return true_any, found_any
-    each = [k[0] for k in kids if k[0] is not None]
-    true_best = _cheapest(each, compiled) if each else None
-    return true_best, _cheapest([*each, found_any], compiled)
-
-
-def _cheapest(options: list[frozenset[int]], compiled: Compiled) -> frozenset[int]:
-    return min(options, key=lambda s: sum(compiled.costs[c] for c in s))

@@ -23,6 +23,7 @@ side must also occur at least k times.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -212,14 +213,89 @@ def near_evidence(
         if not occ or (k > 1 and mentions(occ) < k):
             return NO_EVIDENCE
         found.append(occ)
-    pairs = list(hits.pairs(node, found[0], found[1]))
-    if not pairs:
-        return NO_EVIDENCE
-    a, b, gap = min(pairs, key=lambda p: p[2])
+    if node.unit == "words":
+        closest = _closest_words(node, found[0], found[1], hits.text.title_length)
+        if closest is None:
+            return NO_EVIDENCE
+        (a, b, gap), paired_left, paired_right = closest
+    else:
+        pairs = list(hits.pairs(node, found[0], found[1]))
+        if not pairs:
+            return NO_EVIDENCE
+        a, b, gap = min(pairs, key=lambda p: p[2])
+        paired_left, paired_right = {p[0] for p in pairs}, {p[1] for p in pairs}
     used = {a, b}
-    used.update(hits.shown(sorted({p[0] for p in pairs})))
-    used.update(hits.shown(sorted({p[1] for p in pairs})))
+    used.update(hits.shown(sorted(paired_left)))
+    used.update(hits.shown(sorted(paired_right)))
     return Evidence(FOUND, tuple((owner[o], o) for o in sorted(used)), (gap,))
+
+
+_Pair = tuple[Occurrence, Occurrence, int]
+
+
+def _closest_words(
+    near: Near, left: list[Occurrence], right: list[Occurrence], tl: int
+) -> tuple[_Pair, set[Occurrence], set[Occurrence]] | None:
+    """``Hits.pairs`` for a NEAR/n, in O((L + R) log R) rather than L x R: the closest pair
+    (the first in ``pairs`` order among equally close ones) and the occurrences of each side
+    that are part of some pair; None when there is no pair."""
+    best: tuple[int, int, int] | None = None  # gap, index in left, index in right
+    paired_left: set[Occurrence] = set()
+    after = sorted((b[0], i) for i, b in enumerate(right))  # by start, then list order
+    before = sorted((b[1], -i) for i, b in enumerate(right))  # by end, list order last
+    for ai, a in enumerate(left):
+        partner = _partner(a, after, before, right, near, tl)
+        if partner is not None:
+            paired_left.add(a)
+            if best is None or (partner[0], ai) < best[:2]:
+                best = (partner[0], ai, partner[1])
+    if best is None:
+        return None
+    paired_right: set[Occurrence] = set()
+    after = sorted((a[0], i) for i, a in enumerate(left))
+    before = sorted((a[1], -i) for i, a in enumerate(left))
+    for b in right:
+        if _partner(b, after, before, left, near, tl, right_side=True) is not None:
+            paired_right.add(b)
+    gap, ai, bi = best
+    return (left[ai], right[bi], gap), paired_left, paired_right
+
+
+def _partner(
+    o: Occurrence,
+    after: list[tuple[int, int]],
+    before: list[tuple[int, int]],
+    others: list[Occurrence],
+    near: Near,
+    tl: int,
+    right_side: bool = False,
+) -> tuple[int, int] | None:
+    """(gap, index) of the closest occurrence among ``others`` (the other side's) that makes
+    a pair with ``o``, the lowest index among equally close ones; None if there is none.
+    ``after`` and ``before`` are ``others`` sorted by (start, index) and (end, -index).
+    ``right_side``: ``o`` is the right operand (for ONEAR, the other side must come first).
+    """
+    limit = near.distance
+    title = o[0] < tl
+    found: tuple[int, int] | None = None
+    if not right_side or not near.ordered:  # the other one starts after o ends
+        j = bisect_left(after, (o[1], -1))
+        if j < len(after):
+            start, i = after[j]
+            if (start < tl) == title and start - o[1] <= limit:
+                found = (start - o[1], i)
+    if right_side or not near.ordered:  # the other one ends before o starts
+        j = bisect_right(before, (o[0], 1)) - 1
+        if j >= 0:
+            end, i = before[j][0], -before[j][1]
+            gap = o[0] - end
+            if (
+                (others[i][0] < tl) == title
+                and gap <= limit
+                and (found is None or (gap, i) < found)
+            ):
+                found = (gap, i)
+    return found
 
 
 def combine(hits: Hits, kids: list[Evidence]) -> Evidence:

@@ -7,16 +7,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from monitor.errors import QueryError
-from monitor.match.compile import (
-    Check,
-    Compiled,
-    Surface,
-    anchors,
-    compile_check,
-    entity_surfaces,
-)
+from monitor.match.compile import Check, Compiled, Surface, compile_check, entity_surfaces
+from monitor.match.decide import Decide, compile_decision
 from monitor.match.evaluate import FOUND, DocText, Evidence, Hits, Occurrence
 from monitor.match.explain import explain_query
+from monitor.match.presearch import Presearch, needs
 from monitor.match.query import Entity, Field, Node, intern, leaves, parse_query
 from monitor.match.snippets import make_snippets
 from monitor.models import Document, EntityConfig, Match, RuleConfig, Snippet, Span
@@ -56,6 +51,10 @@ def _set(items: Iterable[str]) -> frozenset[str]:
     return frozenset(items) or _EMPTY
 
 
+def _first(pair: tuple[int, Match]) -> int:
+    return pair[0]
+
+
 def _listing(items: frozenset[str]) -> str:
     return ", ".join(sorted(items)) or "none"
 
@@ -80,36 +79,45 @@ class _Render:
             span = self.spans[key] = Span(field, start, end, text[start:end], key[1])
         return span
 
-    def match(self, rule: RuleConfig, ev: Evidence) -> Match:
+    def evidence(self, ev: Evidence) -> tuple[tuple[Span, ...], tuple[Snippet, ...]]:
+        """The spans and snippets of one rule's evidence."""
         rendered = self.rendered.get(id(ev))  # equal evidence is one object (see compile)
         if rendered is None:
             keys = sorted({(occ, leaf.operand) for leaf, occ in ev.spans})
             spans = tuple(self.span(k) for k in keys)
             snippets = make_snippets(self.doc.title, self.doc.text, spans, self.made)
             rendered = self.rendered[id(ev)] = (spans, snippets)
-        spans, snippets = rendered
-        return Match(
-            rule=rule.name,
-            article_id=self.doc.id,
-            spans=spans,
-            snippets=snippets,
-            channels=rule.channels,
-            distances=ev.distances,
-        )
+        return rendered
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """The rules written alike (same query once interned, same min_mentions): decided and
+    explained once per document."""
+
+    decide: Decide
+    check: Check
+    rules: tuple[int, ...]  # indices into Matcher._rules, ascending
+    filtered: bool  # whether any of these rules has feeds, tags or languages set
 
 
 class Matcher:
     """Every rule compiled into one term index. Immutable and safe to share between threads:
     to reload rules, build a new Matcher and swap the reference."""
 
-    __slots__ = ("_by_anchor", "_by_name", "_compiled", "_rules")
+    __slots__ = ("_by_name", "_compiled", "_groups", "_presearch", "_rules")
 
     def __init__(
-        self, rules: tuple[_Rule, ...], compiled: Compiled, by_anchor: Mapping[int, tuple[int, ...]]
+        self,
+        rules: tuple[_Rule, ...],
+        groups: tuple[_Group, ...],
+        compiled: Compiled,
+        presearch: Presearch,
     ) -> None:
         self._rules = rules
+        self._groups = groups
         self._compiled = compiled
-        self._by_anchor = by_anchor
+        self._presearch = presearch
         self._by_name = {r.config.name: r for r in rules}
 
     @classmethod
@@ -131,7 +139,7 @@ class Matcher:
         surfaces: dict[str, tuple[Surface, ...]] = {}
         shared: dict[Node, Node] = {}
         checks: dict[tuple[int, Field | None, int], Check] = {}
-        by_anchor: dict[int, list[int]] = {}
+        members: dict[tuple[Node, int], list[int]] = {}  # rules by (query, min_mentions)
         out: list[_Rule] = []
         for i, rc in enumerate(rules):
             try:
@@ -143,8 +151,7 @@ class Matcher:
                     entity = entities[leaf.id]
                     surfaces[leaf.id] = entity_surfaces(entity.aliases, entity.exact)
                 compiled.concept(leaf, surfaces)
-            for c in anchors(query, compiled):
-                by_anchor.setdefault(c, []).append(i)
+            members.setdefault((query, rc.min_mentions), []).append(i)
             out.append(
                 _Rule(
                     rc,
@@ -156,7 +163,15 @@ class Matcher:
                     bool(rc.feeds or rc.tags or rc.languages),
                 )
             )
-        return cls(tuple(out), compiled, {c: tuple(ids) for c, ids in by_anchor.items()})
+        groups: list[_Group] = []
+        clauses = []
+        for (query, k), ids in members.items():
+            clauses.append(needs(query, compiled.concepts, compiled.costs))
+            decide = compile_decision(query, compiled.concepts, k, checks)
+            filtered = any(out[i].filtered for i in ids)
+            groups.append(_Group(decide, out[ids[0]].check, tuple(ids), filtered))
+        presearch = Presearch.index(clauses, compiled.costs)
+        return cls(tuple(out), tuple(groups), compiled, presearch)
 
     @property
     def rule_names(self) -> list[str]:
@@ -169,19 +184,24 @@ class Matcher:
     def match(self, doc: Document) -> list[Match]:
         """Every rule the document matches, in rule order."""
         hits = self._hits(doc.title, doc.text)
-        by_anchor = self._by_anchor
-        candidates = set().union(*[by_anchor.get(c, ()) for c in hits.occ])
-        rules = self._rules
-        out = []
+        groups, rules = self._groups, self._rules
         render = _Render(doc, hits)
-        for i in sorted(candidates):
-            rule = rules[i]
-            if rule.filtered and rule.refusal(doc) is not None:
+        found: list[tuple[int, Match]] = []
+        for g in self._presearch.candidates(hits.occ):
+            group = groups[g]
+            if group.decide(hits) != FOUND:
                 continue
-            ev = rule.check(hits)
-            if ev.value == FOUND:
-                out.append(render.match(rule.config, ev))
-        return out
+            ev = group.check(hits)
+            spans, snippets = render.evidence(ev)
+            for i in group.rules:
+                rule = rules[i]
+                if group.filtered and rule.refusal(doc) is not None:
+                    continue
+                config = rule.config
+                m = Match(config.name, doc.id, spans, snippets, config.channels, ev.distances)
+                found.append((i, m))
+        found.sort(key=_first)
+        return [m for _, m in found]
 
     def explain(self, rule: str, doc: Document) -> str:
         """Why a rule did or did not match a document, operand by operand."""

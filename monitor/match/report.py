@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from json.encoder import encode_basestring as _string
 from typing import Any
 
-from monitor.models import Match, Snippet, Span
-
-# The encoded evidence (spans, best snippet, distances) of recent matches, by the identity of
-# those objects: the matches of one article share them (see matcher._Render). An entry keeps
-# its objects alive, so their ids are not reused while it exists.
-_Evidence = tuple[tuple[Span, ...], tuple[Snippet, ...], tuple[int, ...]]
-_ENCODED: dict[tuple[int, int, int], tuple[_Evidence, str]] = {}
-_ENCODED_MAX = 4096
+from monitor.models import Match, Snippet
 
 
 def marked(snippet: Snippet, left: str = "[[", right: str = "]]") -> str:
@@ -41,21 +35,30 @@ def match_to_json(m: Match) -> dict[str, Any]:
 
 
 def match_json(m: Match) -> str:
-    """``json.dumps(match_to_json(m), ensure_ascii=False)``, faster for many matches of one
-    article: the evidence they share is encoded once."""
-    spans, snippets, distances = m.spans, m.snippets, m.distances
-    key = (id(spans), id(snippets), id(distances))
-    entry = _ENCODED.get(key)
-    if entry is None or not (
-        entry[0][0] is spans and entry[0][1] is snippets and entry[0][2] is distances
-    ):
-        if len(_ENCODED) >= _ENCODED_MAX:
-            _ENCODED.clear()
-        entry = _ENCODED[key] = ((spans, snippets, distances), _evidence_json(m))
-    return (
-        f'{{"article_id": {_string(m.article_id)}, "rule": {_string(m.rule)}, {entry[1]}, '
-        f'"channels": [{", ".join(map(_string, m.channels))}]}}'
-    )
+    """``json.dumps(match_to_json(m), ensure_ascii=False)``."""
+    return next(matches_json((m,)))
+
+
+def matches_json(matches: Iterable[Match]) -> Iterator[str]:
+    """``match_json`` of each match, faster for the many matches of one article: evidence
+    they share (the same spans, snippets and distances objects) is encoded once."""
+    evidence: dict[tuple[int, int, int], tuple[Match, str]] = {}  # the match keeps ids valid
+    article, article_json = None, ""
+    channels: dict[tuple[str, ...], str] = {}
+    for m in matches:
+        key = (id(m.spans), id(m.snippets), id(m.distances))
+        entry = evidence.get(key)
+        if entry is None:
+            entry = evidence[key] = (m, _evidence_json(m))
+        if m.article_id != article:
+            article, article_json = m.article_id, _string(m.article_id)
+        listed = channels.get(m.channels)
+        if listed is None:
+            listed = channels[m.channels] = ", ".join(map(_string, m.channels))
+        yield (
+            f'{{"article_id": {article_json}, "rule": {_string(m.rule)}, {entry[1]}, '
+            f'"channels": [{listed}]}}'
+        )
 
 
 def _evidence_json(m: Match) -> str:
