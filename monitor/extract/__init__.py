@@ -96,9 +96,13 @@ def extract_article(
     operator's site overrides from feeds.yaml."""
     parser = LexborHTMLParser(bounded(html))
     meta = extract_metadata(parser)
+    removed = False
     for pattern in remove:
         for node in _css(parser, pattern):
             node.decompose()
+            removed = True
+    if removed:  # the text on either side of a removed element is one text node again
+        parser.merge_text_nodes()
     matched = _css(parser, selector) if selector else []
     texts = _override_blocks(matched) if matched else _body(parser)
     text = _text(texts, meta)
