@@ -23,7 +23,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from .html import Page
+from .html import Page, hints
 
 NEGATIVE_TAGS = frozenset(
     {"nav", "aside", "footer", "form", "figcaption", "menu", "address", "header"}
@@ -94,11 +94,13 @@ def _bad(page: Page, positive_text: list[float]) -> list[bool]:
     roots = (text for text, parent in zip(positive_text, parents, strict=True) if parent < 0)
     majority = 0.5 * sum(roots)
     bad = [False] * len(parents)
-    for i, (tag, parent, hints) in enumerate(zip(page.tags, parents, page.hints, strict=True)):
+    for i, (tag, parent, attrs) in enumerate(zip(page.tags, parents, page.attrs, strict=True)):
         if parent >= 0 and bad[parent]:
             bad[i] = True
-        elif tag in NEGATIVE_TAGS or (hints and _negative_hints(hints)):
-            bad[i] = positive_text[i] < majority or bool(COMMENT_HINTS.search(hints))
+            continue
+        roles = hints(attrs)
+        if tag in NEGATIVE_TAGS or (roles and _negative_hints(roles)):
+            bad[i] = positive_text[i] < majority or bool(COMMENT_HINTS.search(roles))
     return bad
 
 

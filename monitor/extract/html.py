@@ -57,17 +57,23 @@ _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGN
 class Page:
     """The page flattened into columns (plain lists are cheaper to build than an object per
     row). Element i is a block-level element in document order: `tags[i]`, `parents[i]` (the
-    index of the block-level element around it, -1 for none) and `hints[i]` (its class, id,
-    role and itemprop, lower-cased and space-separated). Block j is a run of text between
-    block boundaries: `texts[j]`, owned by the innermost block-level element `owners[j]`
-    (-1 for none), with `link_chars[j]` of its characters inside links."""
+    index of the block-level element around it, -1 for none) and `attrs[i]` (its attributes;
+    `hints` reads them). Block j is a run of text between block boundaries: `texts[j]`, owned
+    by the innermost block-level element `owners[j]` (-1 for none), with `link_chars[j]` of
+    its characters inside links."""
 
     tags: list[str] = field(default_factory=list)
     parents: list[int] = field(default_factory=list)
-    hints: list[str] = field(default_factory=list)
+    attrs: list[dict[str, str | None]] = field(default_factory=list)
     owners: list[int] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
     link_chars: list[int] = field(default_factory=list)
+
+
+def hints(attrs: dict[str, str | None]) -> str:
+    """What an element's class, id, role and itemprop say about it, lower-cased and
+    space-separated (read only for the elements whose role is in question)."""
+    return " ".join(filter(None, map(attrs.get, _HINTS))).lower() if attrs else ""
 
 
 def bounded(html: str) -> str:
@@ -117,7 +123,7 @@ def flatten(root: LexborNode) -> Page:
     its place. Few property reads per node: this loop is where extraction spends its time.
     """
     page = Page()
-    tags, parents, hints = page.tags, page.parents, page.hints
+    tags, parents, attributes = page.tags, page.parents, page.attrs
     fragments: list[str] = []  # text since the last block boundary
     link_chars = 0
     owner = -1  # the innermost open block element
@@ -161,9 +167,7 @@ def flatten(root: LexborNode) -> Page:
                 kind = _BLOCK | (owner + 1) << 3
                 tags.append(tag)
                 parents.append(owner)
-                hints.append(
-                    " ".join(filter(None, map(attrs.get, _HINTS))).lower() if attrs else ""
-                )
+                attributes.append(attrs)
                 owner = len(tags) - 1
                 if tag == "pre":
                     kind |= _PRE
