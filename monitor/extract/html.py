@@ -118,9 +118,10 @@ def flatten(root: LexborNode) -> Page:
     The walk keeps a stack of child iterators, one per open element, so the tree's depth
     costs a list, not the C stack, and leaving an element is the end of its iterator.
     Skipped and hidden elements are never entered. Lexbor leaves out the whitespace-only
-    text nodes (outside <pre>), which are half of all text nodes; where one stood between
-    two pieces of inline text, before an inline element or at the end of one, a space takes
-    its place. Few property reads per node: this loop is where extraction spends its time.
+    text nodes (outside <pre>), which are half of all text nodes; where one stood after some
+    text, before an element or at the end of an inline one, a space takes its place (before
+    a block it is stripped again). Few property reads per node: this loop is where
+    extraction spends its time.
     """
     page = Page()
     tags, parents, attributes = page.tags, page.parents, page.attrs
@@ -146,7 +147,7 @@ def flatten(root: LexborNode) -> Page:
                 if links:
                     link_chars += len(text.strip())
                 continue
-            if fragments and not pres and tag not in BLOCK_TAGS and _after_blank(node):
+            if fragments and not pres and _after_blank(node):
                 fragments.append(" ")
             if tag in _IGNORED:
                 continue

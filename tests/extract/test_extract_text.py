@@ -37,6 +37,11 @@ def test_hidden_elements_are_skipped() -> None:
     assert extract_article(html).text == "The harbour reopened on Monday."
 
 
+def test_a_hidden_block_does_not_join_the_words_around_it() -> None:
+    html = "<div><b>The harbour</b> <div hidden>Menu</div>reopened on Monday.</div>"
+    assert extract_article(html).text == "The harbour reopened on Monday."
+
+
 def test_removed_element_leaves_the_words_around_it_apart() -> None:
     html = "<p><b>The harbour</b> <span class='ad'>Advert</span>reopened on Monday.</p>"
     assert extract_article(html, remove=[".ad"]).text == "The harbour reopened on Monday."
