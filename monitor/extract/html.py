@@ -147,8 +147,10 @@ def flatten(root: LexborNode) -> Page:
                 if links:
                     link_chars += len(text.strip())
                 continue
-            if fragments and not pres and _after_blank(node):
-                fragments.append(" ")
+            if fragments and not pres:  # a skipped blank right before it?
+                before = node.prev
+                if before is not None and before.is_empty_text_node:
+                    fragments.append(" ")
             if tag in _IGNORED:
                 continue
             if tag == "br":
@@ -198,25 +200,15 @@ def flatten(root: LexborNode) -> Page:
                 if kind & _PRE:
                     pres -= 1
                 continue
-            if fragments and not pres and _ends_blank(node):
-                fragments.append(" ")
+            if fragments and not pres:  # a skipped blank at its end?
+                last = node.last_child
+                if last is not None and last.is_empty_text_node:
+                    fragments.append(" ")
             if kind & _LINK:
                 links -= 1
     if fragments:
         _add_block(page, fragments, owner, link_chars)
     return page
-
-
-def _after_blank(node: LexborNode) -> bool:
-    """Whether a whitespace-only text node comes right before `node`."""
-    before = node.prev
-    return before is not None and before.is_empty_text_node
-
-
-def _ends_blank(node: LexborNode) -> bool:
-    """Whether `node` ends with a whitespace-only text node."""
-    last = node.last_child
-    return last is not None and last.is_empty_text_node
 
 
 def _add_block(page: Page, fragments: list[str], owner: int, link_chars: int) -> None:
