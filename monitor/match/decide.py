@@ -19,6 +19,12 @@ from monitor.match.query import And, Entity, Field, Near, Node, Not, Prefix, Sco
 Decide = Callable[[Hits], int]  # a (sub)query's value in one document
 
 
+def needs_deciding(node: Node, k: int) -> bool:
+    """False for a single operand that is FOUND wherever it occurs: the presearch, which
+    only proposes a group when one of its concepts occurs, has decided it already."""
+    return not (k == 1 and isinstance(node, Term | Prefix | Entity))
+
+
 def compile_decision(
     node: Node,
     concepts: Mapping[ConceptKey, int],
@@ -55,9 +61,10 @@ def compile_decision(
             negated.add(n)
         else:
             rest.append(compile_decision(child, concepts, k, checks, scope))
+    # tuples, not frozensets: a thousand rules cost a third of the memory
     if isinstance(node, And):
-        return _all_of(frozenset(leaves), frozenset(negated), tuple(rest))
-    return _any_of(frozenset(leaves), tuple(rest))
+        return _all_of(tuple(sorted(leaves)), tuple(sorted(negated)), tuple(rest))
+    return _any_of(tuple(sorted(leaves)), tuple(rest))
 
 
 def _plain(
@@ -70,12 +77,20 @@ def _plain(
     return None
 
 
-def _all_of(required: frozenset[int], excluded: frozenset[int], rest: tuple[Decide, ...]) -> Decide:
+def _all_of(
+    required: tuple[int, ...], excluded: tuple[int, ...], rest: tuple[Decide, ...]
+) -> Decide:
     base = FOUND if required else TRUE if excluded else ABSENT
+    if not rest:
+        return lambda h: (
+            base
+            if all(map(h.occ.__contains__, required)) and h.occ.keys().isdisjoint(excluded)
+            else ABSENT
+        )
 
     def decide(h: Hits) -> int:
-        occurring = h.occ.keys()
-        if not occurring >= required or not occurring.isdisjoint(excluded):
+        occ = h.occ
+        if not all(map(occ.__contains__, required)) or not occ.keys().isdisjoint(excluded):
             return ABSENT
         best = base
         for f in rest:
@@ -89,7 +104,10 @@ def _all_of(required: frozenset[int], excluded: frozenset[int], rest: tuple[Deci
     return decide
 
 
-def _any_of(alternatives: frozenset[int], rest: tuple[Decide, ...]) -> Decide:
+def _any_of(alternatives: tuple[int, ...], rest: tuple[Decide, ...]) -> Decide:
+    if not rest:
+        return lambda h: ABSENT if h.occ.keys().isdisjoint(alternatives) else FOUND
+
     def decide(h: Hits) -> int:
         if not h.occ.keys().isdisjoint(alternatives):
             return FOUND

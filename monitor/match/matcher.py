@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from monitor.errors import QueryError
 from monitor.match.compile import Check, Compiled, Surface, compile_check, entity_surfaces
-from monitor.match.decide import Decide, compile_decision
+from monitor.match.decide import Decide, compile_decision, needs_deciding
 from monitor.match.evaluate import FOUND, DocText, Evidence, Hits, Occurrence
 from monitor.match.explain import explain_query
 from monitor.match.presearch import Presearch, needs
@@ -21,7 +21,7 @@ from monitor.models import Document, EntityConfig, Match, RuleConfig, Snippet, S
 class _Rule:
     config: RuleConfig
     query: Node
-    check: Check
+    group: int  # index into Matcher._groups
     feeds: frozenset[str]
     tags: frozenset[str]
     languages: frozenset[str]
@@ -95,7 +95,7 @@ class _Group:
     """The rules written alike (same query once interned, same min_mentions): decided and
     explained once per document."""
 
-    decide: Decide
+    decide: Decide | None  # None: being a candidate means being FOUND (see needs_deciding)
     check: Check
     rules: tuple[int, ...]  # indices into Matcher._rules, ascending
     filtered: bool  # whether any of these rules has feeds, tags or languages set
@@ -139,7 +139,8 @@ class Matcher:
         surfaces: dict[str, tuple[Surface, ...]] = {}
         shared: dict[Node, Node] = {}
         checks: dict[tuple[int, Field | None, int], Check] = {}
-        members: dict[tuple[Node, int], list[int]] = {}  # rules by (query, min_mentions)
+        group_of: dict[tuple[Node, int], int] = {}  # by (query, min_mentions)
+        members: list[list[int]] = []  # rules by group
         out: list[_Rule] = []
         for i, rc in enumerate(rules):
             try:
@@ -151,12 +152,15 @@ class Matcher:
                     entity = entities[leaf.id]
                     surfaces[leaf.id] = entity_surfaces(entity.aliases, entity.exact)
                 compiled.concept(leaf, surfaces)
-            members.setdefault((query, rc.min_mentions), []).append(i)
+            group = group_of.setdefault((query, rc.min_mentions), len(group_of))
+            if group == len(members):
+                members.append([])
+            members[group].append(i)
             out.append(
                 _Rule(
                     rc,
                     query,
-                    compile_check(query, compiled.concepts, rc.min_mentions, shared=checks),
+                    group,
                     _set(rc.feeds),
                     _set(rc.tags),
                     _set(_language(x) for x in rc.languages),
@@ -165,11 +169,16 @@ class Matcher:
             )
         groups: list[_Group] = []
         clauses = []
-        for (query, k), ids in members.items():
+        for (query, k), ids in zip(group_of, members, strict=True):
             clauses.append(needs(query, compiled.concepts, compiled.costs))
-            decide = compile_decision(query, compiled.concepts, k, checks)
+            decide = (
+                compile_decision(query, compiled.concepts, k, checks)
+                if needs_deciding(query, k)
+                else None
+            )
+            check = compile_check(query, compiled.concepts, k, shared=checks)
             filtered = any(out[i].filtered for i in ids)
-            groups.append(_Group(decide, out[ids[0]].check, tuple(ids), filtered))
+            groups.append(_Group(decide, check, tuple(ids), filtered))
         presearch = Presearch.index(clauses, compiled.costs)
         return cls(tuple(out), tuple(groups), compiled, presearch)
 
@@ -189,7 +198,7 @@ class Matcher:
         found: list[tuple[int, Match]] = []
         for g in self._presearch.candidates(hits.occ):
             group = groups[g]
-            if group.decide(hits) != FOUND:
+            if group.decide is not None and group.decide(hits) != FOUND:
                 continue
             ev = group.check(hits)
             spans, snippets = render.evidence(ev)
@@ -223,7 +232,8 @@ class Matcher:
                 (False, r.config.examples.no_match),
             ):
                 for text in texts:
-                    if (r.check(self._hits("", text)).value == FOUND) != expected:
+                    value = self._groups[r.group].check(self._hits("", text)).value
+                    if (value == FOUND) != expected:
                         want = "match" if expected else "not match"
                         problems.append((r.config.name, f"example should {want}: {text!r}"))
         return problems

@@ -27,10 +27,10 @@ class Presearch:
     def __init__(
         self,
         single: dict[int, tuple[int, ...]],
-        pairs: dict[int, tuple[frozenset[int], dict[int, tuple[int, ...]]]],
+        pairs: dict[int, dict[int, tuple[int, ...]]],
     ) -> None:
         self._single = single  # concept -> groups
-        self._pairs = pairs  # first concept -> (second concepts, second concept -> groups)
+        self._pairs = pairs  # first concept -> second concept -> groups
 
     @classmethod
     def index(cls, groups: Iterable[Sequence[Clause]], cost: Sequence[float]) -> Presearch:
@@ -53,10 +53,7 @@ class Presearch:
                     by_second.setdefault(d, []).append(group)
         return cls(
             {c: tuple(gs) for c, gs in single.items()},
-            {
-                c: (frozenset(by_second), {d: tuple(gs) for d, gs in by_second.items()})
-                for c, by_second in pairs.items()
-            },
+            {c: {d: tuple(gs) for d, gs in second.items()} for c, second in pairs.items()},
         )
 
     def candidates(self, occurring: Mapping[int, object]) -> set[int]:
@@ -68,10 +65,9 @@ class Presearch:
             groups = single.get(c)
             if groups is not None:
                 out.update(groups)
-            pair = pairs.get(c)
-            if pair is not None:
-                by_second = pair[1]
-                for d in present & pair[0]:
+            by_second = pairs.get(c)
+            if by_second is not None:
+                for d in present.intersection(by_second):
                     out.update(by_second[d])
         return out
 

@@ -21,43 +21,49 @@ def make_snippets(
     ``made`` caches snippets by the identity of their spans, for the matches of one document
     (whose equal spans are one object).
     """
-    groups: list[list[Span]] = []
-    group_end = 0
-    for span in spans:
-        last = groups[-1] if groups else None
-        if (
-            last
-            and last[-1].field == span.field
-            and span.start - group_end <= GROUP_GAP
-            and span.end - last[0].start <= MAX_LENGTH
+    if not spans:
+        return ()
+    groups: list[tuple[int, int, int]] = []  # spans[first:stop], and where the last ends
+    first = 0
+    field, group_start, group_end = spans[0].field, spans[0].start, spans[0].end
+    for i, span in enumerate(spans):
+        if i and (
+            span.field != field
+            or span.start - group_end > GROUP_GAP
+            or span.end - group_start > MAX_LENGTH
         ):
-            last.append(span)
-            group_end = max(group_end, span.end)
-        else:
-            groups.append([span])
+            groups.append((first, i, group_end))
+            first, field, group_start, group_end = i, span.field, span.start, span.end
+        elif span.end > group_end:
             group_end = span.end
+    groups.append((first, len(spans), group_end))
     if len(groups) > 1:
-        ranked = sorted(((-len({s.operand for s in g}), -len(g), i) for i, g in enumerate(groups)))
-        groups = [groups[i] for _, _, i in ranked[:MAX_SNIPPETS]]
+        ranked = sorted(
+            (-len({s.operand for s in spans[a:b]}), a - b, n) for n, (a, b, _) in enumerate(groups)
+        )
+        groups = [groups[n] for _, _, n in ranked[:MAX_SNIPPETS]]
     out = []
-    for group in groups:
+    for a, b, end in groups:
+        group = spans[a:b]
         key = tuple(map(id, group))
         snippet = made.get(key)
         if snippet is None:
             text = title if group[0].field == "title" else body
-            snippet = made[key] = _snippet(text, group)
+            snippet = made[key] = _snippet(text, group, end)
         out.append(snippet)
     return tuple(out)
 
 
-def _snippet(text: str, group: list[Span]) -> Snippet:
-    start = max(0, group[0].start - CONTEXT)
-    end = min(len(text), max(s.end for s in group) + CONTEXT)
+def _snippet(text: str, group: Sequence[Span], words_end: int) -> Snippet:
+    """The snippet of a group of spans sorted by offset; ``words_end``: where the last ends."""
+    words_start = group[0].start
+    start = max(0, words_start - CONTEXT)
+    end = min(len(text), words_end + CONTEXT)
     if start > 0:  # do not cut a word in half
-        space = text.find(" ", start, group[0].start)
+        space = text.find(" ", start, words_start)
         start = space + 1 if space >= 0 else start
     if end < len(text):
-        space = text.rfind(" ", max(s.end for s in group), end)
+        space = text.rfind(" ", words_end, end)
         end = space if space >= 0 else end
     excerpt = text[start:end].replace("\n", " ").replace("\t", " ")
     lead = len(excerpt) - len(excerpt.lstrip())
@@ -66,10 +72,11 @@ def _snippet(text: str, group: list[Span]) -> Snippet:
     suffix = "…" if end < len(text) else ""
     shift = len(prefix) - start - lead
     highlights: list[tuple[int, int]] = []
-    for s in sorted(group, key=lambda s: (s.start, -s.end)):
+    for s in group:  # sorted by start: overlapping words make one highlight
         a, b = s.start + shift, s.end + shift
-        if highlights and a < highlights[-1][1]:  # overlapping words: one highlight
-            highlights[-1] = (highlights[-1][0], max(b, highlights[-1][1]))
+        if highlights and a < highlights[-1][1]:
+            if b > highlights[-1][1]:
+                highlights[-1] = (highlights[-1][0], b)
         else:
             highlights.append((a, b))
     return Snippet(group[0].field, prefix + excerpt + suffix, tuple(highlights))
