@@ -94,11 +94,11 @@ def _bad(page: Page, positive_text: list[float]) -> list[bool]:
     roots = (text for text, parent in zip(positive_text, parents, strict=True) if parent < 0)
     majority = 0.5 * sum(roots)
     bad = [False] * len(parents)
-    for i, (tag, parent, attrs) in enumerate(zip(page.tags, parents, page.attrs, strict=True)):
+    for i, (tag, parent, node) in enumerate(zip(page.tags, parents, page.nodes, strict=True)):
         if parent >= 0 and bad[parent]:
             bad[i] = True
             continue
-        roles = hints(attrs)
+        roles = hints(node)
         if tag in NEGATIVE_TAGS or (roles and _negative_hints(roles)):
             bad[i] = positive_text[i] < majority or bool(COMMENT_HINTS.search(roles))
     return bad

@@ -50,6 +50,7 @@ _FLAT_TAGS = frozenset(
 # Not elements (comments, doctype) or never text: neither read nor entered.
 _IGNORED: frozenset[str | None] = SKIP_TAGS | {None, "-comment", "-doctype", "-document"}
 _HINTS = ("class", "id", "role", "itemprop")  # the attributes that hint at an element's role
+_MAYBE_HIDDEN = "[hidden], [aria-hidden], [style]"
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 
 
@@ -57,22 +58,23 @@ _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGN
 class Page:
     """The page flattened into columns (plain lists are cheaper to build than an object per
     row). Element i is a block-level element in document order: `tags[i]`, `parents[i]` (the
-    index of the block-level element around it, -1 for none) and `attrs[i]` (its attributes;
-    `hints` reads them). Block j is a run of text between block boundaries: `texts[j]`, owned
-    by the innermost block-level element `owners[j]` (-1 for none), with `link_chars[j]` of
-    its characters inside links."""
+    index of the block-level element around it, -1 for none) and `nodes[i]` (the element
+    itself; `hints` reads its attributes). Block j is a run of text between block
+    boundaries: `texts[j]`, owned by the innermost block-level element `owners[j]` (-1 for
+    none), with `link_chars[j]` of its characters inside links."""
 
     tags: list[str] = field(default_factory=list)
     parents: list[int] = field(default_factory=list)
-    attrs: list[dict[str, str | None]] = field(default_factory=list)
+    nodes: list[LexborNode] = field(default_factory=list)
     owners: list[int] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
     link_chars: list[int] = field(default_factory=list)
 
 
-def hints(attrs: dict[str, str | None]) -> str:
+def hints(node: LexborNode) -> str:
     """What an element's class, id, role and itemprop say about it, lower-cased and
     space-separated (read only for the elements whose role is in question)."""
+    attrs = node.attributes
     return " ".join(filter(None, map(attrs.get, _HINTS))).lower() if attrs else ""
 
 
@@ -93,6 +95,12 @@ def bounded(html: str) -> str:
             if depth > MAX_DEPTH:
                 return html[: match.start()]
     return html
+
+
+def _hidden_elements(root: LexborNode) -> set[int]:
+    """The mem_ids of the hidden elements at and under `root`: one query for the elements
+    with any of the attributes that can hide them, instead of reading every element's."""
+    return {node.mem_id for node in root.css(_MAYBE_HIDDEN) if _hidden(node.attributes)}
 
 
 def _hidden(attrs: dict[str, str | None]) -> bool:
@@ -124,7 +132,8 @@ def flatten(root: LexborNode) -> Page:
     extraction spends its time.
     """
     page = Page()
-    tags, parents, attributes = page.tags, page.parents, page.attrs
+    tags, parents, nodes = page.tags, page.parents, page.nodes
+    hidden = _hidden_elements(root)
     fragments: list[str] = []  # text since the last block boundary
     link_chars = 0
     owner = -1  # the innermost open block element
@@ -156,12 +165,7 @@ def flatten(root: LexborNode) -> Page:
             if tag == "br":
                 fragments.append(_BREAK)
                 continue
-            attrs = node.attributes
-            if (
-                attrs
-                and ("style" in attrs or "hidden" in attrs or "aria-hidden" in attrs)
-                and _hidden(attrs)
-            ):
+            if hidden and node.mem_id in hidden:
                 continue
             if tag in BLOCK_TAGS:
                 if fragments:
@@ -170,7 +174,7 @@ def flatten(root: LexborNode) -> Page:
                 kind = _BLOCK | (owner + 1) << 3
                 tags.append(tag)
                 parents.append(owner)
-                attributes.append(attrs)
+                nodes.append(node)
                 owner = len(tags) - 1
                 if tag == "pre":
                     kind |= _PRE
