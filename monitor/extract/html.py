@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from selectolax.lexbor import LexborNode
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 # Elements whose content is never article text.
 SKIP_TAGS = frozenset(
@@ -47,8 +47,25 @@ _FLAT_TAGS = frozenset(
         "thead", "tbody", "tfoot", "colgroup", "rb", "rt", "rp",
     }
 )  # fmt: skip
-# Not elements (comments, doctype) or never text: neither read nor entered.
-_IGNORED: frozenset[str | None] = SKIP_TAGS | {None, "-comment", "-doctype", "-document"}
+
+
+def _lexbor_ids() -> dict[str | None, int]:
+    """Lexbor's id for each name the walk tells apart: reading a node's id is cheaper than
+    reading its name (a new string each time). Standard elements have fixed ids, and an
+    unknown element's id is never one of them."""
+    sample = LexborHTMLParser("<p>text<!--comment--><?instruction?></p>")
+    names = SKIP_TAGS | BLOCK_TAGS | {"a", "br"}
+    ids: dict[str | None, int] = {name: sample.create_node(name).tag_id for name in names}
+    if sample.body is not None:
+        ids.update((node.tag, node.tag_id) for node in sample.body.traverse(include_text=True))
+    return ids
+
+
+_ID = _lexbor_ids()
+_TEXT_ID, _A_ID, _BR_ID, _PRE_ID = _ID["-text"], _ID["a"], _ID["br"], _ID["pre"]
+_BLOCK_IDS = frozenset(_ID[name] for name in BLOCK_TAGS)
+# Comments, processing instructions and never-text elements: neither read nor entered.
+_IGNORED_IDS = frozenset(_ID[name] for name in SKIP_TAGS | {"-comment", None})
 _HINTS = ("class", "id", "role", "itemprop")  # the attributes that hint at an element's role
 _MAYBE_HIDDEN = "[hidden], [aria-hidden], [style]"
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
@@ -145,8 +162,8 @@ def flatten(root: LexborNode) -> Page:
     stack: list[tuple[Iterator[LexborNode], LexborNode, int]] = []
     while True:
         for node in children:
-            tag = node.tag
-            if tag == "-text":
+            tag_id = node.tag_id
+            if tag_id == _TEXT_ID:
                 text = node.text_content or ""
                 if not fragments and text.isspace():  # a block's leading blanks are dropped
                     continue
@@ -160,26 +177,26 @@ def flatten(root: LexborNode) -> Page:
                 before = node.prev
                 if before is not None and before.is_empty_text_node:
                     fragments.append(" ")
-            if tag in _IGNORED:
+            if tag_id in _IGNORED_IDS:
                 continue
-            if tag == "br":
+            if tag_id == _BR_ID:
                 fragments.append(_BREAK)
                 continue
             if hidden and node.mem_id in hidden:
                 continue
-            if tag in BLOCK_TAGS:
+            if tag_id in _BLOCK_IDS:
                 if fragments:
                     _add_block(page, fragments, owner, link_chars)
                     fragments, link_chars = [], 0
                 kind = _BLOCK | (owner + 1) << 3
-                tags.append(tag)
+                tags.append(node.tag or "")
                 parents.append(owner)
                 nodes.append(node)
                 owner = len(tags) - 1
-                if tag == "pre":
+                if tag_id == _PRE_ID:
                     kind |= _PRE
                     pres += 1
-            elif tag == "a":
+            elif tag_id == _A_ID:
                 kind = _LINK
                 links += 1
             else:
