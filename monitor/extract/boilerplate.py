@@ -79,8 +79,7 @@ def _positive(text: str, link_chars: int, tag: str) -> bool:
 def _subtree_sums(parents: Sequence[int], values: list[float]) -> list[float]:
     """Per element, the sum of `values` over its subtree (elements are in document order)."""
     sums = list(values)
-    for i in range(len(parents) - 1, -1, -1):
-        parent = parents[i]
+    for i, parent in zip(range(len(parents) - 1, -1, -1), reversed(parents), strict=True):
         if parent >= 0:
             sums[parent] += sums[i]
     return sums
@@ -111,18 +110,20 @@ def choose_body(page: Page) -> tuple[int, list[bool]]:
     if not tags:
         return -1, []
     blocks = list(zip(page.owners, page.texts, page.link_chars, strict=True))
-    positive = [e >= 0 and _positive(text, links, tags[e]) for e, text, links in blocks]
+    # Per element: its own article-like text, and how many article-like blocks its children
+    # own. A paragraph with article-like siblings counts in full; one alone in its parent
+    # (the blurb of a teaser card) counts for less.
     own = [0.0] * len(tags)
-    for (e, text, _), good in zip(blocks, positive, strict=True):
+    siblings = [0] * len(tags)
+    positive: list[bool] = []
+    for e, text, links in blocks:
+        good = e >= 0 and _positive(text, links, tags[e])
+        positive.append(good)
         if good:
             own[e] += len(text)
+            if (parent := parents[e]) >= 0:
+                siblings[parent] += 1
     bad = _bad(page, _subtree_sums(parents, own))
-    # A paragraph with article-like siblings counts in full; one alone in its parent (the
-    # blurb of a teaser card) counts for less.
-    siblings = [0] * len(tags)
-    for (e, _, _), good in zip(blocks, positive, strict=True):
-        if good and (parent := parents[e]) >= 0:
-            siblings[parent] += 1
     scores = [0.0] * len(tags)
     for (e, text, links), good in zip(blocks, positive, strict=True):
         if e < 0:
