@@ -204,7 +204,7 @@ def flatten(root: LexborNode) -> Page:
             budget -= 1
             if budget:
                 stack.append((children, node, kind))
-                children = node.iter(include_text=True, skip_empty=not pres)
+                children = node.iter(True, not pres)  # include_text, skip_empty
             else:  # the walk stops here
                 stack.clear()
                 children = iter(())
@@ -236,6 +236,7 @@ def _add_block(page: Page, fragments: list[str], owner: int, link_chars: int) ->
     raw = "".join(fragments)
     text = " ".join(raw.split()) if _BREAK not in raw else _lines(raw)
     if text:
+        size = len(text)
         page.owners.append(owner)
         page.texts.append(text)
-        page.link_chars.append(min(link_chars, len(text)))
+        page.link_chars.append(link_chars if link_chars < size else size)

@@ -17,6 +17,7 @@ from selectolax.lexbor import LexborHTMLParser
 _ARTICLE_TYPE = re.compile(r"article|posting|report|story|review", re.IGNORECASE)
 _TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:·•»]\s+")
 _MAX_JSONLD_CHARS = 2_000_000
+_META_NAMES = ("property", "name", "itemprop", "http-equiv")  # the attributes naming a <meta>
 _HEAD_SELECTOR = 'meta, script[type="application/ld+json"], title, link[rel="canonical"]'
 
 
@@ -116,15 +117,17 @@ def _json_ld_article(raw: str) -> dict[str, Any]:
 
 def _collect(parser: LexborHTMLParser) -> _Head:
     head = _Head()
+    meta = head.meta
     for node in parser.css(_HEAD_SELECTOR):
         tag = node.tag
         if tag == "meta":
             attrs = node.attributes
             content = attrs.get("content")
             if content:
-                for key in ("property", "name", "itemprop", "http-equiv"):
+                content = content.strip()
+                for key in _META_NAMES:
                     if name := attrs.get(key):
-                        head.meta.setdefault(name.strip().lower(), content.strip())
+                        meta.setdefault(name.strip().lower(), content)
         elif tag == "script":
             article = _json_ld_article(node.text(deep=True))
             if len(article) > len(head.ld):
