@@ -63,7 +63,7 @@ def _lexbor_ids() -> dict[str | None, int]:
 
 _ID = _lexbor_ids()
 _TEXT_ID, _A_ID, _BR_ID, _PRE_ID = _ID["-text"], _ID["a"], _ID["br"], _ID["pre"]
-_BLOCK_IDS = frozenset(_ID[name] for name in BLOCK_TAGS)
+_BLOCK_NAMES = {_ID[name]: name for name in BLOCK_TAGS}
 # Comments, processing instructions and never-text elements: neither read nor entered.
 _IGNORED_IDS = frozenset(_ID[name] for name in SKIP_TAGS | {"-comment", None})
 _HINTS = ("class", "id", "role", "itemprop")  # the attributes that hint at an element's role
@@ -184,12 +184,13 @@ def flatten(root: LexborNode) -> Page:
                 continue
             if hidden and node.mem_id in hidden:
                 continue
-            if tag_id in _BLOCK_IDS:
+            name = _BLOCK_NAMES.get(tag_id)
+            if name is not None:
                 if fragments:
                     _add_block(page, fragments, owner, link_chars)
                     fragments, link_chars = [], 0
                 kind = _BLOCK | (owner + 1) << 3
-                tags.append(node.tag or "")
+                tags.append(name)
                 parents.append(owner)
                 nodes.append(node)
                 owner = len(tags) - 1
