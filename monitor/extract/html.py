@@ -235,7 +235,12 @@ def flatten(root: LexborNode) -> Page:
 
 def _add_block(page: Page, fragments: list[str], owner: int, link_chars: int) -> None:
     raw = "".join(fragments)
-    text = " ".join(raw.split()) if _BREAK not in raw else _lines(raw)
+    if raw.isprintable() and "  " not in raw and raw[:1] != " " and raw[-1:] != " ":
+        text = raw  # the common case: no whitespace but single spaces, nothing to collapse
+    elif _BREAK in raw:
+        text = _lines(raw)
+    else:
+        text = " ".join(raw.split())
     if text:
         size = len(text)
         page.owners.append(owner)
