@@ -1,17 +1,20 @@
 """Article-extraction benchmark: our extractor against trafilatura, same scorer, same run.
 
-    python tests/bench/extraction.py [--shared ../shared] [--split dev]
+    python tests/bench/extraction.py [--shared ../shared] [--split dev] [--rounds 3]
 
 Runs ../shared/bench/extraction/score.py (the Zyte article-extraction benchmark's metric) on
 `monitor.extract:extract_article` and on trafilatura 2.x `extract(html, favor_precision=True)`
 (the bench-only extra: `pip install -e '.[bench]'`), prints both summary lines and the speed
-ratio. Speeds are comparable only within one run on one machine.
+ratio. Speeds are comparable only within one run on one machine. On a shared machine other
+load moves pages/s by tens of percent from run to run: --rounds N alternates the two
+extractors N times and reports each round, the best and the median.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -62,19 +65,31 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--split", default="dev")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=1, help="alternate the two this often")
     parser.add_argument("--verbose", action="store_true", help="print the failing pages too")
     args = parser.parse_args()
 
-    results = {}
-    for name, callable_ in (("ours", OURS), ("trafilatura", REFERENCE)):
-        output = score(args.shared.resolve(), args.split, callable_, args.repeat)
-        if args.verbose:
-            print(output.rstrip())
-        results[name] = output.strip().splitlines()[-1]
-        print(f"{name:12} {results[name]}", flush=True)
-    ours, reference = pages_per_s(results["ours"]), pages_per_s(results["trafilatura"])
-    ratio = ours / reference if reference else float("inf")
-    print(f"speed ratio (ours / trafilatura): {ratio:.1f}x")
+    speeds: dict[str, list[float]] = {"ours": [], "trafilatura": []}
+    for round_ in range(args.rounds):
+        if args.rounds > 1:
+            print(f"round {round_ + 1}/{args.rounds}")
+        results = {}
+        for name, callable_ in (("ours", OURS), ("trafilatura", REFERENCE)):
+            output = score(args.shared.resolve(), args.split, callable_, args.repeat)
+            if args.verbose:
+                print(output.rstrip())
+            results[name] = output.strip().splitlines()[-1]
+            speeds[name].append(pages_per_s(results[name]))
+            print(f"{name:12} {results[name]}", flush=True)
+        ours, reference = speeds["ours"][-1], speeds["trafilatura"][-1]
+        ratio = ours / reference if reference else float("inf")
+        print(f"speed ratio (ours / trafilatura): {ratio:.1f}x", flush=True)
+    if args.rounds > 1:
+        for name, values in speeds.items():
+            print(
+                f"{name:12} pages_per_s best={max(values):.1f} "
+                f"median={statistics.median(values):.1f} over {len(values)} rounds"
+            )
 
 
 if __name__ == "__main__":
