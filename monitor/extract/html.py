@@ -1,8 +1,9 @@
 """Parse HTML and flatten the page into blocks of text, each tied to the element holding it.
 
-The walk is iterative (a page nested 10,000 levels deep costs a list, not the C stack),
-visits every node once except inside skipped and hidden elements, which it never enters, and
-later stages work on the flat `Page` without touching the DOM.
+The walk is iterative (a page nested 10,000 levels deep costs a list, not the C stack) and
+visits every node once except inside skipped and hidden elements, which it never enters;
+later stages work on the flat `Page`, reading the attributes of the few elements they ask
+about.
 """
 
 from __future__ import annotations
@@ -64,10 +65,12 @@ def _lexbor_ids() -> dict[str | None, int]:
 _ID = _lexbor_ids()
 _TEXT_ID, _A_ID, _BR_ID, _PRE_ID = _ID["-text"], _ID["a"], _ID["br"], _ID["pre"]
 _BLOCK_NAMES = {_ID[name]: name for name in BLOCK_TAGS}
-# Comments, processing instructions and never-text elements: neither read nor entered.
-_IGNORED_IDS = frozenset(_ID[name] for name in SKIP_TAGS | {"-comment", None})
+# Never-text elements, comments and processing instructions: neither read nor entered.
+_IGNORED_IDS = frozenset(_ID[name] for name in SKIP_TAGS) | {
+    _ID[other] for other in ("-comment", None) if other in _ID
+}
 _HINTS = ("class", "id", "role", "itemprop")  # the attributes that hint at an element's role
-_MAYBE_HIDDEN = "[hidden], [aria-hidden], [style]"
+_MAYBE_HIDDEN = "[hidden], [aria-hidden], [style]"  # the attributes _hidden reads
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 
 
