@@ -45,3 +45,12 @@ def test_a_hidden_block_does_not_join_the_words_around_it() -> None:
 def test_removed_element_leaves_the_words_around_it_apart() -> None:
     html = "<p><b>The harbour</b> <span class='ad'>Advert</span>reopened on Monday.</p>"
     assert extract_article(html, remove=[".ad"]).text == "The harbour reopened on Monday."
+
+
+def test_unknown_elements_flow_inline_and_never_text_elements_are_skipped() -> None:
+    html = (
+        "<p><x-card>The harbour</x-card> <my-tag>reopened</my-tag><svg><text>icon</text></svg>"
+        " on<script>var a = 1;</script> Monday<!-- note -->.<select><option>Menu</option>"
+        "</select></p>"
+    )
+    assert extract_article(html).text == "The harbour reopened on Monday."
