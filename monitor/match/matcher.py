@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 
 from monitor.errors import QueryError
 from monitor.match.compile import Check, Compiled, Surface, compile_check, entity_surfaces
@@ -51,8 +52,8 @@ def _set(items: Iterable[str]) -> frozenset[str]:
     return frozenset(items) or _EMPTY
 
 
-def _first(pair: tuple[int, Match]) -> int:
-    return pair[0]
+_first = itemgetter(0)
+_new = tuple.__new__  # Match(*fields) without the Python-level __new__ of a named tuple
 
 
 def _listing(items: frozenset[str]) -> str:
@@ -97,7 +98,7 @@ class _Group:
 
     decide: Decide | None  # None: being a candidate means being FOUND (see needs_deciding)
     check: Check
-    rules: tuple[int, ...]  # indices into Matcher._rules, ascending
+    rules: tuple[tuple[int, str, tuple[str, ...]], ...]  # index, name, channels; ascending
     filtered: bool  # whether any of these rules has feeds, tags or languages set
 
 
@@ -178,7 +179,8 @@ class Matcher:
             )
             check = compile_check(query, compiled.concepts, k, shared=checks)
             filtered = any(out[i].filtered for i in ids)
-            groups.append(_Group(decide, check, tuple(ids), filtered))
+            named = tuple((i, rules[i].name, rules[i].channels) for i in ids)
+            groups.append(_Group(decide, check, named, filtered))
         presearch = Presearch.index(clauses, compiled.costs)
         return cls(tuple(out), tuple(groups), compiled, presearch)
 
@@ -196,19 +198,19 @@ class Matcher:
         groups, rules = self._groups, self._rules
         render = _Render(doc, hits)
         found: list[tuple[int, Match]] = []
+        doc_id = doc.id
         for g in self._presearch.candidates(hits.occ):
             group = groups[g]
             if group.decide is not None and group.decide(hits) != FOUND:
                 continue
             ev = group.check(hits)
             spans, snippets = render.evidence(ev)
-            for i in group.rules:
-                rule = rules[i]
-                if group.filtered and rule.refusal(doc) is not None:
-                    continue
-                config = rule.config
-                m = Match(config.name, doc.id, spans, snippets, config.channels, ev.distances)
-                found.append((i, m))
+            distances = ev.distances
+            found += [
+                (i, _new(Match, (name, doc_id, spans, snippets, channels, distances)))
+                for i, name, channels in group.rules
+                if not group.filtered or rules[i].refusal(doc) is None
+            ]
         found.sort(key=_first)
         return [m for _, m in found]
 

@@ -25,8 +25,10 @@ def test_match_json_on_text_files(capsys: pytest.CaptureFixture[str]) -> None:
     assert not any(stem.startswith("control-") for stem, _ in hits)
     for record in lines:
         assert record["spans"] and "[[" in record["snippet"]
-        for span in record["spans"]:
-            assert {"field", "start", "end", "text", "operand"} <= span.keys()
+        for operand, words in record["spans"].items():
+            assert operand.startswith(("@", '"')) or operand.isalnum()
+            for field, start, end, text in words:  # a text file is all body
+                assert field == "body" and Path(record["article_id"]).read_text()[start:end] == text
 
 
 def test_match_html_and_jsonl(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -89,10 +89,10 @@ def test_json_and_text_reports() -> None:
     )
     j = match_to_json(m)
     assert j["article_id"] == "x" and j["rule"] == "iran-aq"
-    assert j["spans"] == [
-        {"field": "body", "start": 0, "end": 6, "text": "Tehran", "operand": "@iran"},
-        {"field": "body", "start": 22, "end": 30, "text": "al-Qaida", "operand": "@al-qaida"},
-    ]
+    assert j["spans"] == {
+        "@iran": [["body", 0, 6, "Tehran"]],
+        "@al-qaida": [["body", 22, 30, "al-Qaida"]],
+    }
     assert j["snippet"] == "[[Tehran]] denies hosting [[al-Qaida]], officials say."
     assert "snippets" not in j  # one snippet is enough for a listing
     assert m.snippets == (
