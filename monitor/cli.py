@@ -115,7 +115,7 @@ def _load_matcher(path: str) -> Matcher | None:
 
 
 def cmd_match(args: argparse.Namespace) -> int:
-    from monitor.match.report import format_match_text, matches_json
+    from monitor.match.report import format_match_text, shared_json
 
     matcher = _load_matcher(args.rules)
     if matcher is None:
@@ -124,11 +124,12 @@ def cmd_match(args: argparse.Namespace) -> int:
     count = 0
     try:
         for doc in _documents(args.inputs):
-            matches = matcher.match(doc)
-            count += len(matches)
             if args.json:
-                out.writelines(line + "\n" for line in matches_json(matches))
+                lines = shared_json(matcher.match_shared(doc))
+                out.write("".join(line + "\n" for line in lines))
             else:
+                matches = matcher.match(doc)
+                count += len(matches)
                 out.writelines(format_match_text(m) + "\n\n" for m in matches)
     except MonitorError as e:
         print(f"error: {e}", file=sys.stderr)

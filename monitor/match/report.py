@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Sequence
 from json.encoder import encode_basestring as _string
+from operator import itemgetter
 from typing import Any
 
+from monitor.match.matcher import SharedMatch
 from monitor.models import Match, Snippet, Span
 
 
@@ -34,29 +36,33 @@ def match_to_json(m: Match) -> dict[str, Any]:
 
 def match_json(m: Match) -> str:
     """``json.dumps(match_to_json(m), ensure_ascii=False)``."""
-    return next(matches_json((m,)))
+    return _line(_string(m.article_id), m.rule, _evidence_json(m), _channels(m.channels))
 
 
-def matches_json(matches: Iterable[Match]) -> Iterator[str]:
-    """``match_json`` of each match, faster for the many matches of one article: evidence
-    they share (the same spans, snippets and distances objects) is encoded once."""
-    evidence: dict[tuple[int, int, int], tuple[Match, str]] = {}  # the match keeps ids valid
-    article, article_json = None, ""
-    channels: dict[tuple[str, ...], str] = {}
-    for m in matches:
-        key = (id(m.spans), id(m.snippets), id(m.distances))
-        entry = evidence.get(key)
-        if entry is None:
-            entry = evidence[key] = (m, _evidence_json(m))
-        if m.article_id != article:
-            article, article_json = m.article_id, _string(m.article_id)
-        listed = channels.get(m.channels)
-        if listed is None:
-            listed = channels[m.channels] = ", ".join(map(_string, m.channels))
-        yield (
-            f'{{"article_id": {article_json}, "rule": {_string(m.rule)}, {entry[1]}, '
-            f'"channels": [{listed}]}}'
-        )
+def shared_json(shared: Sequence[SharedMatch]) -> list[str]:
+    """``match_json`` of every match of one document, in rule order, from ``match_shared``:
+    the evidence of rules written alike, or of rules that matched on the same words, is
+    encoded once."""
+    encoded: dict[tuple[int, int, int], str] = {}  # by identity: ``shared`` keeps them alive
+    lines = []
+    for s in shared:
+        key = (id(s.spans), id(s.snippets), id(s.distances))
+        evidence = encoded.get(key)
+        if evidence is None:
+            evidence = encoded[key] = _evidence_json(s)
+        article = _string(s.article_id)
+        lines += [(i, _line(article, name, evidence, _channels(ch))) for i, name, ch in s.rules]
+    lines.sort(key=itemgetter(0))
+    return [line for _, line in lines]
+
+
+def _line(article: str, rule: str, evidence: str, channels: str) -> str:
+    rule = _string(rule)
+    return f'{{"article_id": {article}, "rule": {rule}, {evidence}, "channels": [{channels}]}}'
+
+
+def _channels(channels: tuple[str, ...]) -> str:
+    return ", ".join(map(_string, channels))
 
 
 def _by_operand(spans: Iterable[Span]) -> dict[str, list[list[str | int]]]:
@@ -69,7 +75,7 @@ def _by_operand(spans: Iterable[Span]) -> dict[str, list[list[str | int]]]:
     return out
 
 
-def _evidence_json(m: Match) -> str:
+def _evidence_json(m: Match | SharedMatch) -> str:
     spans = json.dumps(_by_operand(m.spans), ensure_ascii=False)
     snippet = _string(marked(m.snippets[0])) if m.snippets else '""'
     distances = ", ".join(map(str, m.distances))

@@ -12,6 +12,7 @@ from match_reference import matches as reference_matches
 
 from monitor.match import Matcher
 from monitor.match.query import parse_query
+from monitor.match.report import match_json, shared_json
 from monitor.models import Document, EntityConfig, RuleConfig, RuleExamples
 
 ENTITIES = {
@@ -187,6 +188,32 @@ def test_matches_come_in_rule_order_with_channels() -> None:
     assert [(x.rule, x.channels, x.article_id) for x in got] == [
         ("z", ("mail",), "d"),
         ("a", ("hook", "mail"), "d"),
+    ]
+
+
+def test_rules_written_alike_match_together_but_keep_their_own_filters() -> None:
+    rules = [
+        RuleConfig(name="first", query="@iran NEAR/3 iraq", channels=("a",)),
+        RuleConfig(name="other", query="iraq"),
+        RuleConfig(name="second", query="@iran  NEAR/3 (iraq)", channels=("b",)),
+        RuleConfig(name="filtered", query="@iran NEAR/3 iraq", feeds=("elsewhere",)),
+        RuleConfig(name="counted", query="@iran NEAR/3 iraq", min_mentions=2),
+    ]
+    m = Matcher.build(rules, ENTITIES)
+    d = doc("", "Tehran and Iraq", feed="wire")
+    got = m.match(d)
+    assert [(x.rule, x.channels) for x in got] == [
+        ("first", ("a",)),
+        ("other", ()),
+        ("second", ("b",)),
+    ]
+    assert got[0].spans is got[2].spans  # one evidence for the rules written alike
+    assert shared_json(m.match_shared(d)) == [match_json(x) for x in got]
+    assert [x.rule for x in m.match(doc("", "Tehran and Iraq, Iran and Iraq"))] == [
+        "first",
+        "other",
+        "second",
+        "counted",
     ]
 
 
