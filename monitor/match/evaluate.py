@@ -109,9 +109,14 @@ class Hits:
         occ = sorted(occ)  # exact-case aliases are found after the others
         seen: dict[str, Occurrence] = {}
         text = self.text
-        for o in occ:
-            field, start, end = text.locate(o)
-            seen.setdefault((text.title if field == "title" else text.body)[start:end], o)
+        tl, title, body = text.title_length, text.title_tokens.spans, text.body_tokens.spans
+        for o in occ:  # text.locate, inline: this runs for every mention of common words
+            a, b = o
+            if a < tl:
+                spelling = text.title[title[a][0] : title[b - 1][1]]
+            else:
+                spelling = text.body[body[a - tl][0] : body[b - 1 - tl][1]]
+            seen.setdefault(spelling, o)
             if len(seen) == SHOWN:
                 break
         chosen = set(seen.values())

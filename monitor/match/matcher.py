@@ -74,19 +74,18 @@ class _Render:
         self.made: dict[tuple[int, ...], Snippet] = {}  # snippets by their spans' ids
 
     def span(self, key: tuple[Occurrence, str]) -> Span:
-        span = self.spans.get(key)
-        if span is None:
-            field, start, end = self.hits.text.locate(key[0])
-            text = self.doc.title if field == "title" else self.doc.text
-            span = self.spans[key] = Span(field, start, end, text[start:end], key[1])
+        field, start, end = self.hits.text.locate(key[0])
+        text = self.doc.title if field == "title" else self.doc.text
+        span = self.spans[key] = Span(field, start, end, text[start:end], key[1])
         return span
 
     def evidence(self, ev: Evidence) -> tuple[tuple[Span, ...], tuple[Snippet, ...]]:
         """The spans and snippets of one rule's evidence."""
         rendered = self.rendered.get(id(ev))  # equal evidence is one object (see compile)
         if rendered is None:
+            made = self.spans.get
             keys = sorted({(occ, leaf.operand) for leaf, occ in ev.spans})
-            spans = tuple(self.span(k) for k in keys)
+            spans = tuple([made(k) or self.span(k) for k in keys])
             snippets = make_snippets(self.doc.title, self.doc.text, spans, self.made)
             rendered = self.rendered[id(ev)] = (spans, snippets)
         return rendered

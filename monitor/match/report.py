@@ -44,14 +44,20 @@ def shared_json(shared: Sequence[SharedMatch]) -> list[str]:
     the evidence of rules written alike, or of rules that matched on the same words, is
     encoded once."""
     encoded: dict[tuple[int, int, int], str] = {}  # by identity: ``shared`` keeps them alive
-    lines = []
+    listed: dict[tuple[str, ...], str] = {(): ""}
+    lines: list[tuple[int, str]] = []
     for s in shared:
         key = (id(s.spans), id(s.snippets), id(s.distances))
         evidence = encoded.get(key)
         if evidence is None:
             evidence = encoded[key] = _evidence_json(s)
-        article = _string(s.article_id)
-        lines += [(i, _line(article, name, evidence, _channels(ch))) for i, name, ch in s.rules]
+        head = f'{{"article_id": {_string(s.article_id)}, "rule": '
+        tail = f", {evidence}, " + '"channels": ['
+        for i, name, channels in s.rules:
+            chans = listed.get(channels)
+            if chans is None:
+                chans = listed[channels] = _channels(channels)
+            lines.append((i, f"{head}{_string(name)}{tail}{chans}]}}"))
     lines.sort(key=itemgetter(0))
     return [line for _, line in lines]
 
