@@ -128,31 +128,45 @@ def fold(token: str) -> str:
     return token.lower() if token.isascii() else _strip_marks(token.casefold())
 
 
+@lru_cache(maxsize=4096)
+def _simple(ch: str) -> bool:
+    """Whether a character normalises, on its own, to one ASCII character (``’`` and
+    ``‑`` do; ``é`` does, ``´`` and ``…`` do not), so that offsets in a run of such
+    characters need no mapping."""
+    return ch.isascii() or (len(norm := _normalise(ch)) == 1 and norm.isascii())
+
+
 def _chunk_tokens(chunk: str, base: int, out: Tokens) -> None:
     """Tokens of one run of non-space characters that starts at offset ``base``."""
-    # Normalise cluster by cluster (a base character and its combining marks) so that every
-    # output character knows which input characters it came from.
-    clusters: list[tuple[int, int]] = []
-    for i, ch in enumerate(chunk):
-        if clusters and unicodedata.combining(ch):
-            clusters[-1] = (clusters[-1][0], i + 1)
-        else:
-            clusters.append((i, i + 1))
-    pieces = [_normalise(chunk[a:b]) for a, b in clusters]
-    text = "".join(pieces)
-    if text != _normalise(chunk):  # a composition across clusters (rare): keep it whole
-        clusters, pieces = [(0, len(chunk))], [_normalise(chunk)]
-        text = pieces[0]
-    src: list[tuple[int, int]] = []
-    for (a, b), piece in zip(clusters, pieces, strict=True):
-        src.extend([(a, b)] * len(piece))
+    src: list[tuple[int, int]] | None = None  # None: text[i] came from chunk[i]
+    simple = all(map(_simple, chunk))  # curly apostrophes, dashes: no character moves
+    text = "".join(ch if ch.isascii() else _normalise(ch) for ch in chunk) if simple else ""
+    if not simple or text != _normalise(chunk):
+        # Normalise cluster by cluster (a base character and its combining marks) so that
+        # every output character knows which input characters it came from.
+        clusters: list[tuple[int, int]] = []
+        for i, ch in enumerate(chunk):
+            if clusters and unicodedata.combining(ch):
+                clusters[-1] = (clusters[-1][0], i + 1)
+            else:
+                clusters.append((i, i + 1))
+        pieces = [_normalise(chunk[a:b]) for a, b in clusters]
+        text = "".join(pieces)
+        if text != _normalise(chunk):  # a composition across clusters (rare): keep it whole
+            clusters, pieces = [(0, len(chunk))], [_normalise(chunk)]
+            text = pieces[0]
+        src = []
+        for (a, b), piece in zip(clusters, pieces, strict=True):
+            src.extend([(a, b)] * len(piece))
     dropped = {i for m in _POSSESSIVE.finditer(text) for i in range(m.start(), m.end())}
     keep = [i for i, ch in enumerate(text) if ch != "'" and i not in dropped]
     reduced = "".join(text[i] for i in keep)
     for m in _TOKEN.finditer(reduced):
+        first, last = keep[m.start()], keep[m.end() - 1]
+        start, end = (first, last + 1) if src is None else (src[first][0], src[last][1])
         out.exact.append(m.group())
         out.folded.append(fold(m.group()))
-        out.spans.append((base + src[keep[m.start()]][0], base + src[keep[m.end() - 1]][1]))
+        out.spans.append((base + start, base + end))
 
 
 def tokenize(text: str) -> Tokens:
