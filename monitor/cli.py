@@ -126,7 +126,8 @@ def cmd_match(args: argparse.Namespace) -> int:
         for doc in _documents(args.inputs):
             if args.json:
                 lines = shared_json(matcher.match_shared(doc))
-                out.write("".join(line + "\n" for line in lines))
+                if lines:
+                    out.write("\n".join(lines) + "\n")
             else:
                 matches = matcher.match(doc)
                 count += len(matches)

@@ -123,7 +123,7 @@ def test_match_json_is_the_json_of_match_to_json(name: str) -> None:
     quoted = Document(id='a"\\b', title='"Iran" — and al-Qaida’s\tmen', text="")
     for doc in (article(name), quoted, article(name)):  # the second time from the cache
         for m in MATCHER.match(doc) + Matcher.build([RULE, OTHER], ENTITIES).match(doc):
-            assert match_json(m) == json.dumps(match_to_json(m), ensure_ascii=False)
+            assert match_json(m) == json.dumps(match_to_json(m))
 
 
 def test_long_snippets_are_cut_at_words() -> None:
