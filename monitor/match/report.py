@@ -34,9 +34,12 @@ def match_to_json(m: Match) -> dict[str, Any]:
     }
 
 
+COMPACT = (",", ":")  # separators without spaces, as in `jq -c`
+
+
 def match_json(m: Match) -> str:
-    """``json.dumps(match_to_json(m))``: ASCII, other characters escaped, so that lines are
-    cheap to write and read (a large rule set prints a thousand per article)."""
+    """``json.dumps(match_to_json(m), separators=COMPACT)``: compact ASCII (other characters
+    escaped), cheap to write and read when a large rule set prints a thousand per article."""
     return _line(_string(m.article_id), m.rule, _evidence_json(m), _channels(m.channels))
 
 
@@ -52,8 +55,8 @@ def shared_json(shared: Sequence[SharedMatch]) -> list[str]:
         evidence = encoded.get(key)
         if evidence is None:
             evidence = encoded[key] = _evidence_json(s)
-        head = f'{{"article_id": {_string(s.article_id)}, "rule": '
-        tail = f", {evidence}, " + '"channels": ['
+        head = f'{{"article_id":{_string(s.article_id)},"rule":'
+        tail = f',{evidence},"channels":['
         for i, name, channels in s.rules:
             chans = listed.get(channels)
             if chans is None:
@@ -65,11 +68,11 @@ def shared_json(shared: Sequence[SharedMatch]) -> list[str]:
 
 def _line(article: str, rule: str, evidence: str, channels: str) -> str:
     rule = _string(rule)
-    return f'{{"article_id": {article}, "rule": {rule}, {evidence}, "channels": [{channels}]}}'
+    return f'{{"article_id":{article},"rule":{rule},{evidence},"channels":[{channels}]}}'
 
 
 def _channels(channels: tuple[str, ...]) -> str:
-    return ", ".join(map(_string, channels))
+    return ",".join(map(_string, channels))
 
 
 def _by_operand(spans: Iterable[Span]) -> dict[str, list[list[str | int]]]:
@@ -83,10 +86,10 @@ def _by_operand(spans: Iterable[Span]) -> dict[str, list[list[str | int]]]:
 
 
 def _evidence_json(m: Match | SharedMatch) -> str:
-    spans = json.dumps(_by_operand(m.spans))
+    spans = json.dumps(_by_operand(m.spans), separators=COMPACT)
     snippet = _string(marked(m.snippets[0])) if m.snippets else '""'
-    distances = ", ".join(map(str, m.distances))
-    return f'"spans": {spans}, "snippet": {snippet}, "distances": [{distances}]'
+    distances = ",".join(map(str, m.distances))
+    return f'"spans":{spans},"snippet":{snippet},"distances":[{distances}]'
 
 
 def format_match_text(m: Match) -> str:

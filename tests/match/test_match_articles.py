@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from monitor.match import Matcher
-from monitor.match.report import format_match_text, match_json, match_to_json
+from monitor.match.report import COMPACT, format_match_text, match_json, match_to_json
 from monitor.models import Document, EntityConfig, RuleConfig, Snippet
 
 DATA = Path(__file__).parents[1] / "data" / "articles"  # the reference articles, shared
@@ -123,7 +123,7 @@ def test_match_json_is_the_json_of_match_to_json(name: str) -> None:
     quoted = Document(id='a"\\b', title='"Iran" — and al-Qaida’s\tmen', text="")
     for doc in (article(name), quoted, article(name)):  # the second time from the cache
         for m in MATCHER.match(doc) + Matcher.build([RULE, OTHER], ENTITIES).match(doc):
-            assert match_json(m) == json.dumps(match_to_json(m))
+            assert match_json(m) == json.dumps(match_to_json(m), separators=COMPACT)
 
 
 def test_long_snippets_are_cut_at_words() -> None:
