@@ -74,8 +74,9 @@ class TermIndex:
         tl = text.title_length
         folded = text.title_tokens.folded + text.body_tokens.folded
         _walk(folded, tl, self.folded, occ)
-        if self.exact:
-            _walk(text.title_tokens.exact + text.body_tokens.exact, tl, self.exact, occ)
+        exact = text.title_tokens.exact + text.body_tokens.exact
+        if not self.exact.keys().isdisjoint(exact):  # exact aliases are few: often none occurs
+            _walk(exact, tl, self.exact, occ)
         if self.prefixes:
             self._scan_prefixes(folded, tl, occ)
         return occ
