@@ -125,7 +125,7 @@ def cmd_match(args: argparse.Namespace) -> int:
     try:
         for doc in _documents(args.inputs):
             if args.json:
-                lines = shared_json(matcher.match_shared(doc))
+                lines = shared_json(matcher.match_shared(doc, snippets=1))  # prints the best
                 if lines:
                     out.write("\n".join(lines) + "\n")
             else:

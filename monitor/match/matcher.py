@@ -15,7 +15,7 @@ from monitor.match.evaluate import FOUND, DocText, Evidence, Hits, Occurrence
 from monitor.match.explain import explain_query
 from monitor.match.presearch import Presearch, needs
 from monitor.match.query import Entity, Field, Node, intern, leaves, parse_query
-from monitor.match.snippets import make_snippets
+from monitor.match.snippets import MAX_SNIPPETS, make_snippets
 from monitor.models import Document, EntityConfig, Match, RuleConfig, Snippet, Span
 
 
@@ -64,11 +64,12 @@ def _listing(items: frozenset[str]) -> str:
 class _Render:
     """Builds Match objects for one document, sharing spans and snippets between rules."""
 
-    __slots__ = ("doc", "hits", "made", "rendered", "spans")
+    __slots__ = ("doc", "hits", "limit", "made", "rendered", "spans")
 
-    def __init__(self, doc: Document, hits: Hits) -> None:
+    def __init__(self, doc: Document, hits: Hits, limit: int) -> None:
         self.doc = doc
         self.hits = hits
+        self.limit = limit  # snippets per match
         self.spans: dict[tuple[Occurrence, str], Span] = {}
         self.rendered: dict[int, tuple[tuple[Span, ...], tuple[Snippet, ...]]] = {}
         self.made: dict[tuple[int, ...], Snippet] = {}  # snippets by their spans' ids
@@ -86,7 +87,8 @@ class _Render:
             made = self.spans.get
             keys = sorted({(occ, leaf.operand) for leaf, occ in ev.spans})
             spans = tuple([made(k) or self.span(k) for k in keys])
-            snippets = make_snippets(self.doc.title, self.doc.text, spans, self.made)
+            doc = self.doc
+            snippets = make_snippets(doc.title, doc.text, spans, self.made, self.limit)
             rendered = self.rendered[id(ev)] = (spans, snippets)
         return rendered
 
@@ -212,12 +214,13 @@ class Matcher:
         found.sort(key=_first)
         return [m for _, m in found]
 
-    def match_shared(self, doc: Document) -> list[SharedMatch]:
+    def match_shared(self, doc: Document, snippets: int = MAX_SNIPPETS) -> list[SharedMatch]:
         """``match`` with rules written alike (same query and min_mentions) kept together:
-        one evidence for all of them. Listing many matches is faster this way."""
+        one evidence for all of them, with at most ``snippets`` snippets. Listing many
+        matches is faster this way."""
         hits = self._hits(doc.title, doc.text)
         groups, rules = self._groups, self._rules
-        render = _Render(doc, hits)
+        render = _Render(doc, hits, snippets)
         out = []
         for g in self._presearch.candidates(hits.occ):
             group = groups[g]
@@ -229,8 +232,8 @@ class Matcher:
                 if not members:
                     continue
             ev = group.check(hits)
-            spans, snippets = render.evidence(ev)
-            out.append(SharedMatch(members, doc.id, spans, snippets, ev.distances))
+            spans, made = render.evidence(ev)
+            out.append(SharedMatch(members, doc.id, spans, made, ev.distances))
         return out
 
     def explain(self, rule: str, doc: Document) -> str:

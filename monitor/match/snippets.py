@@ -13,9 +13,13 @@ MAX_SNIPPETS = 3
 
 
 def make_snippets(
-    title: str, body: str, spans: Sequence[Span], made: dict[tuple[int, ...], Snippet]
+    title: str,
+    body: str,
+    spans: Sequence[Span],
+    made: dict[tuple[int, ...], Snippet],
+    limit: int = MAX_SNIPPETS,
 ) -> tuple[Snippet, ...]:
-    """1-3 snippets around ``spans`` (title first, then by offset), best first.
+    """1 to ``limit`` snippets around ``spans`` (title first, then by offset), best first.
 
     Best means: the most different operands, then the most matched words, then the earliest.
     ``made`` caches snippets by the identity of their spans, for the matches of one document
@@ -41,7 +45,7 @@ def make_snippets(
         ranked = sorted(
             (-len({s.operand for s in spans[a:b]}), a - b, n) for n, (a, b, _) in enumerate(groups)
         )
-        groups = [groups[n] for _, _, n in ranked[:MAX_SNIPPETS]]
+        groups = [groups[n] for _, _, n in ranked[:limit]]
     out = []
     for a, b, end in groups:
         group = spans[a:b]

@@ -172,3 +172,12 @@ def test_explain_missing_operand_and_negation() -> None:
     assert "NOT MATCHED: the parts marked ✗ failed" in text
     assert "✗ NOT sanctions (sanctions is found)" in text
     assert 'found: "Sanctions" (title)' in text
+
+
+@pytest.mark.parametrize("name", sorted(SPELLINGS))
+def test_a_listing_can_ask_for_the_best_snippet_only(name: str) -> None:
+    doc = article(name)
+    [full] = MATCHER.match(doc)
+    [shared] = MATCHER.match_shared(doc, snippets=1)
+    assert len(full.snippets) > 1  # the article has more than one place to show
+    assert shared.snippets == full.snippets[:1] and shared.spans == full.spans
