@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import fcntl
+import io
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from monitor.cli import main
+from monitor.cli import PIPE_BUFFER, _widen_pipe, main
 from tests.support.newsroom import article_page, load_story
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTICLES = ROOT / "tests" / "data" / "articles"
 RULES = ROOT / "rules.yaml"
+F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)  # Linux
 
 
 def test_match_json_on_text_files(capsys: pytest.CaptureFixture[str]) -> None:
@@ -78,3 +82,17 @@ def test_extract_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     record = json.loads(capsys.readouterr().out)
     assert record["title"] == story.title and record["language"] == "en"
     assert story.paragraphs[-1] in record["text"] and "Comments are closed" not in record["text"]
+
+
+def test_json_output_widens_a_pipe_and_leaves_files_alone(tmp_path: Path) -> None:
+    limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+    allowed = limit >= PIPE_BUFFER or os.geteuid() == 0  # root may go past the limit
+    read, write = os.pipe()
+    with os.fdopen(read, "rb") as r, os.fdopen(write, "w") as w:
+        before = fcntl.fcntl(w.fileno(), F_GETPIPE_SZ)
+        assert before < PIPE_BUFFER
+        _widen_pipe(w)
+        assert fcntl.fcntl(r.fileno(), F_GETPIPE_SZ) == (PIPE_BUFFER if allowed else before)
+    with (tmp_path / "out.jsonl").open("w") as f:
+        _widen_pipe(f)  # not a pipe: nothing to do, no error
+    _widen_pipe(io.StringIO())  # no file descriptor at all
