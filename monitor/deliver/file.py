@@ -2,8 +2,10 @@
 
 A batch (digest or summary) is ONE line: the batch payload, which lists its alerts.
 Each line is one `write` of a whole line to a descriptor opened with O_APPEND, then
-fsync'd, so concurrent writers and crashes never interleave or split lines. A resend after
-a crash may repeat a line; readers deduplicate on `id`.
+fsync'd, so concurrent writers and crashes never interleave or split lines. A channel sends
+one line at a time, so a resend after a crash between the write and its record in the
+outbox finds its line last in the file and is not written again. (Should another process
+append to the same file in between, the line would repeat: readers can deduplicate on `id`.)
 """
 
 from __future__ import annotations
@@ -45,11 +47,14 @@ class FileNotifier:
 
 
 def append_line(path: Path, data: bytes) -> None:
-    """Append `data` with one write and fsync it (and the directory when the file is new)."""
+    """Append the line `data` with one write and fsync it (and the directory when the file is
+    new), unless it is already the file's last line: then it was written before a crash."""
     path.parent.mkdir(parents=True, exist_ok=True)
     created = not path.exists()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
     try:
+        if _ends_with_line(fd, data):
+            return
         written = os.write(fd, data)
         if written != len(data):
             raise OSError(f"short write: {written} of {len(data)} bytes (disk full?)")
@@ -62,3 +67,13 @@ def append_line(path: Path, data: bytes) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _ends_with_line(fd: int, line: bytes) -> bool:
+    """Whether the file ends with `line` as a whole line (at the start or after a newline)."""
+    size = os.fstat(fd).st_size
+    if size < len(line):
+        return False
+    start = size - len(line)
+    tail = os.pread(fd, len(line) + 1, start - 1) if start else b"\n" + os.pread(fd, size, 0)
+    return tail == b"\n" + line

@@ -1,7 +1,8 @@
 """One contract every Notifier keeps, run against each channel type with a real receiver.
 
 - build_notifier(channel) gives a notifier whose `.channel` is that channel;
-- send(alert) returns a DeliveryResult, and can be repeated (sends are stateless);
+- send(alert) returns a DeliveryResult, and can be repeated (a file channel does not
+  write its last line again);
 - an alert that went through the outbox (to_dict -> JSON -> from_dict) sends the same way;
 - send(notice) and send_batch(batch) (digest and summary) do too, each as ONE message;
 - a failed send or send_batch raises DeliveryError whose subject is the channel name;
@@ -100,6 +101,13 @@ def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
         yield value
 
 
+def delivered(setup: Setup, sends: int) -> int:
+    """What arrives of `sends` sends of one message. A file channel knows its own last line:
+    a resend (byte for byte the same line, as the outbox round trip must keep it) is not
+    written twice. The others deliver every send."""
+    return 1 if setup.good.type == "file" else sends
+
+
 def test_every_channel_type_is_covered() -> None:
     assert set(SETUPS) == {"email", "webhook", "file", "apprise"}
 
@@ -116,7 +124,7 @@ def test_send_succeeds_and_repeats(setup: Setup, alert: Alert) -> None:
 
     results = run(go())
     assert all(isinstance(r, DeliveryResult) for r in results)
-    assert setup.received() == 2
+    assert setup.received() == delivered(setup, 2)
 
 
 def test_failure_raises_delivery_error_naming_the_channel(setup: Setup, alert: Alert) -> None:
@@ -164,7 +172,7 @@ def test_send_batch_is_one_message_and_repeats(setup: Setup, batch: Batch, kind:
 
     results = run(go())
     assert all(isinstance(r, DeliveryResult) for r in results)
-    assert setup.received() == 2  # one message per batch, not one per alert
+    assert setup.received() == delivered(setup, 2)  # one message per batch, not per alert
 
 
 def test_send_batch_failure_raises_delivery_error_naming_the_channel(

@@ -61,3 +61,17 @@ def test_batch_is_one_line(tmp_path: Path, alert: Alert, batch: Batch, notice: A
         webhook_payload(notice),
     ]
     assert [json.loads(line)["type"] for line in lines] == ["alert", "digest", "notice"]
+
+
+def test_a_resend_of_the_last_line_is_not_written_twice(tmp_path: Path, alert: Alert) -> None:
+    path = tmp_path / "alerts.jsonl"
+    notifier = build_notifier(ChannelConfig(name="log", type="file", path=str(path)))
+    other = replace(alert, id=alert_id("other", "log"))
+    for a in (alert, alert, other, alert, alert):  # a crash after each write: the same resent
+        run(notifier.send(a))
+    ids = [json.loads(line)["id"] for line in path.read_text(encoding="utf-8").splitlines()]
+    assert ids == [alert.id, other.id, alert.id]
+    line = path.read_bytes().splitlines(keepends=True)[0]
+    path.write_bytes(b"x" + line)  # the same text at the end of a longer line is another line
+    run(notifier.send(alert))
+    assert path.read_bytes() == b"x" + line + line
