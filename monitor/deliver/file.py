@@ -51,9 +51,12 @@ def append_line(path: Path, data: bytes) -> None:
     new), unless it is already the file's last line: then it was written before a crash."""
     path.parent.mkdir(parents=True, exist_ok=True)
     created = not path.exists()
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
     try:
-        if _ends_with_line(fd, data):
+        fd, readable = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640), True
+    except PermissionError:  # a file we may only write to: append without the check
+        fd, readable = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640), False
+    try:
+        if readable and _ends_with_line(fd, data):
             return
         written = os.write(fd, data)
         if written != len(data):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -75,3 +76,16 @@ def test_a_resend_of_the_last_line_is_not_written_twice(tmp_path: Path, alert: A
     path.write_bytes(b"x" + line)  # the same text at the end of a longer line is another line
     run(notifier.send(alert))
     assert path.read_bytes() == b"x" + line + line
+
+
+def test_a_write_only_file_is_still_appended_to(tmp_path: Path, alert: Alert) -> None:
+    path = tmp_path / "alerts.jsonl"
+    path.write_text("")
+    path.chmod(0o200)
+    notifier = build_notifier(ChannelConfig(name="log", type="file", path=str(path)))
+    run(notifier.send(alert))
+    run(notifier.send(alert))  # not readable: no check, so the resend repeats the line
+    path.chmod(0o600)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    expected = 1 if os.geteuid() == 0 else 2  # root may read it all the same
+    assert [json.loads(line)["id"] for line in lines] == [alert.id] * expected
