@@ -1,8 +1,12 @@
 """Email delivery over SMTP (aiosmtplib) with certificate verification.
 
 `smtp.tls` is implicit TLS (port 465); `smtp.starttls` upgrades a plain connection and is
-required: a server that does not offer STARTTLS gets nothing. Credentials are never sent
-over a plain connection. SMTP 4xx replies are retryable, 5xx permanent.
+required: a server that does not offer STARTTLS gets nothing. Both verify the certificate.
+With neither, the connection is still upgraded when the server offers STARTTLS, without
+checking its certificate (opportunistic TLS, as mail servers do between themselves: it keeps
+the message from passive eavesdroppers, and a relay's self-signed certificate does not stop
+delivery). Credentials are never sent over a connection that is not verified TLS. SMTP 4xx
+replies are retryable, 5xx permanent.
 """
 
 from __future__ import annotations
@@ -19,6 +23,17 @@ from monitor.deliver.render import render_batch_email, render_email, templates_p
 from monitor.errors import DeliveryError
 from monitor.log import get_logger
 from monitor.models import Alert, Batch, ChannelConfig, DeliveryResult
+
+
+def _opportunistic_context() -> ssl.SSLContext:
+    """Encryption without authentication, for STARTTLS the channel does not require."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+_OPPORTUNISTIC = _opportunistic_context()
 
 
 class MailNotifier:
@@ -75,8 +90,8 @@ class MailNotifier:
                     username=smtp.username,
                     password=smtp.password,
                     use_tls=smtp.tls,
-                    start_tls=smtp.starttls,
-                    tls_context=self._ssl,
+                    start_tls=True if smtp.starttls else False if smtp.tls else None,
+                    tls_context=self._ssl if smtp.tls or smtp.starttls else _OPPORTUNISTIC,
                     timeout=smtp.timeout,
                 )
         except aiosmtplib.SMTPRecipientsRefused as e:

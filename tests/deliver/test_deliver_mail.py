@@ -233,3 +233,21 @@ def test_bad_templates_dir_fails_permanently(tmp_path: Path, alert: Alert, broke
     assert e.value.permanent and e.value.subject == "mail" and e.value.hint
     assert smtp.attempts == 0
     assert next_delay(1, e.value) is None
+
+
+def test_starttls_is_used_when_offered_even_if_not_required(
+    alert: Alert, certificate: Certificate
+) -> None:
+    """Opportunistic TLS: the server's self-signed certificate is not trusted by the default
+    context, and the message still goes, encrypted."""
+    with SmtpServer(tls="starttls", certificate=certificate) as smtp:
+        send(channel(smtp.port), alert)
+    [got] = smtp.messages
+    assert got.tls
+
+
+def test_a_server_without_starttls_gets_the_message_in_plain_text(alert: Alert) -> None:
+    with SmtpServer() as smtp:
+        send(channel(smtp.port), alert)
+    [got] = smtp.messages
+    assert not got.tls
