@@ -40,7 +40,8 @@ COMPACT = (",", ":")  # separators without spaces, as in `jq -c`
 def match_json(m: Match) -> str:
     """``json.dumps(match_to_json(m), separators=COMPACT)``: compact ASCII (other characters
     escaped), cheap to write and read when a large rule set prints a thousand per article."""
-    return _line(_string(m.article_id), m.rule, _evidence_json(m), _channels(m.channels))
+    one = SharedMatch(((0, m.rule, m.channels),), m.article_id, m.spans, m.snippets, m.distances)
+    return shared_json([one])[0]
 
 
 def shared_json(shared: Sequence[SharedMatch]) -> list[str]:
@@ -66,11 +67,6 @@ def shared_json(shared: Sequence[SharedMatch]) -> list[str]:
     return [line for _, line in lines]
 
 
-def _line(article: str, rule: str, evidence: str, channels: str) -> str:
-    rule = _string(rule)
-    return f'{{"article_id":{article},"rule":{rule},{evidence},"channels":[{channels}]}}'
-
-
 def _channels(channels: tuple[str, ...]) -> str:
     return ",".join(map(_string, channels))
 
@@ -85,7 +81,7 @@ def _by_operand(spans: Iterable[Span]) -> dict[str, list[list[str | int]]]:
     return out
 
 
-def _evidence_json(m: Match | SharedMatch) -> str:
+def _evidence_json(m: SharedMatch) -> str:
     spans = json.dumps(_by_operand(m.spans), separators=COMPACT)
     snippet = _string(marked(m.snippets[0])) if m.snippets else '""'
     distances = ",".join(map(str, m.distances))
