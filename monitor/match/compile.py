@@ -122,7 +122,7 @@ def _walk(
 
 @dataclass
 class Compiled:
-    """The compiled rule set: term index, concept numbers and anchors."""
+    """The compiled rule set: term index, concept numbers and their estimated costs."""
 
     index: TermIndex = field(default_factory=TermIndex)
     concepts: dict[ConceptKey, int] = field(default_factory=dict)
