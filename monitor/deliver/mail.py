@@ -15,6 +15,7 @@ import asyncio
 import ssl
 from collections.abc import Callable
 from email.message import EmailMessage
+from functools import cache
 from pathlib import Path
 
 import aiosmtplib
@@ -25,15 +26,14 @@ from monitor.log import get_logger
 from monitor.models import Alert, Batch, ChannelConfig, DeliveryResult
 
 
+@cache
 def _opportunistic_context() -> ssl.SSLContext:
-    """Encryption without authentication, for STARTTLS the channel does not require."""
-    context = ssl.create_default_context()
+    """Encryption without authentication, for STARTTLS the channel does not require (made on
+    first use: no CA certificates to load, and none at import)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     return context
-
-
-_OPPORTUNISTIC = _opportunistic_context()
 
 
 class MailNotifier:
@@ -91,7 +91,9 @@ class MailNotifier:
                     password=smtp.password,
                     use_tls=smtp.tls,
                     start_tls=True if smtp.starttls else False if smtp.tls else None,
-                    tls_context=self._ssl if smtp.tls or smtp.starttls else _OPPORTUNISTIC,
+                    tls_context=self._ssl
+                    if smtp.tls or smtp.starttls
+                    else _opportunistic_context(),
                     timeout=smtp.timeout,
                 )
         except aiosmtplib.SMTPRecipientsRefused as e:
