@@ -80,7 +80,8 @@ def hostile_notice(channel: str = "test") -> Alert:
         channel=channel,
         article_id="notice:hostile",
         title="Feed 'Evil <b>Feed</b>'\r\nBcc: victim@example.com has failed 3 times in a row: "
-        + "HTTP 500 <script>alert(1)</script> \u202eevil\u202c\x1b[31m"
+        + "http://ed:pa55word@feeds.example/rss: HTTP 500 <script>alert(1)</script> "
+        + "\u202eevil\u202c\x1b[31m\x9b2J\u2028\ud800"
         + "B" * 5000,
         url="javascript:alert(1)",
         source="news-monitor",
@@ -306,6 +307,8 @@ def test_hostile_notice_renders_safely() -> None:
     for rendered in (text, html, render_text(notice), json.dumps(webhook_payload(notice))):
         assert "\u202e" not in rendered and "\x1b" not in rendered and "\r" not in rendered
         assert "javascript:" not in rendered
+        assert "pa55word" not in rendered and "feeds.example/rss" in rendered
+    assert "pa55word" not in subject
     assert "<script" not in html and "<b>" not in html
     assert len(webhook_payload(notice)["message"]) == NOTICE_LIMIT
 
