@@ -447,19 +447,37 @@ def _jsonl_documents(path: Path) -> Iterator[Document]:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
+            where = f"{path}:{number}"
             try:
-                record: dict[str, Any] = json.loads(line)
-                yield Document(
-                    id=str(record.get("id", f"{path.name}:{number}")),
-                    title=str(record.get("title") or ""),
-                    text=str(record.get("text") or ""),
-                    url=record.get("url"),
-                    feed=record.get("feed"),
-                    tags=frozenset(record.get("tags") or ()),
-                    language=record.get("language"),
-                )
-            except (json.JSONDecodeError, AttributeError) as e:
-                raise MonitorError(f"{path}:{number}: not a JSON object: {e}") from e
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise MonitorError(f"{where}: not a JSON object: {e}") from e
+            if not isinstance(record, dict):
+                raise MonitorError(f"{where}: not a JSON object")
+            yield _jsonl_document(record, f"{path.name}:{number}", where)
+
+
+def _jsonl_document(record: dict[str, Any], default_id: str, where: str) -> Document:
+    """One .jsonl record as a Document; a field of the wrong type is the line's error."""
+
+    def optional_text(key: str) -> str | None:
+        value = record.get(key)
+        if value is None or isinstance(value, str):
+            return value
+        raise MonitorError(f"{where}: {key!r} must be a string")
+
+    tags = record.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        raise MonitorError(f"{where}: 'tags' must be a list of strings")
+    return Document(
+        id=str(record.get("id", default_id)),
+        title=str(record.get("title") or ""),
+        text=str(record.get("text") or ""),
+        url=optional_text("url"),
+        feed=optional_text("feed"),
+        tags=frozenset(tags),
+        language=optional_text("language"),
+    )
 
 
 # --------------------------------------------------------------------------- parser

@@ -123,3 +123,23 @@ def test_output_is_escaped_while_a_command_runs_and_streams_restored_after(
     assert main(["extract", str(text)]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\\u001b[2J Iran" in out  # article text: shown escaped
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ('{"id": "a", "text": "Iran", "tags": 5}', "'tags' must be a list of strings"),
+        ('{"id": "a", "text": "Iran", "language": {"x": 1}}', "'language' must be a string"),
+        ('{"id": "a", "text": "Iran", "url": ["x"]}', "'url' must be a string"),
+        ("[1, 2]", "not a JSON object"),
+        ("{nope", "not a JSON object"),
+    ],
+)
+def test_malformed_jsonl_line_is_a_positioned_error(
+    line: str, problem: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"id": "ok", "text": "fine"}\n' + line + "\n")
+    assert main(["match", "--rules", str(RULES), str(path)]) == 1
+    assert f"error: {path}:2: {problem}" in capsys.readouterr().err
+
