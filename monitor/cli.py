@@ -25,6 +25,7 @@ import os
 import stat
 import sys
 import time
+import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -563,7 +564,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         with terminal_safe_output():
-            return int(args.func(args))
+            try:
+                return int(args.func(args))
+            except (KeyboardInterrupt, BrokenPipeError):
+                raise
+            except Exception:  # a bug: its traceback may quote hostile text or a URL
+                print(redact(traceback.format_exc()), end="", file=sys.stderr)
+                return 1  # as Python exits after an uncaught exception
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

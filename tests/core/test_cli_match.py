@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor import cli
 from monitor.cli import PIPE_BUFFER, TerminalSafe, _widen_pipe, main
 from tests.support.newsroom import article_page, load_story
 
@@ -143,3 +144,18 @@ def test_malformed_jsonl_line_is_a_positioned_error(
     assert main(["match", "--rules", str(RULES), str(path)]) == 1
     assert f"error: {path}:2: {problem}" in capsys.readouterr().err
 
+
+def test_a_crash_prints_its_traceback_escaped_and_redacted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bug (an exception no command expects) still cannot drive the terminal or print a
+    credential: its traceback goes through the same stream and through redact."""
+
+    def crash(args: object) -> int:
+        raise RuntimeError("page said \x1b[2J via http://ed:pa55word@feeds.example/rss")
+
+    monkeypatch.setattr(cli, "cmd_status", crash)  # stands in for any bug in a command
+    assert main(["status"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback") and "RuntimeError: page said \\u001b[2J" in err
+    assert "\x1b" not in err and "pa55word" not in err and "feeds.example/rss" in err
