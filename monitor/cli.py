@@ -2,12 +2,21 @@
 
 Exit codes: 0 success, 1 a problem the operator must fix (invalid configuration, failed
 send), 2 bad usage.
+
+What the commands print comes from strangers (feed titles, pages, error text quoted from
+servers) and from configuration (URLs with credentials). Everything written to stdout and
+stderr goes through a stream that escapes control and bidi-control characters
+(`sanitize.escape_unsafe`: ESC becomes the six characters ``\u001b``), so no escape
+sequence reaches the terminal and JSON output stays valid JSON; fields meant to be one line
+have their newlines escaped too. Stored errors and configuration are printed through
+`redact`, webhook URLs as their origin only.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import fcntl
 import gc
 import io
@@ -16,6 +25,7 @@ import os
 import stat
 import sys
 import time
+import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -26,7 +36,9 @@ from monitor import __version__
 from monitor.config import config_dir_from_env, load_config, load_rules
 from monitor.errors import ConfigError, MonitorError
 from monitor.log import setup_logging
-from monitor.models import Document
+from monitor.models import Document, Match
+from monitor.redact import redact, url_origin
+from monitor.sanitize import escape_unsafe, neutralize
 
 if TYPE_CHECKING:
     from monitor.match import Matcher
@@ -79,9 +91,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 1
     failures = matcher.check_examples()
     for warning in config.warnings:
-        print(f"warning: {warning}")
+        print(f"warning: {_shown(warning)}")
     for rule, problem in failures:
-        print(f"rules.yaml: rule {rule!r}: {problem}")
+        print(f"rules.yaml: rule {rule!r}: {_shown(problem)}")
     print(
         f"{config_dir}: {len(config.feeds)} feeds, {len(config.entities)} entities, "
         f"{len(config.rules)} rules, {len(config.channels)} channels"
@@ -89,7 +101,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     for name, channel in sorted(config.channels.items()):
         target = {
             "email": ", ".join(channel.to),
-            "webhook": channel.url,
+            "webhook": url_origin(channel.url),
             "file": channel.path,
             "apprise": f"{len(channel.apprise_urls)} URL(s) <redacted>",
         }[channel.type]
@@ -151,9 +163,9 @@ def cmd_match(args: argparse.Namespace) -> int:
             else:
                 matches = matcher.match(doc)
                 count += len(matches)
-                out.writelines(format_match_text(m) + "\n\n" for m in matches)
+                out.writelines(format_match_text(_one_line_snippets(m)) + "\n\n" for m in matches)
     except MonitorError as e:
-        print(f"error: {e}", file=sys.stderr)
+        _print_error(e)
         return 1
     if not args.json:
         out.write(f"{count} match(es)\n")
@@ -171,7 +183,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         for doc in _documents([args.input]):
             print(matcher.explain(args.rule, doc))
     except MonitorError as e:
-        print(f"error: {e}", file=sys.stderr)
+        _print_error(e)
         return 1
     return 0
 
@@ -182,7 +194,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
     try:
         data, content_type, url = _read_input(args.input)
     except MonitorError as e:
-        print(f"error: {e}", file=sys.stderr)
+        _print_error(e)
         return 1
     article = extract_article(decode_html(data, content_type), url)
     if args.json:
@@ -190,13 +202,13 @@ def cmd_extract(args: argparse.Namespace) -> int:
         record["published"] = article.published.isoformat() if article.published else None
         print(json.dumps(record, ensure_ascii=False, indent=2))
     else:
-        print(f"title:     {article.title}")
+        print(f"title:     {escape_unsafe(article.title)}")
         print(f"published: {article.published.isoformat() if article.published else '-'}")
-        print(f"authors:   {', '.join(article.authors) or '-'}")
-        print(f"language:  {article.language or '-'}")
-        print(f"canonical: {article.canonical_url or '-'}")
+        print(f"authors:   {escape_unsafe(', '.join(article.authors)) or '-'}")
+        print(f"language:  {escape_unsafe(article.language or '-')}")
+        print(f"canonical: {escape_unsafe(article.canonical_url or '-')}")
         print()
-        print(article.text)
+        print(article.text)  # several lines by design: the stream escapes the rest
     return 0
 
 
@@ -225,12 +237,13 @@ def cmd_send_test(args: argparse.Namespace) -> int:
             else:
                 result = await notifier.send(sample_alert(channel.name))
         except MonitorError as e:
-            print(f"{channel.name}: send failed: {e}", file=sys.stderr)
+            print(f"{channel.name}: send failed: {_shown(str(e))}", file=sys.stderr)
             return 1
         finally:
             await notifier.aclose()
         status = f" (status {result.status})" if result.status is not None else ""
-        print(f"{channel.name}: sample {args.kind} sent{status} {result.detail}".rstrip())
+        detail = _shown(result.detail)
+        print(f"{channel.name}: sample {args.kind} sent{status} {detail}".rstrip())
         return 0
 
     return asyncio.run(send())
@@ -263,17 +276,15 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
         rows = store.outbox(status, limit=args.limit)
         for row in rows:
             created = datetime.fromtimestamp(row.created, UTC).isoformat(timespec="seconds")
-            line = (
-                f"{created}  {row.status:7s}  {row.channel:12s}  {row.id}  {row.alert.title[:60]}"
-            )
-            print(line)
+            title = _shown(row.alert.title, 60)
+            print(f"{created}  {row.status:7s}  {_shown(row.channel):12s}  {row.id}  {title}")
             if row.status != "sent" and row.last_error:
-                print(f"    attempts={row.attempts} last error: {row.last_error}")
+                print(f"    attempts={row.attempts} last error: {_shown(row.last_error)}")
             if args.verbose:
                 for a in store.attempts(row.id):
                     when = datetime.fromtimestamp(a.at, UTC).isoformat(timespec="seconds")
                     code = f" {a.status_code}" if a.status_code is not None else ""
-                    print(f"    {when} {a.outcome}{code} {a.error or ''}".rstrip())
+                    print(f"    {when} {a.outcome}{code} {_shown(a.error or '')}".rstrip())
         if not rows:
             print(f"no {args.status} deliveries")
     finally:
@@ -292,24 +303,90 @@ def cmd_status(args: argparse.Namespace) -> int:
             when = (
                 state.last_success.isoformat(timespec="seconds") if state.last_success else "never"
             )
-            line = f"  {state.name}: last success {when}"
+            line = f"  {_shown(state.name)}: last success {when}"
             if state.consecutive_failures:
                 since = store.failing_since(state.name)
                 started = f" since {since.isoformat(timespec='seconds')}" if since else ""
-                line += f", FAILING x{state.consecutive_failures}{started}: {state.last_error}"
+                error = _shown(state.last_error or "")
+                line += f", FAILING x{state.consecutive_failures}{started}: {error}"
             print(line)
     finally:
         store.close()
     return 0
 
 
-# --------------------------------------------------------------------------- inputs
+# --------------------------------------------------------------------------- output
+
+
+def _shown(text: str, limit: int | None = None) -> str:
+    """Stored or configured text as one safe line: redacted (before it is cut, so no
+    credential is cut in half and missed), at most `limit` characters, newlines and
+    control characters escaped."""
+    text = redact(text)
+    return escape_unsafe(text if limit is None else text[:limit])
+
+
+def _print_error(e: MonitorError) -> None:
+    print(f"error: {_shown(str(e))}", file=sys.stderr)
 
 
 def _print_problems(e: ConfigError) -> None:
     for problem in e.problems:
-        print(problem, file=sys.stderr)
+        print(_shown(problem), file=sys.stderr)
     print(f"{len(e.problems)} problem(s) found", file=sys.stderr)
+
+
+def _one_line_snippets(m: Match) -> Match:
+    """`m` with snippets on one line each (control characters blanked one for one, so the
+    highlights stay on their words) and an article id that cannot start a new line."""
+    snippets = tuple(s._replace(text=neutralize(s.text)) for s in m.snippets)
+    return m._replace(article_id=escape_unsafe(m.article_id), snippets=snippets)
+
+
+class TerminalSafe(io.TextIOBase):
+    """A text stream writing to `stream` with every control and bidi-control character but
+    the newline escaped: nothing a feed, a page or the database holds drives the terminal."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(escape_unsafe(text, keep_newlines=True))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def writable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        """The wrapped stream is not ours to close."""
+
+
+@contextlib.contextmanager
+def terminal_safe_output() -> Iterator[None]:
+    """`sys.stdout` and `sys.stderr` wrapped in `TerminalSafe` for the duration (a stream
+    that is None, closed at start-up, stays None)."""
+    stdout, stderr = sys.stdout, sys.stderr
+    if stdout is not None:
+        sys.stdout = TerminalSafe(stdout)
+    if stderr is not None:
+        sys.stderr = TerminalSafe(stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+# --------------------------------------------------------------------------- inputs
 
 
 def _is_url(text: str) -> bool:
@@ -371,19 +448,37 @@ def _jsonl_documents(path: Path) -> Iterator[Document]:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
+            where = f"{path}:{number}"
             try:
-                record: dict[str, Any] = json.loads(line)
-                yield Document(
-                    id=str(record.get("id", f"{path.name}:{number}")),
-                    title=str(record.get("title") or ""),
-                    text=str(record.get("text") or ""),
-                    url=record.get("url"),
-                    feed=record.get("feed"),
-                    tags=frozenset(record.get("tags") or ()),
-                    language=record.get("language"),
-                )
-            except (json.JSONDecodeError, AttributeError) as e:
-                raise MonitorError(f"{path}:{number}: not a JSON object: {e}") from e
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise MonitorError(f"{where}: not a JSON object: {e}") from e
+            if not isinstance(record, dict):
+                raise MonitorError(f"{where}: not a JSON object")
+            yield _jsonl_document(record, f"{path.name}:{number}", where)
+
+
+def _jsonl_document(record: dict[str, Any], default_id: str, where: str) -> Document:
+    """One .jsonl record as a Document; a field of the wrong type is the line's error."""
+
+    def optional_text(key: str) -> str | None:
+        value = record.get(key)
+        if value is None or isinstance(value, str):
+            return value
+        raise MonitorError(f"{where}: {key!r} must be a string")
+
+    tags = record.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        raise MonitorError(f"{where}: 'tags' must be a list of strings")
+    return Document(
+        id=str(record.get("id", default_id)),
+        title=str(record.get("title") or ""),
+        text=str(record.get("text") or ""),
+        url=optional_text("url"),
+        feed=optional_text("feed"),
+        tags=frozenset(tags),
+        language=optional_text("language"),
+    )
 
 
 # --------------------------------------------------------------------------- parser
@@ -468,7 +563,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        with terminal_safe_output():
+            try:
+                return int(args.func(args))
+            except (KeyboardInterrupt, BrokenPipeError):
+                raise
+            except Exception:  # a bug: its traceback may quote hostile text or a URL
+                print(redact(traceback.format_exc()), end="", file=sys.stderr)
+                return 1  # as Python exits after an uncaught exception
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -8,6 +8,10 @@ A notice is sent when a subject reaches `THRESHOLD` failures in a row, again at 
 `REMIND_AFTER` while it keeps failing, and once when it recovers (only if a failure notice
 went out). The decision is a pure function of the stored state; the state and the notice
 are written in one transaction. The operator channel never reports on itself.
+
+Errors often quote URLs: the stored `last_error` and every notice's text pass through
+`monitor.redact.redact` first, so no credential reaches the operator channel or the
+database.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from datetime import UTC, datetime
 
 from monitor.log import get_logger
 from monitor.models import Alert
+from monitor.redact import redact
 from monitor.store import NoticeState, Store
 
 log = get_logger("monitor.notices")
@@ -91,7 +96,7 @@ class Notices:
         if not self.operator_channel:
             return
         now = self.clock()
-        state, text = on_failure(self.store.notice_state(subject), label, error, now)
+        state, text = on_failure(self.store.notice_state(subject), label, redact(error), now)
         self._save(state, text, now)
 
     def _success(self, subject: str, label: str) -> None:
@@ -106,6 +111,7 @@ class Notices:
     def _save(self, state: NoticeState, text: str | None, now: float) -> None:
         notice = None
         if text and self.operator_channel:
+            text = redact(text)
             notice = make_notice(text, self.operator_channel, state.subject, now)
             log.warning("operator_notice", channel=self.operator_channel, notice=text)
         self.store.save_notice_state(state, notice, now=now)

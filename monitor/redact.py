@@ -21,11 +21,12 @@ from urllib.parse import urlsplit
 
 MASK = "<redacted>"
 MIN_SECRET_CHARS = 6  # shorter registered values would mask ordinary words
+# compared lower-case, with "-" read as "_"
 _SECRET_PARAMS = frozenset(
     {
         "access_token", "api_key", "apikey", "auth", "auth_token", "client_secret", "code",
         "key", "pass", "passwd", "password", "private_token", "pwd", "secret", "sig",
-        "signature", "sessionid", "session", "token", "x-amz-signature", "x-amz-credential",
+        "signature", "sessionid", "session", "token", "x_amz_signature", "x_amz_credential",
     }
 )  # fmt: skip
 _AUTHORITY_END = frozenset("/?#")
@@ -102,7 +103,9 @@ def _redact_query(query: str) -> str:
     parts = []
     for part in query.split("&"):
         name, eq, _ = part.partition("=")
-        if eq and name.lower().replace("-", "_") in _SECRET_PARAMS:
+        # "&amp;token=" (a URL copied out of HTML) names "amp;token": the name is after ";"
+        key = name.rpartition(";")[2].lower().replace("-", "_")
+        if eq and key in _SECRET_PARAMS:
             part = f"{name}={MASK}"
         parts.append(part)
     return "&".join(parts)

@@ -24,6 +24,9 @@ from monitor.deliver.render import render_batch_email, render_email, templates_p
 from monitor.errors import DeliveryError
 from monitor.log import get_logger
 from monitor.models import Alert, Batch, ChannelConfig, DeliveryResult
+from monitor.sanitize import clean_line
+
+_REPLY_CHARS = 300  # of a server's reply, in results and errors
 
 
 @cache
@@ -108,7 +111,7 @@ class MailNotifier:
             raise self._failure(e) from e
         if refused:
             self._log.warning("recipients_refused", alert=message_id, recipients=sorted(refused))
-        detail = " ".join(reply.split())[:300]
+        detail = clean_line(reply, _REPLY_CHARS)
         return DeliveryResult(status=250, detail=detail)
 
     async def aclose(self) -> None:
@@ -133,7 +136,10 @@ class MailNotifier:
 
     def _refused(self, error: aiosmtplib.SMTPRecipientsRefused) -> DeliveryError:
         codes = [r.code for r in error.recipients]
-        reasons = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in error.recipients)
+        reasons = "; ".join(
+            clean_line(f"{r.recipient}: {r.code} {r.message}", _REPLY_CHARS)
+            for r in error.recipients
+        )
         return self._error(
             f"every recipient was refused: {reasons}",
             permanent=all(code >= 500 for code in codes),
@@ -142,7 +148,7 @@ class MailNotifier:
 
     def _reply_error(self, code: int, reason: str) -> DeliveryError:
         return self._error(
-            f"mail server replied {code} {' '.join(reason.split())}",
+            f"mail server replied {code} {clean_line(reason, _REPLY_CHARS)}",
             permanent=500 <= code < 600,
             status=code,
         )

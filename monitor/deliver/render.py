@@ -8,9 +8,13 @@ An operator overrides one by putting a file with the same name in a directory an
 it as `templates_dir` (the channel's `templates_dir`); templates not found there come from
 the package.
 
-Article text is hostile input. Headlines are cleaned of control characters (so CR/LF can
-neither inject a mail header nor make a send fail forever), of bidi embeddings/overrides/
-isolates (which can visually reorder text) and truncated to `TITLE_LIMIT` characters.
+Article text is hostile input, and so is everything derived from it (matched terms,
+snippets, error text quoted in a notice). Every text field of every output passes
+`monitor.sanitize`: one-line fields through `clean_line` (no control, bidi-control or
+separator characters, whitespace collapsed, a length limit), snippet text through
+`neutralize` (the same characters blanked one for one, so highlight offsets stay valid).
+Every URL passes `safe_url` (a plain http(s) link to a host, else None). Notices are also
+passed through `monitor.redact`, so one written before redaction existed cannot leak.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,9 +37,13 @@ import jinja2
 from monitor.deliver.ids import alert_id
 from monitor.errors import DeliveryError
 from monitor.models import Alert, AlertRule, Batch, BatchKind, ChannelConfig, Snippet
+from monitor.redact import redact
+from monitor.sanitize import clean_line, is_clean, neutralize
 
-TITLE_LIMIT = 200
 NOTICE_LIMIT = 1000  # a notice's sentence may quote an error message
+DESCRIPTION_LIMIT = 500
+TERM_LIMIT = 100
+URL_LIMIT = 8192  # longer article links are dropped from alerts (no browser needs more)
 MAX_SNIPPETS = 3
 MAX_BATCH_ITEMS = 100  # email and text list this many of a batch's alerts; JSON has them all
 TEMPLATE_NAMES = tuple(
@@ -45,33 +52,28 @@ TEMPLATE_NAMES = tuple(
 PAYLOAD_VERSION = 1
 _TEMPLATES = Path(__file__).parent / "templates"
 
-# Bidi embeddings, overrides and isolates: they reorder what follows them ("Trojan Source").
-# Plain direction marks (U+200E, U+200F, U+061C) are harmless and kept.
-_BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-_BLANKED = {ord(c): " " for c in _BIDI_CONTROLS + "\u2028\u2029\u0085"}
-_BLANKED.update({c: " " for c in (*range(0x20), *range(0x7F, 0xA0))})
+# A run of whitespace: one class with a greedy `+`, so a match ends at the first character
+# outside the class and never backtracks into the run.
 _SPACES = re.compile(r"\s+")
 
 
-def neutralize(text: str) -> str:
-    """Replace control and bidi-control characters by spaces, keeping every offset valid."""
-    return text.translate(_BLANKED)
-
-
-def clean_line(text: str, limit: int = TITLE_LIMIT) -> str:
-    """One safe line: neutralized, whitespace collapsed, at most `limit` characters."""
-    line = _SPACES.sub(" ", neutralize(unicodedata.normalize("NFC", text))).strip()
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
-
-
 def safe_url(url: str | None) -> str | None:
-    """The URL if it is a plain http(s) link, else None (no `javascript:` in a mail)."""
+    """The URL if it is a plain http(s) link to a host, else None: no `javascript:` or
+    `data:` link in an alert, no control, bidi or space characters, nothing that does not
+    parse (a bad port, a broken IPv6 literal), nothing longer than `URL_LIMIT`."""
     if not url:
         return None
     url = url.strip()
-    if urlsplit(url).scheme.lower() not in ("http", "https") or neutralize(url) != url:
+    if len(url) > URL_LIMIT or not is_clean(url) or _SPACES.search(url):
         return None
-    return url if " " not in url else None
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port != 0  # reading .port raises ValueError when out of range
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or not port_ok:
+        return None
+    return url
 
 
 # --------------------------------------------------------------------------- snippets
@@ -142,12 +144,18 @@ def _round_robin(groups: list[tuple[Snippet, ...]]) -> Iterable[Snippet]:
 
 
 def matched_terms(alert: Alert) -> list[str]:
-    """Every matched word once, case-insensitively, in first-seen order."""
+    """Every matched word once (cleaned), case-insensitively, in first-seen order."""
     terms: dict[str, str] = {}
     for rule in alert.rules:
-        for term in rule.terms:
-            terms.setdefault(term.casefold(), clean_line(term, 100))
+        for term in clean_terms(rule.terms):
+            terms.setdefault(term.casefold(), term)
     return list(terms.values())
+
+
+def clean_terms(terms: Iterable[str]) -> list[str]:
+    """Matched words as one-line text; a word that was nothing but control characters is
+    dropped."""
+    return [term for term in (clean_line(t, TERM_LIMIT) for t in terms) if term]
 
 
 # --------------------------------------------------------------------------- context
@@ -183,7 +191,10 @@ def context(alert: Alert, tz: ZoneInfo) -> dict[str, Any]:
         "language": clean_line(alert.language or "", 20),
         "partial": alert.partial,
         "rules": [
-            {"name": clean_line(r.name), "description": clean_line(r.description, 500)}
+            {
+                "name": clean_line(r.name),
+                "description": clean_line(r.description, DESCRIPTION_LIMIT),
+            }
             for r in alert.rules
         ],
         "snippets": [segments(s) for s in pick_snippets(alert.rules)],
@@ -202,11 +213,11 @@ def notice_context(alert: Alert, tz: ZoneInfo) -> dict[str, Any]:
 
 
 def notice_message(alert: Alert) -> str:
-    return clean_line(alert.title, NOTICE_LIMIT) or "(no message)"
+    return clean_line(redact(alert.title), NOTICE_LIMIT) or "(no message)"
 
 
 def notice_subject(alert: Alert) -> str:
-    return clean_line(f"[news-monitor] {alert.title}")
+    return clean_line(f"[news-monitor] {redact(alert.title)}")
 
 
 def batch_context(batch: Batch, tz: ZoneInfo) -> dict[str, Any]:
@@ -408,13 +419,15 @@ def _message(
 
 
 def webhook_payload(alert: Alert) -> dict[str, Any]:
-    """The JSON document webhooks and the file channel send (see docs/webhook.md)."""
+    """The JSON document webhooks and the file channel send (see docs/webhook.md): every
+    URL safe or null; names and ids (what receivers route and deduplicate on) neutralized
+    one character for one, other text made one clean bounded line."""
     if alert.kind == "notice":
         return {
             "type": "notice",
             "version": PAYLOAD_VERSION,
             "id": alert.id,
-            "channel": alert.channel,
+            "channel": neutralize(alert.channel),
             "created": _aware(alert.created).isoformat(),
             "message": notice_message(alert),
         }
@@ -422,11 +435,11 @@ def webhook_payload(alert: Alert) -> dict[str, Any]:
         "type": "alert",
         "version": PAYLOAD_VERSION,
         "id": alert.id,
-        "channel": alert.channel,
+        "channel": neutralize(alert.channel),
         "created": _aware(alert.created).isoformat(),
         "article": {
-            "id": alert.article_id,
-            "url": alert.url,
+            "id": neutralize(alert.article_id),
+            "url": safe_url(alert.url),
             "title": clean_line(alert.title),
             "source": clean_line(alert.source),
             "sources": [clean_line(s) for s in alert.sources],
@@ -436,9 +449,9 @@ def webhook_payload(alert: Alert) -> dict[str, Any]:
         },
         "rules": [
             {
-                "name": r.name,
-                "description": r.description,
-                "terms": list(r.terms),
+                "name": neutralize(r.name),
+                "description": clean_line(r.description, DESCRIPTION_LIMIT),
+                "terms": clean_terms(r.terms),
                 "snippets": [
                     {
                         "field": s.field,
@@ -460,9 +473,9 @@ def batch_payload(batch: Batch) -> dict[str, Any]:
         "type": batch.kind,
         "version": PAYLOAD_VERSION,
         "id": batch.id,
-        "channel": batch.channel,
+        "channel": neutralize(batch.channel),
         "created": _aware(batch.created).isoformat(),
-        "rule": batch.rule,
+        "rule": neutralize(batch.rule) if batch.rule else None,
         "since": _aware(batch_since(batch)).isoformat(),
         "count": len(batch.alerts),
         "alerts": [webhook_payload(a) for a in batch.alerts],
@@ -475,6 +488,7 @@ def _aware(value: datetime) -> datetime:
 
 def _domain(sender: str) -> str:
     domain = sender.rpartition("@")[2].strip(" >")
+    # one character class repeated, anchored at both ends: a single linear pass
     return domain if re.fullmatch(r"[A-Za-z0-9.-]+", domain) else "news-monitor.invalid"
 
 

@@ -25,9 +25,12 @@ from monitor.deliver.render import batch_payload, webhook_payload
 from monitor.errors import DeliveryError
 from monitor.log import get_logger
 from monitor.models import Alert, Batch, ChannelConfig, DeliveryResult
+from monitor.redact import redact
+from monitor.sanitize import clean_line
 
 USER_AGENT = "news-monitor-webhook/1"
 _DETAIL_BYTES = 512
+_REASON_CHARS = 300
 
 
 class WebhookNotifier:
@@ -84,7 +87,7 @@ class WebhookNotifier:
                 message,
                 permanent=True,
                 status=status,
-                hint=f"redirects are not followed; use the final URL ({location or 'unknown'})",
+                hint=f"redirects are not followed; use the final URL ({location})",
             )
         if status in (408, 429) or status >= 500:
             raise self._error(message, status=status, retry_after=retry_after)
@@ -93,9 +96,7 @@ class WebhookNotifier:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def _post(
-        self, body: str, headers: dict[str, str]
-    ) -> tuple[int, str, float | None, str | None]:
+    async def _post(self, body: str, headers: dict[str, str]) -> tuple[int, str, float | None, str]:
         request = self._client.build_request(
             "POST", self.channel.url, content=body.encode(), headers=headers
         )
@@ -104,12 +105,15 @@ class WebhookNotifier:
             detail = await _read_start(response)
         finally:
             await response.aclose()
-        reason = " ".join(f"{response.reason_phrase} {detail}".split())[:300]
+        # the receiver's words reach logs, the outbox and notices: one clean line, and a
+        # redirect target without credentials
+        reason = clean_line(f"{response.reason_phrase} {detail}", _REASON_CHARS)
+        location = response.headers.get("location")
         return (
             response.status_code,
             reason,
             parse_retry_after(response.headers.get("retry-after")),
-            response.headers.get("location"),
+            clean_line(redact(location), _REASON_CHARS) if location else "unknown",
         )
 
     def _error(

@@ -6,11 +6,13 @@ import fcntl
 import io
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
-from monitor.cli import PIPE_BUFFER, _widen_pipe, main
+from monitor import cli
+from monitor.cli import PIPE_BUFFER, TerminalSafe, _widen_pipe, main
 from tests.support.newsroom import article_page, load_story
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,3 +98,64 @@ def test_json_output_widens_a_pipe_and_leaves_files_alone(tmp_path: Path) -> Non
     with (tmp_path / "out.jsonl").open("w") as f:
         _widen_pipe(f)  # not a pipe: nothing to do, no error
     _widen_pipe(io.StringIO())  # no file descriptor at all
+
+
+def test_json_output_widens_a_pipe_through_the_terminal_safe_stream() -> None:
+    limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+    if limit < PIPE_BUFFER and os.geteuid() != 0:
+        pytest.skip("this system does not allow a 1 MB pipe")
+    read, write = os.pipe()
+    with os.fdopen(read, "rb") as r, os.fdopen(write, "w") as w:
+        _widen_pipe(TerminalSafe(w))  # what cmd_match gets as sys.stdout
+        assert fcntl.fcntl(r.fileno(), F_GETPIPE_SZ) == PIPE_BUFFER
+
+
+def test_output_is_escaped_while_a_command_runs_and_streams_restored_after(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = tmp_path / "a.txt"
+    text.write_text("\x1b[2J Iran and al-Qaida met in Tehran.\n")
+    stdout, stderr = sys.stdout, sys.stderr
+    assert main(["match", "--rules", str(RULES), str(text)]) == 0
+    assert (sys.stdout, sys.stderr) == (stdout, stderr)
+    out = capsys.readouterr().out
+    assert "[[Iran]]" in out and out.rstrip().endswith("1 match(es)")
+    assert "\x1b" not in out and "\\u001b[2J" not in out  # a snippet: blanked in place
+    assert main(["extract", str(text)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\\u001b[2J Iran" in out  # article text: shown escaped
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ('{"id": "a", "text": "Iran", "tags": 5}', "'tags' must be a list of strings"),
+        ('{"id": "a", "text": "Iran", "language": {"x": 1}}', "'language' must be a string"),
+        ('{"id": "a", "text": "Iran", "url": ["x"]}', "'url' must be a string"),
+        ("[1, 2]", "not a JSON object"),
+        ("{nope", "not a JSON object"),
+    ],
+)
+def test_malformed_jsonl_line_is_a_positioned_error(
+    line: str, problem: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"id": "ok", "text": "fine"}\n' + line + "\n")
+    assert main(["match", "--rules", str(RULES), str(path)]) == 1
+    assert f"error: {path}:2: {problem}" in capsys.readouterr().err
+
+
+def test_a_crash_prints_its_traceback_escaped_and_redacted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bug (an exception no command expects) still cannot drive the terminal or print a
+    credential: its traceback goes through the same stream and through redact."""
+
+    def crash(args: object) -> int:
+        raise RuntimeError("page said \x1b[2J via http://ed:pa55word@feeds.example/rss")
+
+    monkeypatch.setattr(cli, "cmd_status", crash)  # stands in for any bug in a command
+    assert main(["status"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback") and "RuntimeError: page said \\u001b[2J" in err
+    assert "\x1b" not in err and "pa55word" not in err and "feeds.example/rss" in err

@@ -96,6 +96,13 @@ def test_5xx_is_permanent_with_reason(alert: Alert) -> None:
     assert next_delay(1, error) is None
 
 
+def test_server_reply_is_one_clean_line(alert: Alert) -> None:
+    with SmtpServer(replies=["554 5.7.1 \x1b[2J no \u202e thanks\x9b"]) as smtp:
+        error = failure(channel(smtp.port), alert)
+    assert "554 5.7.1 [2J no thanks" in str(error)
+    assert not any(c in str(error) for c in "\x1b\u202e\x9b")
+
+
 def test_starttls_required_but_not_offered_sends_nothing(alert: Alert) -> None:
     with SmtpServer() as smtp:
         error = failure(channel(smtp.port, starttls=True), alert)

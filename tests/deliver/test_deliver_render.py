@@ -20,9 +20,7 @@ from monitor.deliver import alert_id
 from monitor.deliver.render import (
     MAX_BATCH_ITEMS,
     NOTICE_LIMIT,
-    TITLE_LIMIT,
     batch_payload,
-    clean_line,
     render_batch_email,
     render_batch_subject,
     render_batch_text,
@@ -37,21 +35,26 @@ from monitor.deliver.render import (
 )
 from monitor.errors import DeliveryError
 from monitor.models import Alert, AlertRule, Batch, ChannelConfig, Snippet
+from monitor.sanitize import TITLE_LIMIT, clean_line
 
 
 def hostile_alert(channel: str = "test") -> Alert:
-    """Article text written by an attacker: markup, header injection, bidi tricks, size."""
-    body = "Click <script>alert(1)</script> now\r\nBcc: victim@example.com \u202egnp.exe & more"
+    """Article text written by an attacker: markup, header injection, bidi tricks, terminal
+    escapes, C1 controls, line separators, a lone surrogate, size."""
+    body = (
+        "Click <script>alert(1)</script> now\r\nBcc: victim@example.com \u202egnp.exe & more"
+        "\u2028\x9b2J\u2066iso\u2069\ud800"
+    )
     return Alert(
         id=alert_id("hostile:1", channel),
         channel=channel,
         article_id="hostile:1",
         title="Breaking\r\nBcc: victim@example.com\r\n\r\n<script>alert('x')</script>"
-        + " \u202eevil\u202c \u200fمرحبا\x00\x1b[31m"
+        + " \u202eevil\u202c \u200fمرحبا\x00\x1b[31m\x1b]0;owned\x07\u2029\x85\udfff"
         + "A" * 10_000,
         url="javascript:alert(document.cookie)",
-        source='Evil "Feed" <img src=x onerror=alert(1)>',
-        sources=("Evil Feed", "Mirror\nFeed"),
+        source='Evil "Feed" <img src=x onerror=alert(1)>\x1b[2J',
+        sources=("Evil Feed", "Mirror\nFeed", "\u2067Isolated\x7f"),
         published=datetime(2024, 1, 2, 3, 4, tzinfo=timezone(timedelta(hours=-5))),
         language="en\r\nX-Injected: 1",
         partial=True,
@@ -59,8 +62,8 @@ def hostile_alert(channel: str = "test") -> Alert:
         rules=(
             AlertRule(
                 name="xss<rule>",
-                description="desc with </li><script>bad()</script>",
-                terms=("script", "SCRIPT", "Bcc"),
+                description="desc with </li><script>bad()</script>\x1b[2J\r\n\u202eevil",
+                terms=("script", "SCRIPT", "Bcc", "gnp.exe\u202e\r\nX", "\x1b\x9b"),
                 snippets=(
                     Snippet("body", body, ((7, 13), (0, 5), (3, 9), (200, 300))),
                     Snippet("title", "x" * 50, ()),
@@ -77,7 +80,8 @@ def hostile_notice(channel: str = "test") -> Alert:
         channel=channel,
         article_id="notice:hostile",
         title="Feed 'Evil <b>Feed</b>'\r\nBcc: victim@example.com has failed 3 times in a row: "
-        + "HTTP 500 <script>alert(1)</script> \u202eevil\u202c\x1b[31m"
+        + "http://ed:pa55word@feeds.example/rss: HTTP 500 <script>alert(1)</script> "
+        + "\u202eevil\u202c\x1b[31m\x9b2J\u2028\ud800"
         + "B" * 5000,
         url="javascript:alert(1)",
         source="news-monitor",
@@ -303,6 +307,8 @@ def test_hostile_notice_renders_safely() -> None:
     for rendered in (text, html, render_text(notice), json.dumps(webhook_payload(notice))):
         assert "\u202e" not in rendered and "\x1b" not in rendered and "\r" not in rendered
         assert "javascript:" not in rendered
+        assert "pa55word" not in rendered and "feeds.example/rss" in rendered
+    assert "pa55word" not in subject
     assert "<script" not in html and "<b>" not in html
     assert len(webhook_payload(notice)["message"]) == NOTICE_LIMIT
 
@@ -346,7 +352,7 @@ def test_batch_payload_lists_each_alert_payload() -> None:
     batch = hostile_batch("summary")
     payload = batch_payload(batch)
     assert payload["type"] == "summary" and payload["id"] == batch.id
-    assert payload["count"] == 3 and payload["rule"] == batch.rule
+    assert payload["count"] == 3 and payload["rule"] == "xss<rule>  Bcc: victim@example.com"
     assert payload["alerts"] == [webhook_payload(a) for a in batch.alerts]
     assert [a["type"] for a in payload["alerts"]] == ["alert", "alert", "notice"]
     assert batch_payload(sample_batch("test"))["rule"] is None

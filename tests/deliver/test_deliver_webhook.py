@@ -84,6 +84,21 @@ def test_redirect_is_not_followed(alert: Alert) -> None:
     assert error.hint is not None and "/elsewhere" in error.hint
 
 
+def test_receiver_words_are_one_clean_line_and_its_redirect_shows_no_credential(
+    alert: Alert,
+) -> None:
+    body = b"\x1b[2J\x1b]0;owned\x07 denied\r\nX-Injected: 1 \xe2\x80\xae evil \xc2\x9b"
+    with WebhookReceiver([Reply(403, body=body)]) as hook:
+        error = failure(channel(hook.url), alert)
+    assert "HTTP 403 Forbidden [2J ]0;owned denied X-Injected: 1 evil" in str(error)
+    assert not any(c in str(error) for c in "\x1b\x07\r\n\u202e\x9b")
+    target = "https://ops:Pa55word@hooks.example/new?token=tok3n&v=2"
+    with WebhookReceiver([Reply(308, headers={"Location": target})]) as hook:
+        error = failure(channel(hook.url), alert)
+    assert error.hint is not None and "hooks.example/new?token=<redacted>&v=2" in error.hint
+    assert "Pa55word" not in str(error) and "tok3n" not in str(error)
+
+
 def test_429_retry_after_seconds(alert: Alert) -> None:
     with WebhookReceiver([Reply(429, headers={"Retry-After": "5"})]) as hook:
         error = failure(channel(hook.url), alert)

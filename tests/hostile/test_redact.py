@@ -23,6 +23,8 @@ def _no_secrets() -> None:
         ("GET https://api.example/feed?format=rss&api_key=s3cr3t#top", "s3cr3t", "format=rss"),
         ("a (http://u:p@x.example) b", "u:p", "x.example) b"),
         ("ftp://anon:pw123@files.example/", "pw123", "files.example"),
+        ("https://b.s3.example/o?X-Amz-Signature=f00dfeed&v=2", "f00dfeed", "v=2"),
+        ("<a href='https://x.example/?a=1&amp;token=t0k3n'>", "t0k3n", "a=1&amp;token="),
     ],
 )
 def test_redact_hides_url_credentials(text: str, hidden: str, kept: str) -> None:
