@@ -14,6 +14,10 @@ What is kept, and why:
 - ``delivery_attempts``: every attempt with its outcome, for operators.
 
 Times are stored as Unix seconds (REAL) in UTC.
+
+Failures are told apart for the operator (see `_storage_error`): disk full, locked by another
+process (after `BUSY_TIMEOUT`), corrupt or not SQLite, read-only; a failed write is rolled
+back whole, so what was committed before stays.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -32,6 +37,11 @@ from typing import IO, Any
 
 from monitor.errors import StorageError
 from monitor.models import Alert, Document, FeedState, Item, Match
+
+# How long a call waits for a write lock another process holds before it fails. Our own
+# transactions last milliseconds; a lock held longer is a sqlite3 shell, a VACUUM or a
+# backup. Calls run in worker threads, so the wait never holds the event loop.
+BUSY_TIMEOUT = 5.0
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema
@@ -181,8 +191,71 @@ class AttemptRow:
     error: str | None
 
 
+def _storage_error(e: sqlite3.Error, path: Path, doing: str) -> StorageError:
+    """The operator's reading of a SQLite failure: what happened, where, and what to do."""
+    code = getattr(e, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    where = str(path)
+    if primary == sqlite3.SQLITE_FULL:
+        return StorageError(
+            f"disk full: the state database cannot grow, this {doing} was rolled back",
+            where,
+            hint=f"free space on the filesystem holding {path.absolute().parent};"
+            " what was recorded before is kept",
+        )
+    if primary == sqlite3.SQLITE_BUSY:
+        return StorageError(
+            f"database is locked by another process (waited {BUSY_TIMEOUT:g} s); "
+            f"this {doing} did not happen",
+            where,
+            hint="another program holds a write transaction on it, such as a sqlite3 shell,"
+            " a VACUUM or a backup tool: end it",
+        )
+    if primary in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        return _corrupt(path)
+    if primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM):
+        return StorageError(
+            f"the state database is read-only, this {doing} did not happen",
+            where,
+            hint="check the permissions of the file and its directory",
+        )
+    if primary == sqlite3.SQLITE_CANTOPEN:
+        return StorageError(
+            "cannot open the state database",
+            where,
+            hint="check that the path is a file and its directory exists and is writable",
+        )
+    if primary == sqlite3.SQLITE_IOERR:
+        return StorageError(f"I/O error on the state database during a {doing}", where)
+    return StorageError(f"database {doing} failed", where)
+
+
+def _corrupt(path: Path) -> StorageError:
+    return StorageError(
+        "the state database is corrupt or not a SQLite database",
+        str(path),
+        hint="restore it from a backup, or move it aside so that a new one is started;"
+        " items still in the feeds may then alert again",
+    )
+
+
+def retryable(error: StorageError) -> bool:
+    """True when `error` leaves the database intact and the same work can be tried later.
+
+    A full disk and a lock held by another process are; a corrupt or foreign file is not.
+    """
+    code = getattr(error.__cause__, "sqlite_errorcode", None)
+    return isinstance(code, int) and (code & 0xFF) in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_BUSY)
+
+
 class Store:
-    """The state database. One connection, used from one thread at a time (guarded by a lock)."""
+    """The state database: one connection, shared by threads.
+
+    Every public method takes the instance lock for its SQL work, so calls from several threads
+    (``asyncio.to_thread``) are serialised on the one connection. While another process holds a
+    lock a call needs, the call waits with the instance lock released (other calls go on), up
+    to `BUSY_TIMEOUT`.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -190,15 +263,29 @@ class Store:
         self._lock_file: IO[str] | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                str(path), timeout=30.0, isolation_level=None, check_same_thread=False
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA foreign_keys=ON")
+        except OSError as e:
+            raise StorageError(
+                "cannot open the state database: its directory cannot be made", str(path)
+            ) from e
+        self._db = self._connect(str(path), uri=False)
+        try:
+            self._query("PRAGMA journal_mode=WAL")
+            self._query("PRAGMA synchronous=FULL")
+            self._query("PRAGMA foreign_keys=ON")
             self._migrate()
-        except (sqlite3.Error, OSError) as e:
-            raise StorageError("cannot open the state database", str(path)) from e
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _connect(self, target: str, *, uri: bool) -> sqlite3.Connection:
+        # timeout=0: SQLite does not wait for locks itself; `_query` and `_begin` wait
+        # between attempts without holding the instance lock.
+        try:
+            return sqlite3.connect(
+                target, uri=uri, timeout=0, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as e:
+            raise _storage_error(e, self.path, "open") from e
 
     # ------------------------------------------------------------------ plumbing
 
@@ -209,46 +296,90 @@ class Store:
                 self._lock_file.close()
                 self._lock_file = None
 
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        attempt = 0
+        while True:
+            with self._lock:
+                try:
+                    return self._db.execute(sql, params).fetchall()
+                except sqlite3.Error as e:
+                    self._wait_or_raise(e, "read", deadline, attempt)
+            attempt += 1
+
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+        """One write transaction: committed whole, or rolled back whole and raised."""
+        self._begin()
+        try:
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
+                yield self._db
                 self._db.execute("COMMIT")
             except sqlite3.Error as e:
-                raise StorageError("database write failed", str(self.path)) from e
+                self._rollback(e)
+                raise _storage_error(e, self.path, "write") from e
+            except BaseException as e:
+                self._rollback(e)
+                raise
+        finally:
+            self._lock.release()
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            try:
-                return self._db.execute(sql, params).fetchall()
-            except sqlite3.Error as e:
-                raise StorageError("database read failed", str(self.path)) from e
+    def _begin(self) -> None:
+        """Open a write transaction; returns holding the instance lock (`_tx` releases it)."""
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        attempt = 0
+        while True:
+            with self._lock:
+                try:
+                    self._db.execute("BEGIN IMMEDIATE")
+                except sqlite3.Error as e:
+                    self._wait_or_raise(e, "write", deadline, attempt)
+                else:
+                    self._lock.acquire()  # held past this block, for the transaction
+                    return
+            attempt += 1
+
+    def _wait_or_raise(self, e: sqlite3.Error, doing: str, deadline: float, attempt: int) -> None:
+        """Raise `e` as ours, unless it is a lock held elsewhere and time is left: then pause.
+
+        Called with the instance lock held once; it is released for the pause, so this store's
+        other calls go on while this one waits.
+        """
+        code = getattr(e, "sqlite_errorcode", None)
+        busy = isinstance(code, int) and (code & 0xFF) == sqlite3.SQLITE_BUSY
+        left = deadline - time.monotonic()
+        if not busy or left <= 0:
+            raise _storage_error(e, self.path, doing) from e
+        self._lock.release()
+        try:
+            time.sleep(min(0.001 * 2 ** min(attempt, 6), left))
+        finally:
+            self._lock.acquire()
+
+    def _rollback(self, error: BaseException) -> None:
+        """Undo the open transaction (SQLite may already have, e.g. after SQLITE_FULL)."""
+        if not self._db.in_transaction:
+            return
+        try:
+            self._db.execute("ROLLBACK")
+        except sqlite3.Error as e:
+            error.add_note(f"the rollback failed too ({e}); SQLite undoes it on next open")
 
     def _migrate(self) -> None:
-        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        """Run the migrations not run yet, each in its own transaction."""
+        version = self.schema_version
         if version > len(MIGRATIONS):
             raise StorageError(
-                f"database schema version {version} is newer than this program "
-                f"({len(MIGRATIONS)}); upgrade news-monitor",
+                f"database schema version {version} is newer than this program ({len(MIGRATIONS)})",
                 str(self.path),
+                hint="upgrade news-monitor",
             )
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._tx() as db:
                 for statement in script.split(";"):
                     if statement.strip():
-                        self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version = {number}")
-            except sqlite3.Error:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number}")
 
     @property
     def schema_version(self) -> int:
@@ -620,23 +751,28 @@ class Store:
     def lock_instance(self) -> None:
         """Take the database for this process; a second `monitor run` on it is refused."""
         lock_path = self.path.with_name(self.path.name + ".lock")
-        try:
-            handle = lock_path.open("a+")
-        except OSError as e:
-            raise StorageError("cannot create the lock file", str(lock_path)) from e
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            handle.close()
-            raise StorageError(
-                "another monitor process is using this database",
-                str(self.path),
-                hint="stop it first, or give this one its own --db",
-            ) from e
-        handle.truncate(0)
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        self._lock_file = handle
+        with self._lock:
+            try:
+                handle = lock_path.open("a+")
+            except OSError as e:
+                raise StorageError("cannot create the lock file", str(lock_path)) from e
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                handle.close()
+                raise StorageError(
+                    "another monitor process is using this database",
+                    str(self.path),
+                    hint="stop it first, or give this one its own --db",
+                ) from e
+            try:
+                handle.truncate(0)
+                handle.write(f"{os.getpid()}\n")
+                handle.flush()
+            except OSError as e:
+                handle.close()
+                raise StorageError("cannot write the lock file", str(lock_path)) from e
+            self._lock_file = handle
 
     def mark_sent(self, ids: Sequence[str], *, now: float, status_code: int | None) -> None:
         """The channel accepted these (one alert, or one batch): never send them again."""

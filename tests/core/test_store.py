@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -206,3 +207,37 @@ def replace_alert(aid: str, article: str) -> Alert:
     from dataclasses import replace
 
     return replace(alert(aid), article_id=article)
+
+
+def test_a_failed_record_leaves_nothing_half_written(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    item = Item(key="id:1", feed="Feed", title="T", link="https://example.org/a")
+    doc = Document(id="art_1", title="T", text="Body")
+    with pytest.raises(ValueError):  # two matches, one evidence: fails mid-transaction
+        store.record_item(item, doc, [Match("r1", "art_1"), Match("r2", "art_1")], [{}], [], now=T0)
+    assert store.unseen("Feed", ["id:1"]) == ["id:1"]
+    assert store.counts()["articles"] == 0
+    assert record(store, alert()) == ["msg_1"]  # the connection is not left in a transaction
+
+
+def test_calls_from_many_threads_are_each_whole(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    threads_n, per_thread = 8, 40
+
+    def work(t: int) -> None:
+        for n in range(per_thread):
+            key = f"t{t}:{n}"
+            item = Item(key=key, feed="Feed", title="T", link=f"https://example.org/{key}")
+            doc = Document(id=f"art_{key}", title="T", text="Body")
+            store.record_item(item, doc, [], [], [Queued(replace_alert(key, doc.id))], now=T0)
+            assert store.unseen("Feed", [key, f"never:{t}"]) == [f"never:{t}"]
+            store.claim_next("desk", now=T0, lease=60)
+
+    with ThreadPoolExecutor(threads_n) as pool:
+        list(pool.map(work, range(threads_n)))
+    total = threads_n * per_thread
+    counts = store.counts()
+    assert counts["seen_items"] == counts["articles"] == total
+    assert counts["outbox_pending"] == total
+    assert store._query("SELECT count(*) FROM outbox WHERE leased_until IS NOT NULL")[0][0] == total
+    assert store.integrity_check() == "ok"
