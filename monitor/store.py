@@ -15,6 +15,12 @@ What is kept, and why:
 
 Times are stored as Unix seconds (REAL) in UTC.
 
+Whose file it is: every news-monitor database carries ``PRAGMA application_id`` 0x4E4D4F4E
+(the ASCII of ``NMON``). Before anything is written, the file is looked at through a
+connection that cannot change it or leave files beside it: a file with another id, or
+without ours and with tables other than the first schema's, is refused and left as it was.
+Databases made before the id existed (id 0, schema 1, our tables) are adopted by a migration.
+
 Failures are told apart for the operator (see `_storage_error`): disk full, locked by another
 process (after `BUSY_TIMEOUT`), corrupt or not SQLite, read-only; a failed write is rolled
 back whole, so what was committed before stays.
@@ -25,6 +31,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -38,10 +45,14 @@ from typing import IO, Any
 from monitor.errors import StorageError
 from monitor.models import Alert, Document, FeedState, Item, Match
 
+APPLICATION_ID = 0x4E4D4F4E  # b"NMON": the PRAGMA application_id of every news-monitor database
+
 # How long a call waits for a write lock another process holds before it fails. Our own
 # transactions last milliseconds; a lock held longer is a sqlite3 shell, a VACUUM or a
 # backup. Calls run in worker threads, so the wait never holds the event loop.
 BUSY_TIMEOUT = 5.0
+
+SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite 3 database file
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema
@@ -133,7 +144,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX delivery_attempts_alert ON delivery_attempts (alert_id);
     """,
+    # 2: mark the file as ours (databases made before this migration have application_id 0)
+    f"PRAGMA application_id = {APPLICATION_ID}",
 )
+
+# The tables and indexes of schema 1: with application_id 0 and user_version 1, a file holding
+# exactly these is a news-monitor database made before the id was set.
+FIRST_SCHEMA = frozenset(re.findall(r"CREATE (?:TABLE|INDEX) (\w+)", MIGRATIONS[0]))
 
 
 def _ts(value: float | None) -> datetime | None:
@@ -213,6 +230,14 @@ def _storage_error(e: sqlite3.Error, path: Path, doing: str) -> StorageError:
         )
     if primary in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
         return _corrupt(path)
+    if code in (sqlite3.SQLITE_READONLY_ROLLBACK, sqlite3.SQLITE_READONLY_RECOVERY):
+        return StorageError(
+            "the database holds a transaction left unfinished by a program that stopped,"
+            f" which this read-only look cannot undo; this {doing} did not happen",
+            where,
+            hint="open it once read-write with the program that wrote it (or the sqlite3"
+            " shell) so that SQLite can finish its recovery",
+        )
     if primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM):
         return StorageError(
             f"the state database is read-only, this {doing} did not happen",
@@ -248,19 +273,53 @@ def retryable(error: StorageError) -> bool:
     return isinstance(code, int) and (code & 0xFF) in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_BUSY)
 
 
+def _not_ours(app_id: int, version: int, names: set[str]) -> str | None:
+    """Why a database is not news-monitor's, or None when it is (or is empty).
+
+    `names` are its tables, indexes, views and triggers (SQLite's own ``sqlite_*`` left out).
+    """
+    if app_id == APPLICATION_ID:
+        return None
+    if app_id != 0:
+        return f"its application_id is {app_id:#010x}, news-monitor's is {APPLICATION_ID:#010x}"
+    if version == 0 and not names:
+        return None  # an empty database: nothing in it to keep
+    if version == 1 and names == FIRST_SCHEMA:
+        return None  # made before the application_id existed: adopted by migration 2
+    others = sorted(names - FIRST_SCHEMA)
+    if others:
+        shown = ", ".join(repr(n) for n in others[:3]) + (", ..." if len(others) > 3 else "")
+        return f"it holds tables or indexes news-monitor does not make ({shown})"
+    if version == 1:
+        return "it lacks some of the tables and indexes of news-monitor's first schema"
+    return f"it has no news-monitor application_id and user_version {version}"
+
+
 class Store:
     """The state database: one connection, shared by threads.
 
     Every public method takes the instance lock for its SQL work, so calls from several threads
     (``asyncio.to_thread``) are serialised on the one connection. While another process holds a
     lock a call needs, the call waits with the instance lock released (other calls go on), up
-    to `BUSY_TIMEOUT`.
+    to `BUSY_TIMEOUT`. A store opened with ``readonly=True`` (for commands that only read)
+    never migrates, creates or changes anything, and reads beside a running service.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
+        self.readonly = readonly
         self._lock = threading.RLock()
         self._lock_file: IO[str] | None = None
+        if readonly or path.exists():
+            self._db = self._connect_reader()
+            try:
+                self._check_ours()
+            except BaseException:
+                self._db.close()
+                raise
+            if readonly:
+                return
+            self._db.close()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -286,6 +345,60 @@ class Store:
             )
         except sqlite3.Error as e:
             raise _storage_error(e, self.path, "open") from e
+
+    def _connect_reader(self) -> sqlite3.Connection:
+        """A connection that cannot change the file or leave files beside it.
+
+        A database without journal files (no ``-wal``, no ``-journal``) is complete in its one
+        file and no process has it open: it is read as immutable, which creates nothing.
+        Otherwise it is opened read-only, sharing the journal files already there.
+        """
+        path = self.path
+        if not path.exists():
+            raise StorageError(
+                "no state database here yet (the service has not run)",
+                str(path),
+                hint="give the service's database with --db or MONITOR_DB",
+            )
+        try:
+            with path.open("rb") as f:
+                magic = f.read(len(SQLITE_MAGIC))
+        except OSError as e:
+            raise StorageError("cannot open the state database", str(path)) from e
+        if magic and magic != SQLITE_MAGIC:
+            raise _corrupt(path)  # SQLite itself would take a file of one byte as empty
+        journal = any(path.with_name(path.name + s).exists() for s in ("-wal", "-journal"))
+        mode = "mode=ro" if journal else "mode=ro&immutable=1"
+        return self._connect(f"{path.absolute().as_uri()}?{mode}", uri=True)
+
+    def _check_ours(self) -> None:
+        """Refuse a file that is not a news-monitor database, or whose schema is too new."""
+        app_id = int(self._query("PRAGMA application_id")[0][0])
+        version = int(self._query("PRAGMA user_version")[0][0])
+        names = {
+            r[0]
+            for r in self._query(
+                "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+            )
+        }
+        reason = _not_ours(app_id, version, names)
+        if reason is not None:
+            raise StorageError(
+                f"this file is not a news-monitor database: {reason}; it was left unchanged",
+                str(self.path),
+                hint="give the service's own database with --db or MONITOR_DB,"
+                " or a path where a new one can be made",
+            )
+        if version > len(MIGRATIONS):
+            raise StorageError(
+                f"database schema version {version} is newer than this program ({len(MIGRATIONS)})",
+                str(self.path),
+                hint="upgrade news-monitor",
+            )
+        if self.readonly and version == 0:
+            raise StorageError(
+                "the state database is empty (the service has not run)", str(self.path)
+            )
 
     # ------------------------------------------------------------------ plumbing
 
@@ -326,6 +439,8 @@ class Store:
 
     def _begin(self) -> None:
         """Open a write transaction; returns holding the instance lock (`_tx` releases it)."""
+        if self.readonly:
+            raise StorageError("the state database was opened read-only", str(self.path))
         deadline = time.monotonic() + BUSY_TIMEOUT
         attempt = 0
         while True:
@@ -366,14 +481,9 @@ class Store:
             error.add_note(f"the rollback failed too ({e}); SQLite undoes it on next open")
 
     def _migrate(self) -> None:
-        """Run the migrations not run yet, each in its own transaction."""
+        """Run the migrations not run yet, each in its own transaction (a newer schema was
+        refused by `_check_ours`)."""
         version = self.schema_version
-        if version > len(MIGRATIONS):
-            raise StorageError(
-                f"database schema version {version} is newer than this program ({len(MIGRATIONS)})",
-                str(self.path),
-                hint="upgrade news-monitor",
-            )
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             with self._tx() as db:
                 for statement in script.split(";"):
@@ -752,6 +862,8 @@ class Store:
         """Take the database for this process; a second `monitor run` on it is refused."""
         lock_path = self.path.with_name(self.path.name + ".lock")
         with self._lock:
+            if self.readonly:
+                raise StorageError("the state database was opened read-only", str(self.path))
             try:
                 handle = lock_path.open("a+")
             except OSError as e:

@@ -11,7 +11,7 @@ import pytest
 
 from monitor.errors import StorageError
 from monitor.models import Alert, AlertRule, Document, Item, Match
-from monitor.store import MIGRATIONS, Queued, Store
+from monitor.store import APPLICATION_ID, MIGRATIONS, Queued, Store
 
 T0 = 1_700_000_000.0
 
@@ -47,13 +47,24 @@ def test_migrations_and_wal(tmp_path: Path) -> None:
     assert again.schema_version == len(MIGRATIONS)
 
 
-def test_newer_schema_is_refused(tmp_path: Path) -> None:
+def test_a_new_database_is_marked_as_ours(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    assert store._query("PRAGMA application_id")[0][0] == APPLICATION_ID == 0x4E4D4F4E
+    assert APPLICATION_ID.to_bytes(4, "big") == b"NMON"
+
+
+@pytest.mark.parametrize("readonly", [False, True])
+def test_newer_schema_is_refused_and_left_alone(tmp_path: Path, readonly: bool) -> None:
     path = tmp_path / "monitor.db"
     db = sqlite3.connect(path)
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     db.execute("PRAGMA user_version = 99")
     db.close()
-    with pytest.raises(StorageError, match="newer than this program"):
-        Store(path)
+    before = path.read_bytes()
+    with pytest.raises(StorageError, match="newer than this program") as caught:
+        Store(path, readonly=readonly)
+    assert caught.value.hint == "upgrade news-monitor"
+    assert path.read_bytes() == before
 
 
 def test_unwritable_path_is_a_storage_error(tmp_path: Path) -> None:
@@ -218,6 +229,23 @@ def test_a_failed_record_leaves_nothing_half_written(tmp_path: Path) -> None:
     assert store.unseen("Feed", ["id:1"]) == ["id:1"]
     assert store.counts()["articles"] == 0
     assert record(store, alert()) == ["msg_1"]  # the connection is not left in a transaction
+
+
+def test_readonly_store_reads_and_refuses_writes(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    writer = Store(path)
+    record(writer, alert())
+    writer.close()
+    reader = Store(path, readonly=True)
+    assert reader.counts()["outbox_pending"] == 1
+    for write in (
+        lambda: reader.retry_failed(now=T0),
+        lambda: reader.enqueue(alert("b"), now=T0),
+        reader.lock_instance,
+    ):
+        with pytest.raises(StorageError, match="opened read-only"):
+            write()
+    reader.close()
 
 
 def test_calls_from_many_threads_are_each_whole(tmp_path: Path) -> None:
