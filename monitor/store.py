@@ -12,6 +12,8 @@ What is kept, and why:
   at start-up leases left by a process that died are released at once: the alert that was
   in flight is resent, with the same alert id.
 - ``delivery_attempts``: every attempt with its outcome, for operators.
+- ``item_problems``: the latest problem of each item that could not be processed whole
+  (stage, error, whether it was still matched on the feed's own text), for ``monitor status``.
 
 Times are stored as Unix seconds (REAL) in UTC.
 
@@ -40,7 +42,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from monitor.errors import StorageError
 from monitor.models import Alert, Document, FeedState, Item, Match
@@ -53,6 +55,9 @@ APPLICATION_ID = 0x4E4D4F4E  # b"NMON": the PRAGMA application_id of every news-
 BUSY_TIMEOUT = 5.0
 
 SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite 3 database file
+
+# Item problems keep this much of an error message (the text can come from a stranger's page).
+ERROR_CHARS = 2000
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema
@@ -146,11 +151,29 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 2: mark the file as ours (databases made before this migration have application_id 0)
     f"PRAGMA application_id = {APPLICATION_ID}",
+    # 3: items that could not be processed whole, the latest problem of each
+    """
+    CREATE TABLE item_problems (
+        feed TEXT NOT NULL,
+        item_key TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        outcome TEXT NOT NULL CHECK (outcome IN ('partial', 'failed')),
+        error TEXT NOT NULL,
+        article_id TEXT,
+        first_at REAL NOT NULL,
+        at REAL NOT NULL,
+        occurrences INTEGER NOT NULL DEFAULT 1,
+        PRIMARY KEY (feed, item_key)
+    ) WITHOUT ROWID;
+    CREATE INDEX item_problems_at ON item_problems (at);
+    """,
 )
 
 # The tables and indexes of schema 1: with application_id 0 and user_version 1, a file holding
 # exactly these is a news-monitor database made before the id was set.
 FIRST_SCHEMA = frozenset(re.findall(r"CREATE (?:TABLE|INDEX) (\w+)", MIGRATIONS[0]))
+
+Outcome = Literal["partial", "failed"]
 
 
 def _ts(value: float | None) -> datetime | None:
@@ -206,6 +229,21 @@ class AttemptRow:
     outcome: str
     status_code: int | None
     error: str | None
+
+
+@dataclass(frozen=True)
+class ItemProblemRow:
+    """The latest problem of one item; `occurrences` counts every problem it has had."""
+
+    feed: str
+    item_key: str
+    stage: str
+    outcome: str
+    error: str
+    article_id: str | None
+    first_at: float
+    at: float
+    occurrences: int
 
 
 def _storage_error(e: sqlite3.Error, path: Path, doing: str) -> StorageError:
@@ -766,8 +804,85 @@ class Store:
             if notice is not None:
                 self._insert(db, Queued(notice), now)
 
+    # ------------------------------------------------------------------ item problems
+
+    def record_item_problem(
+        self,
+        feed: str,
+        item_key: str,
+        *,
+        stage: str,
+        error: str,
+        outcome: Outcome,
+        now: float,
+        article_id: str | None = None,
+        mark_seen: bool = False,
+    ) -> int:
+        """Record why an item could not be processed whole; returns how many times it has had
+        a problem (the pipeline can give up on it after a few).
+
+        `outcome` is ``partial`` (still matched on the feed's own text) or ``failed`` (not
+        matched). The latest problem per (feed, item key) is kept. `mark_seen` also records
+        the key as seen, in the same transaction, so the item is not tried again.
+        """
+        if len(error) > ERROR_CHARS:
+            error = error[: ERROR_CHARS - 1] + "\u2026"
+        with self._tx() as db:
+            if mark_seen:
+                db.execute(
+                    "INSERT OR IGNORE INTO seen_items (feed, item_key, article_id, first_seen)"
+                    " VALUES (?, ?, ?, ?)",
+                    (feed, item_key, article_id or "", now),
+                )
+            db.execute(
+                "INSERT INTO item_problems (feed, item_key, stage, outcome, error, article_id,"
+                " first_at, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (feed, item_key) DO UPDATE SET stage = excluded.stage,"
+                " outcome = excluded.outcome, error = excluded.error,"
+                " article_id = coalesce(excluded.article_id, item_problems.article_id),"
+                " at = excluded.at, occurrences = item_problems.occurrences + 1",
+                (feed, item_key, stage, outcome, error, article_id, now, now),
+            )
+            (count,) = db.execute(
+                "SELECT occurrences FROM item_problems WHERE feed = ? AND item_key = ?",
+                (feed, item_key),
+            ).fetchone()
+        return int(count)
+
+    _PROBLEMS = 3  # the migration that made item_problems (a read-only store may be older)
+
+    def item_problems(self, feed: str | None = None, *, limit: int = 20) -> list[ItemProblemRow]:
+        """The latest item problems, newest first (of one feed, or of all)."""
+        if self.schema_version < self._PROBLEMS:
+            return []
+        cols = "feed, item_key, stage, outcome, error, article_id, first_at, at, occurrences"
+        if feed is None:
+            rows = self._query(
+                f"SELECT {cols} FROM item_problems ORDER BY at DESC, feed, item_key LIMIT ?",
+                (limit,),
+            )
+        else:
+            rows = self._query(
+                f"SELECT {cols} FROM item_problems WHERE feed = ?"
+                " ORDER BY at DESC, item_key LIMIT ?",
+                (feed, limit),
+            )
+        return [ItemProblemRow(*r) for r in rows]
+
+    def item_problem_counts(self, *, since: float) -> dict[str, tuple[int, int]]:
+        """Per feed, items with a problem recorded since `since`: (partial, failed)."""
+        if self.schema_version < self._PROBLEMS:
+            return {}
+        rows = self._query(
+            "SELECT feed, sum(outcome = 'partial'), sum(outcome = 'failed') FROM item_problems"
+            " WHERE at >= ? GROUP BY feed ORDER BY feed",
+            (since,),
+        )
+        return {r[0]: (int(r[1]), int(r[2])) for r in rows}
+
     def prune(self, *, before: float) -> int:
-        """Forget article text, matches and settled deliveries older than `before`.
+        """Forget article text, matches, item problems and settled deliveries older than
+        `before`.
 
         Seen-item keys are kept (they stop an old item still in a feed from alerting again),
         and nothing that is still waiting to be sent is touched. Returns articles removed.
@@ -784,6 +899,7 @@ class Store:
             for table, column in (("delivery_attempts", "alert_id"), ("alert_rules", "alert_id")):
                 db.execute(f"DELETE FROM {table} WHERE {column} IN ({settled})", (before,))
             db.execute("DELETE FROM outbox WHERE status != 'pending' AND created < ?", (before,))
+            db.execute("DELETE FROM item_problems WHERE at < ?", (before,))
             return int(cur.rowcount)
 
     def counts(self) -> dict[str, int]:

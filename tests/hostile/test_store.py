@@ -31,6 +31,7 @@ from monitor.models import Alert, AlertRule, Document, Item
 from monitor.store import (
     APPLICATION_ID,
     BUSY_TIMEOUT,
+    ERROR_CHARS,
     MIGRATIONS,
     Queued,
     Store,
@@ -100,6 +101,8 @@ def every_read(store: Store) -> None:
     store.feed_states()
     store.outbox(limit=1000)
     store.unseen("Feed", [f"id:{n}" for n in range(400)])
+    store.item_problems()
+    store.item_problem_counts(since=0)
 
 
 HOLDER = """
@@ -255,6 +258,7 @@ def test_a_database_made_before_the_application_id_is_read_unchanged(tmp_path: P
     store = Store(path, readonly=True)
     assert store.schema_version == 1
     assert store.unseen("Feed", ["id:old", "id:new"]) == ["id:new"]
+    assert store.item_problems() == [] and store.item_problem_counts(since=0) == {}
     store.close()
     assert contents(path) == before
 
@@ -265,10 +269,11 @@ def test_a_database_made_before_the_application_id_is_adopted(tmp_path: Path) ->
     assert store.schema_version == len(MIGRATIONS)
     assert store._query("PRAGMA application_id") == [(APPLICATION_ID,)]
     assert store.unseen("Feed", ["id:old", "id:new"]) == ["id:new"]  # nothing lost
+    store.record_item_problem("Feed", "id:new", stage="page", error="x", outcome="failed", now=T0)
     # while it runs, the file's header may still say id 0 (page 1 is in the -wal): a
     # read-only command still sees it as ours
     reader = Store(path, readonly=True)
-    assert reader.schema_version == len(MIGRATIONS)
+    assert reader.item_problem_counts(since=0) == {"Feed": (0, 1)}
     reader.close()
     store.close()
     assert Store(path).schema_version == len(MIGRATIONS)
@@ -331,6 +336,7 @@ def _damage_is_reported(path: Path, readonly: bool) -> StorageError:
         store.feed_states,
         lambda: store.outbox(limit=1000),
         lambda: store.unseen("Feed", [f"id:{n}" for n in range(400)]),
+        store.item_problems,
     ]
     if not readonly:
         steps += [
@@ -500,9 +506,14 @@ def test_a_full_database_fails_the_write_whole_and_keeps_what_was_recorded(
     error = caught.value
     assert error.subject == str(path) and retryable(error)
     assert error.hint is not None and str(tmp_path) in error.hint
+    with pytest.raises(StorageError, match="disk full"):
+        store.record_item_problem(
+            "Feed", "id:101", stage="page", error=big, outcome="failed", now=T0, mark_seen=True
+        )
     # rolled back whole: no seen key, article or alert of the failed item; the rest is intact
     assert store.counts() == before
-    assert store.unseen("Feed", ["id:0", "id:19", "id:100"]) == ["id:100"]
+    assert store.unseen("Feed", ["id:0", "id:19", "id:100", "id:101"]) == ["id:100", "id:101"]
+    assert store.item_problems() == []
     assert store.integrity_check() == "ok"
     store._query("PRAGMA max_page_count = 1073741823")  # space was freed
     assert record(store, 100, text=big) == ["msg_100"]
@@ -662,3 +673,37 @@ def test_a_lock_held_briefly_is_waited_out(tmp_path: Path, made: bytes) -> None:
         assert record(store, ITEMS) == [f"msg_{ITEMS}"]
         waited = time.perf_counter() - started
     assert 0.4 < waited < BUSY_TIMEOUT
+
+
+# --------------------------------------------------------------------------- hostile text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "'); DROP TABLE seen_items; --",
+        'a"b`c[d]e',
+        "?, ?, ?",
+        "%s %d {0}",
+        "nul\x00inside",
+        "\u202eevil\u202c\r\nnext",
+        "k" * 100_000,
+    ],
+    ids=["sql", "quotes", "marks", "formats", "nul", "bidi-crlf", "100k"],
+)
+def test_stranger_text_is_stored_as_data(tmp_path: Path, text: str) -> None:
+    store = Store(tmp_path / "monitor.db")
+    store.record_item_problem(
+        text, text, stage="item", error=text, outcome="failed", now=T0, mark_seen=True
+    )
+    (problem,) = store.item_problems(text)
+    assert (problem.feed, problem.item_key) == (text, text)
+    assert problem.error == (text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 1] + "…")
+    assert store.unseen(text, [text, "other"]) == ["other"]
+    store.record_feed_failure(text, text, error=text, now=T0, next_check=T0)
+    assert [s.name for s in store.feed_states()] == [text]
+    assert store.integrity_check() == "ok"
+    assert {r[0] for r in store._query("SELECT name FROM sqlite_master WHERE type = 'table'")} >= {
+        "seen_items",
+        "item_problems",
+    }
