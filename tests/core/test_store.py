@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from monitor.errors import StorageError
 from monitor.models import Alert, AlertRule, Document, Item, Match
-from monitor.store import MIGRATIONS, Queued, Store
+from monitor.store import APPLICATION_ID, MIGRATIONS, ItemProblemRow, Queued, Store
 
 T0 = 1_700_000_000.0
 
@@ -46,13 +48,24 @@ def test_migrations_and_wal(tmp_path: Path) -> None:
     assert again.schema_version == len(MIGRATIONS)
 
 
-def test_newer_schema_is_refused(tmp_path: Path) -> None:
+def test_a_new_database_is_marked_as_ours(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    assert store._query("PRAGMA application_id")[0][0] == APPLICATION_ID == 0x4E4D4F4E
+    assert APPLICATION_ID.to_bytes(4, "big") == b"NMON"
+
+
+@pytest.mark.parametrize("readonly", [False, True])
+def test_newer_schema_is_refused_and_left_alone(tmp_path: Path, readonly: bool) -> None:
     path = tmp_path / "monitor.db"
     db = sqlite3.connect(path)
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     db.execute("PRAGMA user_version = 99")
     db.close()
-    with pytest.raises(StorageError, match="newer than this program"):
-        Store(path)
+    before = path.read_bytes()
+    with pytest.raises(StorageError, match="newer than this program") as caught:
+        Store(path, readonly=readonly)
+    assert caught.value.hint == "upgrade news-monitor"
+    assert path.read_bytes() == before
 
 
 def test_unwritable_path_is_a_storage_error(tmp_path: Path) -> None:
@@ -206,3 +219,138 @@ def replace_alert(aid: str, article: str) -> Alert:
     from dataclasses import replace
 
     return replace(alert(aid), article_id=article)
+
+
+def test_a_failed_record_leaves_nothing_half_written(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    item = Item(key="id:1", feed="Feed", title="T", link="https://example.org/a")
+    doc = Document(id="art_1", title="T", text="Body")
+    with pytest.raises(ValueError):  # two matches, one evidence: fails mid-transaction
+        store.record_item(item, doc, [Match("r1", "art_1"), Match("r2", "art_1")], [{}], [], now=T0)
+    assert store.unseen("Feed", ["id:1"]) == ["id:1"]
+    assert store.counts()["articles"] == 0
+    assert record(store, alert()) == ["msg_1"]  # the connection is not left in a transaction
+
+
+def test_item_problem_keeps_the_latest_and_counts_occurrences(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    assert (
+        store.record_item_problem(
+            "Feed", "id:1", stage="page", error="HTTP 500", outcome="failed", now=T0
+        )
+        == 1
+    )
+    assert store.unseen("Feed", ["id:1"]) == ["id:1"]  # not marked seen: tried again
+    assert (
+        store.record_item_problem(
+            "Feed",
+            "id:1",
+            stage="extract",
+            error="bad charset",
+            outcome="partial",
+            now=T0 + 60,
+            article_id="art_1",
+            mark_seen=True,
+        )
+        == 2
+    )
+    assert store.unseen("Feed", ["id:1"]) == []
+    assert store.item_problems() == [
+        ItemProblemRow(
+            feed="Feed",
+            item_key="id:1",
+            stage="extract",
+            outcome="partial",
+            error="bad charset",
+            article_id="art_1",
+            first_at=T0,
+            at=T0 + 60,
+            occurrences=2,
+        )
+    ]
+
+
+def test_item_problems_newest_first_per_feed_and_counted_since(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    for n, (feed, outcome) in enumerate(
+        [("A", "failed"), ("A", "partial"), ("B", "failed"), ("A", "failed"), ("B", "failed")]
+    ):
+        store.record_item_problem(
+            feed, f"id:{n}", stage="item", error=f"e{n}", outcome=outcome, now=T0 + n
+        )
+    assert [p.item_key for p in store.item_problems()] == ["id:4", "id:3", "id:2", "id:1", "id:0"]
+    assert [p.item_key for p in store.item_problems("A", limit=2)] == ["id:3", "id:1"]
+    assert store.item_problems("C") == []
+    assert store.item_problem_counts(since=T0) == {"A": (1, 2), "B": (0, 2)}
+    assert store.item_problem_counts(since=T0 + 2) == {"A": (0, 1), "B": (0, 2)}
+    assert store.item_problem_counts(since=T0 + 5) == {}
+
+
+def test_item_problem_marked_seen_is_one_transaction_with_the_problem(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    record(store, alert())  # id:1 already seen through a full record: stays as it was
+    store.record_item_problem(
+        "Feed", "id:1", stage="match", error="x", outcome="partial", now=T0, mark_seen=True
+    )
+    assert store._query("SELECT article_id FROM seen_items WHERE item_key = 'id:1'") == [("art_1",)]
+    lost: Any = "lost"  # an outcome the schema refuses, after the key was marked seen
+    with pytest.raises(StorageError):
+        store.record_item_problem(
+            "Feed", "id:2", stage="x", error="x", outcome=lost, now=T0, mark_seen=True
+        )
+    assert store.unseen("Feed", ["id:2"]) == ["id:2"]
+    assert [p.item_key for p in store.item_problems("Feed")] == ["id:1"]
+
+
+def test_prune_forgets_old_item_problems(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    store.record_item_problem("F", "old", stage="page", error="x", outcome="failed", now=T0)
+    store.record_item_problem("F", "new", stage="page", error="x", outcome="failed", now=T0 + 9)
+    store.prune(before=T0 + 5)
+    assert [p.item_key for p in store.item_problems()] == ["new"]
+
+
+def test_readonly_store_reads_and_refuses_writes(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    writer = Store(path)
+    record(writer, alert())
+    writer.record_item_problem("Feed", "id:9", stage="page", error="x", outcome="failed", now=T0)
+    writer.close()
+    reader = Store(path, readonly=True)
+    assert reader.counts()["outbox_pending"] == 1
+    assert reader.item_problem_counts(since=0) == {"Feed": (0, 1)}
+    for write in (
+        lambda: reader.retry_failed(now=T0),
+        lambda: reader.enqueue(alert("b"), now=T0),
+        reader.lock_instance,
+    ):
+        with pytest.raises(StorageError, match="opened read-only"):
+            write()
+    reader.close()
+
+
+def test_calls_from_many_threads_are_each_whole(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    threads_n, per_thread = 8, 40
+
+    def work(t: int) -> None:
+        for n in range(per_thread):
+            key = f"t{t}:{n}"
+            item = Item(key=key, feed="Feed", title="T", link=f"https://example.org/{key}")
+            doc = Document(id=f"art_{key}", title="T", text="Body")
+            store.record_item(item, doc, [], [], [Queued(replace_alert(key, doc.id))], now=T0)
+            store.record_item_problem(
+                "Feed", key, stage="page", error="x", outcome="partial", now=T0 + n
+            )
+            assert store.unseen("Feed", [key, f"never:{t}"]) == [f"never:{t}"]
+            store.claim_next("desk", now=T0, lease=60)
+
+    with ThreadPoolExecutor(threads_n) as pool:
+        list(pool.map(work, range(threads_n)))
+    total = threads_n * per_thread
+    counts = store.counts()
+    assert counts["seen_items"] == counts["articles"] == total
+    assert counts["outbox_pending"] == total
+    assert store._query("SELECT count(*) FROM outbox WHERE leased_until IS NOT NULL")[0][0] == total
+    assert store.item_problem_counts(since=0) == {"Feed": (total, 0)}
+    assert store.integrity_check() == "ok"
