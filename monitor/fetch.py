@@ -2,11 +2,12 @@
 
 Feed URLs come from the operator and are fetched as written. Article links come from feed
 content, i.e. from strangers, so before connecting every host is resolved and every address
-checked: loopback, private, link-local (169.254.169.254, the cloud metadata service),
-shared, multicast and reserved ranges are refused unless the operator allowed a network
-(`allow_networks`). The connection then goes to the address that was checked (the Host
-header and TLS server name keep the original name), so DNS rebinding cannot slip past, and
-redirects are followed by hand, each hop checked the same way.
+checked (monitor.addresses): loopback, private, link-local (169.254.169.254, the cloud
+metadata service), shared, multicast, reserved ranges and IPv6 forms embedding such IPv4
+addresses are refused unless the operator allowed a network (`allow_networks`). The
+connection then goes to the address that was checked (the Host header and TLS server name
+keep the original name), so DNS rebinding cannot slip past, and redirects are followed by
+hand, each hop checked the same way.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import httpx
 
 from monitor import __version__
+from monitor.addresses import IPAddress, IPNetwork, address_allowed
 from monitor.errors import BlockedAddressError, FetchError
 from monitor.models import FetchResult
 
@@ -29,8 +31,6 @@ MAX_FEED_BYTES = 20 * 1024 * 1024
 MAX_PAGE_BYTES = 10 * 1024 * 1024
 MAX_REDIRECTS = 5
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 _STATUS_HINTS = {
@@ -46,15 +46,6 @@ async def _system_resolver(host: str, port: int) -> list[str]:
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-def address_allowed(addr: IPAddress, allow: Sequence[IPNetwork] = ()) -> bool:
-    """Public unicast addresses are fine; anything else only inside an allowed network."""
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
-    if any(addr.version == net.version and addr in net for net in allow):
-        return True
-    return addr.is_global and not addr.is_multicast
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ from typing import TypeVar
 
 import pytest
 
+from monitor.addresses import address_allowed, embedded_ipv4, home_networks
 from monitor.errors import BlockedAddressError, FetchError
-from monitor.fetch import Fetcher, address_allowed
+from monitor.fetch import Fetcher
 from tests.support.site import NewsSite, Resource
 
 T = TypeVar("T")
@@ -46,10 +47,115 @@ def run(make: Callable[[Fetcher], Awaitable[T]], **kw: object) -> T:
         ("fe80::1", False),
         ("::ffff:127.0.0.1", False),
         ("::ffff:169.254.169.254", False),
+        # IPv4 carried inside IPv6: the IPv4 address decides
+        ("::ffff:93.184.216.34", True),
+        ("::ffff:10.0.0.1", False),
+        ("::127.0.0.1", False),  # IPv4-compatible: deprecated, never public
+        ("::93.184.216.34", False),
+        ("64:ff9b::7f00:1", False),  # NAT64 of 127.0.0.1
+        ("64:ff9b::a9fe:a9fe", False),  # NAT64 of the metadata service
+        ("64:ff9b::10.0.0.1", False),
+        ("64:ff9b::5db8:d822", True),  # NAT64 of 93.184.216.34
+        ("64:ff9b:1::5db8:d822", False),  # local-use NAT64: never public
+        ("64:ff9b:1:2:3:4:7f00:1", False),
+        ("2002:7f00:1::", False),  # 6to4 of 127.0.0.1
+        ("2002:a9fe:a9fe::1", False),
+        ("2002:c0a8:101::1", False),  # 6to4 of 192.168.1.1
+        ("2002:5db8:d822::1", True),  # 6to4 of 93.184.216.34
+        # Teredo: server 93.184.216.34, client obfuscated (~) 93.184.216.35 / 127.0.0.1
+        ("2001:0:5db8:d822:0:0:a247:27dc", True),
+        ("2001:0:5db8:d822:0:0:80ff:fffe", False),
+        ("2001:0:7f00:1:0:0:a247:27dc", False),  # server 127.0.0.1
+        ("2001:0:a9fe:a9fe:0:0:a247:27dc", False),  # server 169.254.169.254
+        # other special-purpose IPv6
+        ("2001:db8::1", False),
+        ("3fff::1", False),
+        ("100::1", False),
+        ("2001:2::1", False),
+        ("fec0::1", False),
+        ("ff02::1", False),
+        ("4000::1", False),  # unassigned, outside 2000::/3
+        ("::", False),
+        # special-purpose IPv4 that Python's own tables have changed on
+        ("192.0.0.9", False),
+        ("192.0.2.1", False),
+        ("198.18.0.1", False),
+        ("198.51.100.7", False),
+        ("203.0.113.9", False),
+        ("240.0.0.1", False),
+        ("255.255.255.255", False),
+        ("192.88.99.1", False),
+        ("0.1.2.3", False),
+        ("8.8.8.8", True),
+        ("1.1.1.1", True),
+        ("192.31.196.1", True),  # AS112: global
     ],
 )
 def test_address_guard(addr: str, allowed: bool) -> None:
     assert address_allowed(ipaddress.ip_address(addr)) is allowed
+
+
+@pytest.mark.parametrize(
+    ("addr", "inner"),
+    [
+        ("::ffff:127.0.0.1", ["127.0.0.1"]),
+        ("::10.0.0.1", ["10.0.0.1"]),
+        ("64:ff9b::a9fe:a9fe", ["169.254.169.254"]),
+        ("2002:7f00:1::", ["127.0.0.1"]),
+        ("2001:0:5db8:d822:0:0:80ff:fffe", ["93.184.216.34", "127.0.0.1"]),
+        ("2606:2800:220:1::1", []),
+        ("::1", []),
+        ("127.0.0.1", []),
+    ],
+)
+def test_embedded_ipv4_is_decoded(addr: str, inner: list[str]) -> None:
+    assert [str(a) for a in embedded_ipv4(ipaddress.ip_address(addr))] == inner
+
+
+@pytest.mark.parametrize(
+    ("resolved", "home"),
+    [
+        (["127.0.0.1"], ["127.0.0.0/8"]),
+        (["127.0.0.1", "::1"], ["127.0.0.0/8", "::1/128"]),
+        (["10.20.30.40"], ["10.0.0.0/8"]),
+        (["172.20.0.5"], ["172.16.0.0/12"]),
+        (["192.168.7.7"], ["192.168.0.0/16"]),
+        (["100.64.1.1"], ["100.64.0.0/10"]),
+        (["169.254.1.1"], ["169.254.0.0/16"]),
+        (["fd12:3456::1"], ["fc00::/7"]),
+        (["fe80::1"], ["fe80::/10"]),
+        (["::ffff:192.168.1.1"], ["192.168.0.0/16"]),
+        (["64:ff9b::7f00:1"], ["64:ff9b::7f00:1/128"]),  # embedding prefixes: itself only
+        (["93.184.216.34"], []),  # public: public addresses are allowed anyway
+        (["93.184.216.34", "10.0.0.1"], ["10.0.0.0/8"]),
+    ],
+)
+def test_home_network_is_the_special_purpose_block(resolved: list[str], home: list[str]) -> None:
+    nets = home_networks(ipaddress.ip_address(a) for a in resolved)
+    assert [str(n) for n in nets] == home
+
+
+@pytest.mark.parametrize(
+    ("feed_host", "hop", "allowed"),
+    [
+        ("127.0.0.1", "127.0.0.2", True),
+        ("127.0.0.1", "::ffff:127.0.0.9", True),
+        ("127.0.0.1", "169.254.169.254", False),
+        ("127.0.0.1", "10.0.0.1", False),
+        ("127.0.0.1", "0.0.0.0", False),
+        ("127.0.0.1", "::1", False),
+        ("127.0.0.1", "93.184.216.34", True),
+        ("10.1.1.1", "10.200.0.1", True),
+        ("10.1.1.1", "192.168.0.1", False),
+        ("93.184.216.34", "127.0.0.1", False),
+        ("93.184.216.34", "169.254.169.254", False),
+        ("93.184.216.34", "64:ff9b::a9fe:a9fe", False),
+        ("93.184.216.34", "151.101.1.1", True),
+    ],
+)
+def test_feed_redirect_stays_public_or_home(feed_host: str, hop: str, allowed: bool) -> None:
+    home = home_networks([ipaddress.ip_address(feed_host)])
+    assert address_allowed(ipaddress.ip_address(hop), home) is allowed
 
 
 def test_allowed_network_opens_the_guard() -> None:
