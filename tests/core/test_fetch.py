@@ -1,10 +1,13 @@
-"""HTTP against a real server on 127.0.0.1: conditional GET, limits, the address guard."""
+"""HTTP against a real server on 127.0.0.1: conditional GET, limits, the address guard,
+content codings."""
 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import ipaddress
-from collections.abc import Awaitable, Callable
+import zlib
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
 import pytest
@@ -16,6 +19,13 @@ from tests.support.site import NewsSite, Resource
 
 T = TypeVar("T")
 LOOPBACK = ("127.0.0.0/8",)
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[NewsSite]:
+    """One site for the parametrized cases (starting and stopping one takes half a second)."""
+    with NewsSite() as s:
+        yield s
 
 
 def run(make: Callable[[Fetcher], Awaitable[T]], **kw: object) -> T:
@@ -274,3 +284,38 @@ def test_nothing_listening() -> None:
         port = site.port
     with pytest.raises(FetchError, match="cannot connect"):
         run(lambda f: f.fetch_feed(f"http://127.0.0.1:{port}/feed", timeout=5))
+
+
+FEED = b"<rss version='2.0'><channel><title>t</title></channel></rss>"
+
+
+def gzipped(data: bytes) -> bytes:
+    return gzip.compress(data)
+
+
+def raw_deflate(data: bytes) -> bytes:
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return c.compress(data) + c.flush()
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body"),
+    [
+        ("gzip", gzipped(FEED)),
+        ("x-gzip", gzipped(FEED)),
+        ("GZIP", gzipped(FEED)),
+        ("gzip", gzipped(FEED[:20]) + gzipped(FEED[20:])),  # two members
+        ("gzip", gzipped(FEED) + b"\0\0\0\0"),  # padding after the member is ignored
+        ("deflate", zlib.compress(FEED)),  # zlib format, as the standard says
+        ("deflate", raw_deflate(FEED)),  # bare deflate, as some servers send
+        ("gzip, gzip", gzipped(gzipped(FEED))),
+        ("deflate, gzip", gzipped(zlib.compress(FEED))),
+        ("identity", FEED),
+        ("identity, gzip", gzipped(FEED)),
+    ],
+)
+def test_content_codings_are_decoded(site: NewsSite, encoding: str, body: bytes) -> None:
+    resource = Resource(body, "application/rss+xml", headers={"Content-Encoding": encoding})
+    url = site.put(f"/coded/{body.hex()[-16:]}/{encoding.encode().hex()}", resource)
+    assert run(lambda f: f.fetch_feed(url, timeout=5)).body == FEED
+    assert site.requests[-1].headers["accept-encoding"] == "gzip, deflate"

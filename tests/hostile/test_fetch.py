@@ -5,12 +5,376 @@ multiple of the size cap and the event loop keeps ticking."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import time
+import tracemalloc
+import zlib
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.addresses import address_allowed, is_public
+from monitor.errors import FetchError
+from monitor.fetch import MAX_FEED_BYTES, MAX_PAGE_BYTES, Fetcher
+from tests.support.site import NewsSite, Resource, compressed_zeros
+
+LOOPBACK = ("127.0.0.0/8",)
+MIB = 1 << 20
+FEED = b"<rss version='2.0'><channel><title>t</title></channel></rss>"
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[NewsSite]:
+    with NewsSite() as s:
+        yield s
+
+
+@dataclass
+class Outcome:
+    error: FetchError | None
+    body: bytes | None
+    seconds: float
+    peak_bytes: int  # tracemalloc peak during the fetch
+    longest_gap: float  # longest time the event loop did not run a 5 ms ticker
+
+
+def measure(call: Callable[[Fetcher], Awaitable[bytes]], **kw: object) -> Outcome:
+    """Run one fetch while a ticker task watches the event loop and tracemalloc the heap;
+    any exception other than FetchError fails the test."""
+
+    async def main() -> Outcome:
+        fetcher = Fetcher(**kw)  # type: ignore[arg-type]
+        gaps = [0.0]
+
+        async def tick() -> None:
+            last = time.perf_counter()
+            while True:
+                await asyncio.sleep(0.005)
+                now = time.perf_counter()
+                gaps[0] = max(gaps[0], now - last)
+                last = now
+
+        ticker = asyncio.create_task(tick())
+        await asyncio.sleep(0.02)
+        gaps[0] = 0.0
+        error, body = None, None
+        tracemalloc.start()
+        started = time.perf_counter()
+        try:
+            body = await call(fetcher)
+        except FetchError as e:
+            error = e
+        seconds = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        await asyncio.sleep(0.02)  # the ticker records the gap that ends here
+        ticker.cancel()
+        await fetcher.aclose()
+        return Outcome(error, body, seconds, peak, gaps[0])
+
+    return asyncio.run(main())
+
+
+def feed_body(url: str, timeout: float = 10.0, **kw: object) -> Outcome:
+    async def call(f: Fetcher) -> bytes:
+        return (await f.fetch_feed(url, timeout=timeout)).body
+
+    return measure(call, **kw)
+
+
+def page_body(url: str, timeout: float = 10.0, **kw: object) -> Outcome:
+    async def call(f: Fetcher) -> bytes:
+        return (await f.fetch_page(url, timeout=timeout, allow_networks=LOOPBACK)).body
+
+    return measure(call, **kw)
+
+
+def gzip(data: bytes) -> bytes:
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    return c.compress(data) + c.flush()
+
+
+def encoded(body: bytes, encoding: str, content_type: str = "application/rss+xml") -> Resource:
+    return Resource(body, content_type, headers={"Content-Encoding": encoding})
+
+
+def handcrafted(head: str | bytes, body: Iterable[bytes] = ()) -> Resource:
+    """A raw answer: `head` (status line and headers, lines ending in \\n) then `body`."""
+    raw_head = head if isinstance(head, bytes) else head.encode()
+
+    def pieces() -> Iterator[bytes]:
+        yield raw_head.replace(b"\n", b"\r\n") + b"\r\n"
+        yield from body
+
+    return Resource(b"", "", raw=pieces)
+
+
+# --------------------------------------------------------------------------- bombs
+
+
+def test_double_gzip_bomb_of_1_gib_is_cut_at_the_feed_cap(site: NewsSite) -> None:
+    """The issue's case: 1 GiB of zeros inside `Content-Encoding: gzip, gzip`, a few KB on
+    the wire. main grew by 2 GB and held the loop for seconds before its cap fired."""
+    bomb = gzip(compressed_zeros(1024))
+    assert len(bomb) < 4096
+    url = site.put("/bomb/gzip-gzip.xml", encoded(bomb, "gzip, gzip"))
+    out = feed_body(url)
+    assert out.error is not None, "the bomb was decoded whole"
+    assert f"over the {MAX_FEED_BYTES}-byte limit" in str(out.error)
+    assert out.peak_bytes < 3 * MAX_FEED_BYTES  # measured: 1.1x the cap (memory is not load-bound)
+    assert out.longest_gap < 1.0  # measured: 0.02 s (0.2 s as the first request of a process)
+    assert out.seconds < 20
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body"),
+    [
+        ("deflate", compressed_zeros(1024, "zlib")),
+        ("deflate", compressed_zeros(1024, "raw")),
+        ("x-gzip", compressed_zeros(1024)),
+        ("deflate, gzip", gzip(compressed_zeros(1024, "zlib"))),
+        ("gzip, deflate", zlib.compress(compressed_zeros(1024))),
+    ],
+    ids=["zlib", "raw-deflate", "x-gzip", "deflate-in-gzip", "gzip-in-deflate"],
+)
+def test_page_bombs_are_cut_at_the_page_cap(site: NewsSite, encoding: str, body: bytes) -> None:
+    path = f"/bomb/{encoding.replace(', ', '-')}/{len(body)}"
+    url = site.put(path, encoded(body, encoding, "text/html"))
+    out = page_body(url)
+    assert out.error is not None
+    assert f"over the {MAX_PAGE_BYTES}-byte limit" in str(out.error)
+    assert out.peak_bytes < 3 * MAX_PAGE_BYTES
+    assert out.longest_gap < 1.0
+
+
+def test_each_layer_is_capped(site: NewsSite) -> None:
+    """The outer layer alone expands past the cap (to a valid inner member followed by
+    padding that decodes to nothing): refused at layer 1, before the inner layer matters."""
+    inner = gzip(b"tiny") + bytes(8 * MIB)
+    url = site.put("/bomb/layer1.xml", encoded(gzip(inner), "gzip, gzip"))
+    out = feed_body(url, max_feed_bytes=4 * MIB)
+    assert out.error is not None
+    assert "over the 4194304-byte limit at layer 1" in str(out.error)
+    assert out.peak_bytes < 3 * 4 * MIB
+
+
+def test_a_cap_of_one_byte_over_is_exact(site: NewsSite) -> None:
+    body = bytes(1000)
+    url = site.put("/exact.xml", encoded(gzip(body), "gzip"))
+    assert feed_body(url, max_feed_bytes=1000).body == body
+    assert feed_body(url, max_feed_bytes=999).error is not None
+
+
+def test_three_stacked_codings_are_refused(site: NewsSite) -> None:
+    url = site.put("/bomb/triple.xml", encoded(gzip(gzip(gzip(FEED))), "gzip, gzip, gzip"))
+    out = feed_body(url)
+    assert out.error is not None
+    assert "3 stacked content codings" in str(out.error)
+
+
+def test_many_gzip_members_are_refused(site: NewsSite) -> None:
+    """Empty members cost a decompressor each and produce nothing: a cap on their number."""
+    members = gzip(b"") * 5000
+    url = site.put("/bomb/members.xml", encoded(gzip(members), "gzip, gzip"))
+    out = feed_body(url)
+    assert out.error is not None
+    assert "more than 1024 members" in str(out.error)
+    assert out.longest_gap < 1.0
+
+
+@pytest.mark.parametrize(
+    "encoding",
+    ["br", "zstd", "compress", "x-compress", "gzip, br", "br, gzip", "rot13", "gzip;q=1", "\x01"],
+)
+def test_unknown_codings_are_a_clear_error(site: NewsSite, encoding: str) -> None:
+    url = site.put(f"/coding/{encoding.encode().hex()}", encoded(gzip(FEED), encoding))
+    out = feed_body(url)
+    assert out.error is not None
+    assert "unsupported Content-Encoding" in str(out.error)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body"),
+    [
+        ("gzip", b"this is not gzip at all"),
+        ("gzip", gzip(FEED)[:10] + b"garbage garbage garbage"),
+        ("deflate", b"\x78\x9cnot deflate"),
+        ("deflate", b"x"),
+        ("gzip, gzip", gzip(b"plain text, not gzip")),
+    ],
+)
+def test_corrupt_compressed_bodies_are_a_clear_error(
+    site: NewsSite, encoding: str, body: bytes
+) -> None:
+    url = site.put(f"/corrupt/{body.hex()[:40]}/{encoding.encode().hex()}", encoded(body, encoding))
+    out = feed_body(url)
+    assert out.error is not None
+    assert "is not valid" in str(out.error)
+
+
+def test_endless_gzip_stream_is_cut(site: NewsSite) -> None:
+    """A chunked body that never ends, each chunk more compressed zeros."""
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    first = c.compress(bytes(MIB)) + c.flush(zlib.Z_FULL_FLUSH)
+    more = c.compress(bytes(MIB)) + c.flush(zlib.Z_FULL_FLUSH)
+
+    def chunks() -> Iterator[bytes]:
+        yield b"%x\r\n%s\r\n" % (len(first), first)
+        while True:
+            yield b"%x\r\n%s\r\n" % (len(more), more)
+
+    head = "HTTP/1.1 200 OK\nContent-Encoding: gzip\nTransfer-Encoding: chunked\n"
+    url = site.put("/bomb/endless.xml", handcrafted(head, chunks()))
+    out = feed_body(url)
+    assert out.error is not None
+    assert "over the" in str(out.error)
+    assert out.peak_bytes < 3 * MAX_FEED_BYTES
+
+
+# --------------------------------------------------------------------------- lengths and time
+
+
+BOMB_64 = compressed_zeros(64)
+
+
+def endless_zeros() -> Iterator[bytes]:
+    while True:
+        yield bytes(65536)
+
+
+def stall(seconds: float) -> Iterator[bytes]:
+    yield b"x" * 100
+    time.sleep(seconds)
+
+
+@pytest.mark.parametrize(
+    ("head", "body", "expect"),
+    [
+        # says 1000, sends 5 MB: the first 1000 bytes are the response, the rest is ignored
+        ("HTTP/1.1 200 OK\nContent-Length: 1000\n", [b"x" * 5_000_000], "ok"),
+        # says 5000, sends 100, closes
+        ("HTTP/1.1 200 OK\nContent-Length: 5000\n", [b"x" * 100], "broke the HTTP protocol"),
+        # says more than the cap: refused before reading
+        ("HTTP/1.1 200 OK\nContent-Length: 999999999999\n", [], "over the"),
+        ("HTTP/1.1 200 OK\nContent-Length: 999999999999999999999999\n", [], "protocol"),
+        ("HTTP/1.1 200 OK\nContent-Length: " + "9" * 5000 + "\n", [], "protocol"),
+        ("HTTP/1.1 200 OK\nContent-Length: -1\n", [b"x"], "broke the HTTP protocol"),
+        ("HTTP/1.1 200 OK\nContent-Length: 12abc\n", [b"x"], "broke the HTTP protocol"),
+        ("HTTP/1.1 200 OK\nContent-Length: 5\nContent-Length: 6\n", [b"x"], "protocol"),
+        # no length, never ends: the raw cap
+        ("HTTP/1.1 200 OK\nConnection: close\n", endless_zeros(), "over the"),
+        # a small declared length around a bomb: the decoded cap
+        (
+            f"HTTP/1.1 200 OK\nContent-Encoding: gzip\nContent-Length: {len(BOMB_64)}\n",
+            [BOMB_64],
+            "over the",
+        ),
+    ],
+    ids=[
+        "short-length",
+        "long-length-close",
+        "huge-length",
+        "24-digit-length",
+        "5000-digit-length",
+        "negative",
+        "not-a-number",
+        "two-lengths",
+        "endless",
+        "bomb-behind-small-length",
+    ],
+)
+def test_lying_lengths(site: NewsSite, head: str, body: Iterable[bytes], expect: str) -> None:
+    url = site.put(f"/length/{abs(hash(head))}", handcrafted(head, body))
+    out = feed_body(url, timeout=5.0)
+    assert out.seconds < 4
+    if expect == "ok":
+        assert out.body == b"x" * 1000
+    else:
+        assert out.error is not None
+        assert expect in str(out.error)
+    assert out.peak_bytes < 3 * MAX_FEED_BYTES
+
+
+def test_length_longer_than_the_body_on_an_open_connection_times_out(site: NewsSite) -> None:
+    url = site.put(
+        "/length/stall", handcrafted("HTTP/1.1 200 OK\nContent-Length: 5000\n", stall(3))
+    )
+    out = feed_body(url, timeout=0.5)
+    assert out.error is not None
+    assert "no complete response within 0.5s" in str(out.error)
+    assert out.seconds < 2
+
+
+def test_slow_drip_is_cut_by_the_total_timeout(site: NewsSite) -> None:
+    url = site.put("/drip", Resource(b"y" * 4096, "text/html", drip=0.1))
+    out = page_body(url, timeout=0.5)
+    assert out.error is not None
+    assert "no complete response within 0.5s" in str(out.error)
+    assert out.seconds < 2
+
+
+def test_slow_drip_of_a_bomb_is_cut_by_the_total_timeout(site: NewsSite) -> None:
+    body = compressed_zeros(16)
+    url = site.put(
+        "/drip-bomb", Resource(body, "text/html", drip=0.05, headers={"Content-Encoding": "gzip"})
+    )
+    out = page_body(url, timeout=0.5)
+    assert out.error is not None
+    assert "no complete response within" in str(out.error)
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_oversized_bodies_are_cut(site: NewsSite, chunked: bool) -> None:
+    size = MAX_PAGE_BYTES + 1
+    if chunked:
+        resource = handcrafted(
+            "HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n",
+            [b"%x\r\n%s\r\n" % (65536, bytes(65536))] * (size // 65536 + 1) + [b"0\r\n\r\n"],
+        )
+    else:
+        resource = Resource(bytes(size), "text/html")
+    url = site.put(f"/big/{chunked}", resource)
+    out = page_body(url)
+    assert out.error is not None
+    assert f"over the {MAX_PAGE_BYTES}-byte limit" in str(out.error)
+    assert out.peak_bytes < 3 * MAX_PAGE_BYTES
+
+
+# --------------------------------------------------------------------------- broken HTTP
+
+
+@pytest.mark.parametrize(
+    ("head", "body"),
+    [
+        (b"", []),  # closes without a word
+        (b"garbage\n", []),
+        (b"HTTP/1.1 abc OK\n", []),
+        (b"HTTP/1.1 999999 Big\nContent-Length: 0\n", []),
+        (b"HTTP/1.1 200 OK\nno colon here\n", []),
+        (b"HTTP/1.1 200 OK\nX: a\x00b\n", []),
+        (b"HTTP/1.1 200 OK\nX: " + b"a" * 200_000 + b"\n", []),
+        (b"HTTP/1.1 200 OK\n" + b"X-Many: 1\n" * 20_000, []),
+        (b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n", [b"zz\r\nabc\r\n"]),
+        (b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n", [b"f" * 40 + b"\r\nabc"]),
+        (b"HTTP/1.1 200 OK\nTransfer-Encoding: gzip, chunked\n", [b"0\r\n\r\n"]),
+        (b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\nContent-Length: 3\n", [b"abc"]),
+        (b"HTTP/1.1 100 Continue\n\n" * 2000, []),
+        (b"HTTP/1.1 302 Found\nLocation: http://\xe2\x98\x83.invalid/\nContent-Length: 0\n", []),
+    ],
+)
+def test_broken_http_is_a_fetch_error(site: NewsSite, head: bytes, body: list[bytes]) -> None:
+    url = site.put(
+        f"/broken/{abs(hash(head))}",
+        handcrafted(head, body) if head else Resource(b"", "", raw=lambda: []),
+    )
+    out = page_body(url, timeout=5.0)
+    assert out.error is not None
+    assert out.seconds < 4
+
 
 # --------------------------------------------------------------------------- property tests
 
