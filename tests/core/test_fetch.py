@@ -1,9 +1,10 @@
 """HTTP against a real server on 127.0.0.1: conditional GET, limits, the address guard,
-content codings."""
+feed redirects, credentials, content codings."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import ipaddress
 import zlib
@@ -243,6 +244,23 @@ def test_connection_goes_to_the_checked_address() -> None:
         assert site.requests_for("/story")[0].headers["host"] == f"news.example:{site.port}"
 
 
+def test_the_next_checked_address_is_tried_when_one_refuses(site: NewsSite) -> None:
+    """A name with several addresses (localhost: ::1 and 127.0.0.1) where the server listens
+    on one of them only: the checked addresses are tried in order."""
+
+    async def resolver(host: str, port: int) -> list[str]:
+        return ["127.0.0.2", "127.0.0.1"]
+
+    site.add_page("/two-addresses", "<p>ok</p>")
+    page = run(
+        lambda f: f.fetch_page(
+            f"http://news.example:{site.port}/two-addresses", timeout=5, allow_networks=LOOPBACK
+        ),
+        resolver=resolver,
+    )
+    assert page.body == b"<p>ok</p>"
+
+
 def test_oversized_response_is_refused() -> None:
     with NewsSite() as site:
         url = site.add_page("/big", b"x" * 5000)
@@ -286,7 +304,156 @@ def test_nothing_listening() -> None:
         run(lambda f: f.fetch_feed(f"http://127.0.0.1:{port}/feed", timeout=5))
 
 
+def redirect(location: str, status: int = 302) -> Resource:
+    return Resource(b"", "text/html", status=status, headers={"Location": location})
+
+
 FEED = b"<rss version='2.0'><channel><title>t</title></channel></rss>"
+
+
+def test_feed_redirect_within_the_operators_network_is_followed() -> None:
+    with NewsSite() as site, NewsSite() as other:
+        target = other.add_feed("/moved.xml", FEED)
+        url = site.put("/feed.xml", redirect(target))
+        result = run(lambda f: f.fetch_feed(url, timeout=5))
+        assert result.body == FEED and result.url == target
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "http://0.0.0.0:{port}/",  # "this host" on Linux: reaches the loopback server
+        "http://[::ffff:0.0.0.0]:{port}/",
+        "http://169.254.169.254/",
+        "http://10.0.0.1/",
+        "http://[64:ff9b::a9fe:a9fe]/",
+    ],
+)
+def test_feed_redirect_out_of_the_operators_network_is_refused(
+    site: NewsSite, location: str
+) -> None:
+    private = f"/private/{location.encode().hex()}"
+    site.add_page(private, "private")
+    url = site.put(f"/out{private}", redirect(location.format(port=site.port) + private[1:]))
+    with pytest.raises(BlockedAddressError, match="refused redirect") as info:
+        run(lambda f: f.fetch_feed(url, timeout=5))
+    assert "allow_networks" in str(info.value)
+    assert len(site.requests_for(f"/out{private}")) == 1
+    assert site.requests_for(private) == []
+
+
+def test_feed_allow_networks_opens_redirects() -> None:
+    with NewsSite() as site:
+        site.add_feed("/private", FEED)
+        url = site.put("/feed.xml", redirect(f"http://0.0.0.0:{site.port}/private"))
+        result = run(lambda f: f.fetch_feed(url, timeout=5, allow_networks=("0.0.0.0/8",)))
+        assert result.body == FEED
+
+
+def test_feed_on_a_public_host_may_not_redirect_to_loopback() -> None:
+    """The feed's host resolves (for the guard) to a public address: its redirects may go to
+    public addresses only, so a hop to 127.0.0.1 is refused although the feed itself is
+    served from loopback (the first request goes where the operator said, unchecked)."""
+
+    async def public(host: str, port: int) -> list[str]:
+        return ["93.184.216.34"]
+
+    with NewsSite() as site:
+        site.add_feed("/private", FEED)
+        site.put("/feed.xml", redirect(f"http://127.0.0.1:{site.port}/private"))
+        with pytest.raises(BlockedAddressError, match=r"refused redirect: 127\.0\.0\.1"):
+            run(
+                lambda f: f.fetch_feed(f"http://localhost:{site.port}/feed.xml", timeout=5),
+                resolver=public,
+            )
+        assert len(site.requests_for("/feed.xml")) == 1
+        assert site.requests_for("/private") == []
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def test_auth_goes_to_the_feed_origin_only() -> None:
+    with NewsSite() as site, NewsSite() as other:
+        site.add_feed("/private/feed.xml", FEED)
+        site.put("/feed.xml", redirect("/private/feed.xml"))
+        run(lambda f: f.fetch_feed(site.url + "/feed.xml", timeout=5, auth=("ed", "pw:ö")))
+        sent = [r.headers.get("authorization") for r in site.requests]
+        assert sent == [basic("ed", "pw:ö")] * 2
+
+        other.add_feed("/feed.xml", FEED)
+        site.put("/away.xml", redirect(other.url + "/feed.xml"))
+        run(lambda f: f.fetch_feed(site.url + "/away.xml", timeout=5, auth=("ed", "pw")))
+        assert site.requests_for("/away.xml")[0].headers["authorization"] == basic("ed", "pw")
+        assert "authorization" not in other.requests_for("/feed.xml")[0].headers
+
+
+def test_url_userinfo_is_sent_as_basic_auth_to_its_origin_only() -> None:
+    with NewsSite() as site, NewsSite() as other:
+        other.add_feed("/feed.xml", FEED)
+        site.put("/feed.xml", redirect(other.url + "/feed.xml"))
+        url = f"http://ed:p%40ss@127.0.0.1:{site.port}/feed.xml"
+        result = run(lambda f: f.fetch_feed(url, timeout=5))
+        assert result.body == FEED
+        assert site.requests[0].headers["authorization"] == basic("ed", "p@ss")
+        assert "authorization" not in other.requests[0].headers
+        assert "p%40ss" not in result.url and "ed@" not in result.url
+
+
+def test_explicit_auth_wins_over_userinfo() -> None:
+    with NewsSite() as site:
+        site.add_feed("/feed.xml", FEED)
+        url = f"http://ed:old@127.0.0.1:{site.port}/feed.xml"
+        run(lambda f: f.fetch_feed(url, timeout=5, auth=("ed", "new")))
+        assert site.requests[0].headers["authorization"] == basic("ed", "new")
+
+
+def test_page_links_never_send_userinfo() -> None:
+    with NewsSite() as site:
+        site.add_page("/a.html", "<p>a</p>")
+        url = f"http://ed:pw@127.0.0.1:{site.port}/a.html"
+        run(lambda f: f.fetch_page(url, timeout=5, allow_networks=LOOPBACK))
+        assert "authorization" not in site.requests[0].headers
+
+
+def test_check_link() -> None:
+    async def resolver(host: str, port: int) -> list[str]:
+        if host == "gone.example":
+            raise OSError("no such host")
+        return {"meta.example": ["169.254.169.254"], "nat64.example": ["64:ff9b::7f00:1"]}.get(
+            host, ["127.0.0.1"]
+        )
+
+    async def check(f: Fetcher) -> list[str | None]:
+        links = [
+            "http://news.example/a",
+            "https://news.example:8443/a?b=c",
+            "http://meta.example/latest",
+            "http://nat64.example/",
+            "http://gone.example/",
+            "javascript:alert(1)",
+            "http://news.example:99999/",
+            "http://[x/",
+            "http://news.example/a\r\nX: y",
+            "",
+        ]
+        return [await f.check_link(link, allow_networks=LOOPBACK) for link in links]
+
+    results = run(check, resolver=resolver)
+    assert results == [
+        "http://news.example/a",
+        "https://news.example:8443/a?b=c",
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    ]
+    assert run(lambda f: f.check_link("http://news.example/a"), resolver=resolver) is None
 
 
 def gzipped(data: bytes) -> bytes:

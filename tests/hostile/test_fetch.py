@@ -6,15 +6,17 @@ multiple of the size cap and the event loop keeps ticking."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import time
 import tracemalloc
 import zlib
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from monitor.addresses import address_allowed, is_public
@@ -40,6 +42,10 @@ class Outcome:
     seconds: float
     peak_bytes: int  # tracemalloc peak during the fetch
     longest_gap: float  # longest time the event loop did not run a 5 ms ticker
+
+
+async def _loopback(host: str, port: int) -> list[str]:
+    return ["127.0.0.1"]
 
 
 def measure(call: Callable[[Fetcher], Awaitable[bytes]], **kw: object) -> Outcome:
@@ -376,7 +382,205 @@ def test_broken_http_is_a_fetch_error(site: NewsSite, head: bytes, body: list[by
     assert out.seconds < 4
 
 
+# --------------------------------------------------------------------------- malformed links
+
+HOSTILE_LINKS = [
+    "http://127.0.0.1:99999/a",
+    "http://127.0.0.1:0/a",
+    "http://127.0.0.1:-1/a",
+    "http://127.0.0.1:+80/a",
+    "http://127.0.0.1: 80/a",
+    "http://127.0.0.1:\uff18\uff10/a",  # full-width digits
+    "http://127.0.0.1:80:80/a",
+    "http://127.0.0.1:" + "9" * 5000 + "/a",
+    "http://[x/",
+    "http://[::1/",
+    "http://[x]/",
+    "http://[fe80::1%25eth0]/",
+    "http://[::1]x/",
+    "http://[v1.fe]/",
+    "http://\u2603.example/",
+    "http://xn--ls8h\u2603.example/",
+    "http://ex\u00adample.com/",
+    "http://a\u2100b.example/",  # NFKC makes a '/' of it
+    "http://" + "a" * 64 + ".example/",
+    "http://" + "a." * 130 + "example/",
+    "http://a..b/",
+    "http://.a/",
+    "http://a b/",
+    "http://a%00b/",
+    "http://a%2fb/",
+    "http://a<b>/",
+    "http://127.0.0.1/a\r\nX-Injected: 1",
+    "http://127.0.0.1/a\nb",
+    "http://127.0.0.1/a\x00b",
+    "http://127.0.0.1/a\tb",
+    "http://127.0.0.1/a\x7fb",
+    "http://127.0.0.1\r\n/a",
+    "\x00http://127.0.0.1/",
+    "http:///a",
+    "http://:80/a",
+    "http://@/a",
+    "http://user:pw@/a",
+    "http:/a",
+    "http:a",
+    "//127.0.0.1/a",
+    "/relative",
+    "",
+    "javascript:alert(1)",
+    "data:text/html,hi",
+    "file:///etc/passwd",
+    "ftp://127.0.0.1/",
+    "gopher://127.0.0.1:70/",
+    "http://127.0.0.1/" + "a" * 100_000,
+]
+
+
+@pytest.mark.parametrize("link", HOSTILE_LINKS)
+def test_hostile_links_are_fetch_errors_and_never_sent(site: NewsSite, link: str) -> None:
+    before = len(site.requests)
+    out = page_body(link)
+    assert out.error is not None
+    assert len(str(out.error)) < 1000
+    assert "\n" not in str(out.error) and "\r" not in str(out.error)
+    assert len(site.requests) == before
+
+    async def check(f: Fetcher) -> str | None:
+        return await f.check_link(link, allow_networks=LOOPBACK)
+
+    async def main() -> str | None:
+        fetcher = Fetcher(resolver=_loopback)
+        try:
+            return await check(fetcher)
+        finally:
+            await fetcher.aclose()
+
+    assert asyncio.run(main()) is None
+
+
+@pytest.mark.parametrize(
+    "link", [k for k in HOSTILE_LINKS if k.startswith("http") and len(k) < 6000]
+)
+def test_hostile_feed_urls_are_fetch_errors(link: str) -> None:
+    async def call(f: Fetcher) -> bytes:
+        return (await f.fetch_feed(link, timeout=5)).body
+
+    out = measure(call)
+    assert out.error is not None
+
+
+LOCATIONS = [
+    "http://127.0.0.1:99999/",
+    "http://[x/",
+    "http://[::1/",
+    "//[x/",
+    "http://\u2603.example/",
+    "http://xn--ls8h\u2603.example/",
+    "http://a\u2100b.example/",
+    "http://127.0.0.1:\uff18\uff10/",
+    "http://:80/",
+    "http:///",
+    "/a\tb",
+    "/a\x7fb",
+    "javascript:alert(1)",
+    "file:///etc/passwd",
+    "ftp://127.0.0.1/",
+    "http://127.0.0.1/" + "a" * 9000,
+    "http://" + "a" * 64 + ".example/",
+    "http://a%00b/",
+]
+
+
+@pytest.mark.parametrize("location", LOCATIONS)
+def test_hostile_redirects_are_fetch_errors(site: NewsSite, location: str) -> None:
+    head = f"HTTP/1.1 302 Found\nLocation: {location}\nContent-Length: 0\n".encode()
+    url = site.put(f"/redirect/{abs(hash(location))}", handcrafted(head))
+    for fetch in ("page", "feed"):
+        out = page_body(url) if fetch == "page" else feed_body(url, timeout=5.0)
+        assert out.error is not None, fetch
+        assert len(str(out.error)) < 1000
+
+
 # --------------------------------------------------------------------------- property tests
+
+HOSTILE_CHARS = st.sampled_from(
+    [*":/?#[]@!$&'()*+,;=%.-_~ \t\x00\x7f\\<>\"{}|^`", *"\u2603\u00ad\u2100\uff0f\u202ex9f"]
+)
+URL_TEXT = st.one_of(
+    st.text(max_size=80),
+    st.text(alphabet=HOSTILE_CHARS, max_size=40).map(lambda s: "http://" + s),
+    st.builds(
+        lambda scheme, host, port, path: f"{scheme}://{host}{port}{path}",
+        st.sampled_from(["http", "https", "HTTP", "ftp", "javascript", ""]),
+        st.one_of(
+            st.text(alphabet=HOSTILE_CHARS, max_size=20),
+            st.sampled_from(["127.0.0.1", "[::1]", "[x", "news.example", "user:pw@h", "h"]),
+        ),
+        st.one_of(
+            st.just(""), st.text(alphabet="0123456789:-+ \uff18x", max_size=8).map(":{}".format)
+        ),
+        st.text(alphabet=HOSTILE_CHARS, max_size=20),
+    ),
+)
+
+
+async def _blocked(host: str, port: int) -> list[str]:
+    return ["10.0.0.1"]
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """One event loop for many examples (a Fetcher per example would dominate the time)."""
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.run_until_complete(asyncio.sleep(0.01))
+    loop.close()
+
+
+@pytest.fixture(scope="module")
+def fetchers(loop: asyncio.AbstractEventLoop) -> Iterator[dict[str, Fetcher]]:
+    made = {"blocked": Fetcher(resolver=_blocked), "loopback": Fetcher(resolver=_loopback)}
+    yield made
+    for fetcher in made.values():
+        loop.run_until_complete(fetcher.aclose())
+
+
+@settings(max_examples=400, deadline=None)
+@given(url=URL_TEXT)
+def test_any_text_is_a_fetch_error_or_a_checked_link(
+    loop: asyncio.AbstractEventLoop, fetchers: dict[str, Fetcher], url: str
+) -> None:
+    """check_link never raises; whatever it refuses, fetch_page refuses with FetchError
+    (and whatever it accepts is not fetched here: no test reaches the internet)."""
+    fetcher = fetchers["blocked"]
+    checked = loop.run_until_complete(fetcher.check_link(url))
+    assert checked in (None, url)
+    if checked is None:
+        with pytest.raises(FetchError):
+            loop.run_until_complete(fetcher.fetch_page(url, timeout=5))
+
+
+@settings(max_examples=150, deadline=None)
+@given(location=URL_TEXT.filter(lambda s: "\r" not in s and "\n" not in s))
+def test_any_location_is_a_fetch_error_or_followed(
+    site: NewsSite,
+    loop: asyncio.AbstractEventLoop,
+    fetchers: dict[str, Fetcher],
+    location: str,
+) -> None:
+    """A redirect to anything: FetchError or a followed hop, nothing else. Names resolve to
+    127.0.0.1 and a literal public address is skipped, so nothing leaves the machine."""
+    try:
+        host = urlsplit(urljoin(site.url + "/from", location)).hostname or ""
+        assume(not is_public(ipaddress.ip_address(host)))
+    except ValueError:
+        pass  # not a literal address (names resolve to 127.0.0.1), or no URL at all
+    head = b"HTTP/1.1 302 Found\nLocation: " + location.encode() + b"\nContent-Length: 0\n"
+    url = site.put(f"/prop/{abs(hash(location))}", handcrafted(head))
+    fetch = fetchers["loopback"].fetch_page(url, timeout=2, allow_networks=LOOPBACK)
+    with contextlib.suppress(FetchError):
+        loop.run_until_complete(fetch)
+
 
 NON_PUBLIC_V4 = st.sampled_from(
     [
@@ -432,3 +636,81 @@ def test_ipv6_embedding_a_public_ipv4_follows_it(
 ) -> None:
     addr = EMBEDDING_FORMS[form](v4, bits)
     assert address_allowed(addr) is is_public(v4)
+
+
+# --------------------------------------------------------------------------- credentials
+
+USER = "edna-mode"
+PASSWORD = "Tr0ub4dor-and-3"
+TOKEN = "tok-0a1b2c3d4e5f"
+
+
+@pytest.mark.parametrize(
+    ("path", "resource", "timeout"),
+    [
+        ("/cred/500", Resource(b"no", "text/plain", status=500), 5.0),
+        ("/cred/401", Resource(b"no", "text/plain", status=401), 5.0),
+        (
+            "/cred/429",
+            Resource(b"no", "text/plain", status=429, headers={"Retry-After": "60"}),
+            5.0,
+        ),
+        ("/cred/slow", Resource(b"y" * 4096, "text/plain", drip=0.2), 0.5),
+        ("/cred/garbage", handcrafted("garbage\n"), 5.0),
+        ("/cred/bomb", encoded(compressed_zeros(64), "gzip"), 5.0),
+        ("/cred/br", encoded(FEED, "br"), 5.0),
+        (
+            "/cred/meta",
+            Resource(b"", "", status=302, headers={"Location": "http://169.254.169.254/"}),
+            5.0,
+        ),
+        (
+            "/cred/bad-redirect",
+            handcrafted("HTTP/1.1 302 Found\nLocation: http://[x/\nContent-Length: 0\n"),
+            5.0,
+        ),
+        ("/cred/loop", Resource(b"", "", status=302, headers={"Location": "/cred/loop"}), 5.0),
+        ("/cred/missing", None, 5.0),
+    ],
+)
+def test_credentials_never_reach_an_error(
+    site: NewsSite, path: str, resource: Resource | None, timeout: float
+) -> None:
+    if resource is not None:
+        site.put(path, resource)
+    url = f"http://{USER}:{PASSWORD}@127.0.0.1:{site.port}{path}?format=rss&token={TOKEN}"
+    out = feed_body(url, timeout=timeout, max_feed_bytes=MIB)
+    assert out.error is not None
+    assert_no_secret(out.error)
+    if resource is not None:
+        sent = site.requests_for(f"{path}?format=rss&token={TOKEN}")
+        assert sent and sent[0].headers["authorization"].startswith("Basic ")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"http://{USER}:{PASSWORD}@127.0.0.1:99999/feed",
+        f"http://{USER}:{PASSWORD}@[x/feed",
+        f"http://{USER}:{PASSWORD}@\u2603.example/feed",
+        f"http://{USER}:{PASSWORD}@a\u2100b.example/feed",  # urlsplit's message shows the netloc
+        f"http://{USER}:{PASSWORD}@127.0.0.1/feed\r\n",
+        f"http://{USER}:{PASSWORD}@/feed",
+        f"http://{USER}:{PASSWORD}@127.0.0.1:1/feed?token={TOKEN}",  # nothing listens
+        f"http://{USER}:{PASSWORD}@127.0.0.1/" + "a" * 10_000,
+    ],
+)
+def test_credentials_never_reach_an_error_for_a_bad_url(url: str) -> None:
+    async def call(f: Fetcher) -> bytes:
+        return (await f.fetch_feed(url, timeout=5, auth=(USER, PASSWORD))).body
+
+    out = measure(call)
+    assert out.error is not None
+    assert_no_secret(out.error)
+
+
+def assert_no_secret(error: FetchError) -> None:
+    texts = [str(error), error.message, error.subject or "", error.hint or "", repr(error)]
+    for text in texts:
+        for secret in (USER, PASSWORD, TOKEN):
+            assert secret not in text, text
