@@ -35,11 +35,14 @@ import asyncio
 import base64
 import contextlib
 import functools
+import http.cookiejar
 import ipaddress
 import socket
 import ssl
+import urllib.request
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from http.client import HTTPResponse
 from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
@@ -95,6 +98,16 @@ def _tls_context() -> ssl.SSLContext:
     """httpx's default TLS settings (certifi's CAs, or SSL_CERT_FILE / SSL_CERT_DIR), made
     once per process rather than once per Fetcher: loading the CAs takes about 40 ms."""
     return httpx.create_ssl_context()
+
+
+class _NoCookies(http.cookiejar.CookieJar):
+    """A cookie jar that keeps nothing. A shared jar would let one page's cookies ride along
+    to every later request to its address (a CDN address serves thousands of sites; a
+    thousand cookies there made every site behind it answer 431), and parsing a stranger's
+    Set-Cookie can make http.cookiejar print a traceback ("http.cookiejar bug!")."""
+
+    def extract_cookies(self, response: HTTPResponse, request: urllib.request.Request) -> None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -162,6 +175,7 @@ class Fetcher:
         self._client = httpx.AsyncClient(
             headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
             verify=_tls_context(),
+            cookies=_NoCookies(),
             follow_redirects=False,
             limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
         )

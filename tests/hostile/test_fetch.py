@@ -714,3 +714,33 @@ def assert_no_secret(error: FetchError) -> None:
     for text in texts:
         for secret in (USER, PASSWORD, TOKEN):
             assert secret not in text, text
+
+
+# --------------------------------------------------------------------------- cookies
+
+
+def test_a_pages_cookies_never_reach_another_request(site: NewsSite) -> None:
+    """A thousand cookies set by one page would ride along to every later request to the
+    same address (all the sites behind one CDN address), which then answer 431."""
+    cookies = "".join(f"Set-Cookie: c{i}={'v' * 60}\n" for i in range(1000))
+    first = site.put(
+        "/cookies/set", handcrafted(f"HTTP/1.1 200 OK\n{cookies}Content-Length: 2\n", [b"ok"])
+    )
+    second = site.add_page("/cookies/next", "<p>next</p>")
+
+    async def both(f: Fetcher) -> bytes:
+        await f.fetch_page(first, timeout=5, allow_networks=LOOPBACK)
+        return (await f.fetch_page(second, timeout=5, allow_networks=LOOPBACK)).body
+
+    out = measure(both)
+    assert out.error is None and out.body == b"<p>next</p>"
+    assert "cookie" not in site.requests_for("/cookies/next")[0].headers
+
+
+def test_a_set_cookie_that_trips_cookiejar_is_ignored(site: NewsSite) -> None:
+    """`max-age` without a value makes http.cookiejar warn "http.cookiejar bug!" with a
+    traceback (an error here, where warnings are errors)."""
+    url = site.put(
+        "/cookies/bad", Resource(b"ok", "text/plain", headers={"Set-Cookie": "a=b; max-age"})
+    )
+    assert page_body(url).body == b"ok"
