@@ -2,7 +2,9 @@
 
 Feeds answer conditional GETs (ETag and Last-Modified -> 304) like a real publisher.
 Any path can be made to fail (status, slow drip, oversized body, redirect), and every
-request is recorded, so tests assert what the client actually sent.
+request is recorded, so tests assert what the client actually sent. A path can also answer
+with handcrafted bytes (`Resource.raw`: a broken status line, a lying Content-Length, an
+endless body).
 
     with NewsSite() as site:
         site.add_page("/a/1.html", html)
@@ -12,9 +14,11 @@ request is recorded, so tests assert what the client actually sent.
 from __future__ import annotations
 
 import hashlib
+import struct
 import threading
 import time
-from collections.abc import Sequence
+import zlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -35,6 +39,9 @@ class Resource:
     delay: float = 0.0  # seconds before answering
     drip: float = 0.0  # seconds between body chunks (a slow server)
     last_modified: str = ""
+    # A handcrafted answer: the bytes it yields are written verbatim (status line, headers,
+    # body, in pieces as yielded), then the connection closes. The other fields are ignored.
+    raw: Callable[[], Iterable[bytes]] | None = None
 
     @property
     def etag(self) -> str:
@@ -76,6 +83,29 @@ def rss_feed(
         f"<title>{escape(title)}</title><link>{escape(link)}</link>"
         f"<description>{escape(title)}</description>" + "".join(items) + "</channel></rss>"
     ).encode()
+
+
+def compressed_zeros(mib: int, wrapper: str = "gzip") -> bytes:
+    """`mib` MiB of zeros as one gzip member, a zlib stream or a bare deflate stream
+    (`wrapper` "gzip", "zlib" or "raw"): a compression bomb, built from one compressed MiB
+    repeated (each ends in a full flush, so the copies are independent) in a fraction of the
+    time compressing it would take."""
+    zeros = bytes(1 << 20)
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    segment = c.compress(zeros) + c.flush(zlib.Z_FULL_FLUSH)
+    stream = segment * mib + b"\x03\x00"  # and a last, empty block
+    if wrapper == "raw":
+        return stream
+    if wrapper == "zlib":
+        adler = 1
+        for _ in range(mib):
+            adler = zlib.adler32(zeros, adler)
+        return b"\x78\xda" + stream + struct.pack(">I", adler)
+    crc = 0
+    for _ in range(mib):
+        crc = zlib.crc32(zeros, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+    return header + stream + struct.pack("<II", crc, (mib << 20) & 0xFFFFFFFF)
 
 
 class NewsSite:
@@ -149,6 +179,9 @@ class NewsSite:
             return
         if res.delay:
             time.sleep(res.delay)
+        if res.raw is not None:
+            self._reply_raw(handler, res.raw())
+            return
         extra = dict(res.headers)
         if res.conditional:
             extra["ETag"] = res.etag
@@ -160,6 +193,16 @@ class NewsSite:
                 self._reply(handler, 304, b"", None, extra)
                 return
         self._reply(handler, res.status, res.body, res.content_type, extra, drip=res.drip)
+
+    @staticmethod
+    def _reply_raw(handler: BaseHTTPRequestHandler, pieces: Iterable[bytes]) -> None:
+        handler.close_connection = True
+        try:
+            for piece in pieces:
+                handler.wfile.write(piece)
+                handler.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     @staticmethod
     def _reply(
