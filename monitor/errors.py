@@ -7,7 +7,8 @@
      ├── ExtractError     an article page could not be read (subject: URL)
      ├── QueryError       a rule query is malformed (subject: column in the query)
      ├── DeliveryError    a channel refused or failed a send (subject: channel)
-     └── StorageError     the state database failed (subject: database path)
+     ├── StorageError     the state database failed (subject: database path)
+     └── WorkerError      a CPU task failed in a worker process, or ran past its deadline
 
 ``str()`` reads ``subject: message: CauseType: cause`` so one log line tells the operator
 where, what and why. Exceptions from libraries are caught in the module that calls the
@@ -120,3 +121,12 @@ class DeliveryError(MonitorError):
 
 class StorageError(MonitorError):
     """The state database failed; the daemon stops rather than lose track of state."""
+
+
+class WorkerError(MonitorError):
+    """A task in a worker process raised, ran past its deadline (``timed_out``: its worker
+    was killed) or lost its worker; the message names the task and the cause."""
+
+    def __init__(self, message: str, subject: str | None = None, *, timed_out: bool = False):
+        super().__init__(message, subject)
+        self.timed_out = timed_out
