@@ -26,11 +26,13 @@ from datetime import UTC, datetime
 
 from monitor.deliver import Notifier
 from monitor.deliver.retry import next_delay
-from monitor.errors import DeliveryError
+from monitor.errors import DeliveryError, StorageError
 from monitor.log import get_logger
 from monitor.models import Batch, BatchKind, DeliveryResult
 from monitor.notices import Notices
+from monitor.redact import redact
 from monitor.store import OutboxRow, Store
+from monitor.storethread import StoreThread
 
 log = get_logger("monitor.outbox")
 
@@ -51,11 +53,14 @@ class OutboxWorker:
         *,
         clock: Callable[[], float] = time.time,
         notices: Notices | None = None,
+        db: StoreThread | None = None,
     ) -> None:
         self.store = store
         self.notifiers = dict(notifiers)
         self.clock = clock
         self.notices = notices or Notices(store, None, clock)
+        self.db = db or StoreThread()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
         self._stopping = False
         self._senders: dict[str, asyncio.Task[None]] = {}
@@ -66,15 +71,25 @@ class OutboxWorker:
         self.wake()
 
     def wake(self) -> None:
-        self._wake.set()
+        """Look for due alerts now; safe to call from any thread (notices are queued on the
+        store thread)."""
+        loop = self._loop
+        if loop is None or _in_loop(loop):
+            self._wake.set()
+        else:
+            loop.call_soon_threadsafe(self._wake.set)
 
     async def send_next(self, channel: str) -> bool:
         """Lease and send the next due alert of `channel`; False when none is due."""
+        self._loop = asyncio.get_running_loop()
         notifier = self.notifiers.get(channel)
         if notifier is None:
             return False
-        rows = self.store.claim_next(
-            channel, now=self.clock(), lease=_timeout(notifier) + LEASE_MARGIN
+        rows = await self.db.call(
+            self.store.claim_next,
+            channel,
+            now=self.clock(),
+            lease=_timeout(notifier) + LEASE_MARGIN,
         )
         if not rows:
             return False
@@ -96,12 +111,17 @@ class OutboxWorker:
 
     async def run(self) -> None:
         """Keep sending until stopped: one sender per channel, woken by new alerts."""
+        self._loop = asyncio.get_running_loop()
         while not self._stopping:
             for name in self.notifiers:
                 task = self._senders.get(name)
                 if task is None or task.done():
                     self._senders[name] = asyncio.create_task(self._drain_channel(name))
-            due = self.store.next_due()
+            try:
+                due = await self.db.call(self.store.next_due)
+            except StorageError as e:
+                log.error("storage_failed", error=str(e))
+                due = None
             wait = IDLE_WAIT if due is None else min(IDLE_WAIT, max(0.05, due - self.clock()))
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
@@ -144,35 +164,35 @@ class OutboxWorker:
             else:
                 result = await notifier.send(first.alert)
         except DeliveryError as e:
-            self._failed(rows, message_id, e)
+            await self.db.call(self._failed, rows, message_id, e)
             return
         except Exception as e:  # a bug in a channel must not stop the worker
             clog.exception("delivery_crashed")
             error = DeliveryError(f"unexpected {type(e).__name__}: {e}", first.channel)
-            self._failed(rows, message_id, error)
+            await self.db.call(self._failed, rows, message_id, error)
             return
-        self.store.mark_sent(ids, now=self.clock(), status_code=result.status)
+        await self.db.call(self.store.mark_sent, ids, now=self.clock(), status_code=result.status)
         clog.info("alert_sent", status=result.status, alerts=len(ids))
-        self.notices.channel_ok(first.channel)
+        await self.db.call(self.notices.channel_ok, first.channel)
 
     def _failed(self, rows: list[OutboxRow], message_id: str, error: DeliveryError) -> None:
+        """Record a failed send (on the store thread): retry later, or give up."""
         now = self.clock()
         first = rows[0]
         ids = [r.id for r in rows]
         oldest = min(r.created for r in rows)
-        self.notices.channel_failed(first.channel, str(error))
+        reason = redact(str(error))  # stored and shown by `monitor deliveries`
+        self.notices.channel_failed(first.channel, reason)
         delay = next_delay(first.attempts, error, first_attempt_age=now - oldest)
         if delay is None:
-            self.store.mark_failed(ids, now=now, error=str(error), status_code=error.status)
-            log.warning(
-                "delivery_failed", channel=first.channel, alert=message_id, error=str(error)
-            )
+            self.store.mark_failed(ids, now=now, error=reason, status_code=error.status)
+            log.warning("delivery_failed", channel=first.channel, alert=message_id, error=reason)
             return
         self.store.mark_retry(
             ids,
             now=now,
             next_attempt_at=now + delay,
-            error=str(error),
+            error=reason,
             status_code=error.status,
         )
         log.info(
@@ -181,8 +201,15 @@ class OutboxWorker:
             alert=message_id,
             attempt=first.attempts,
             retry_in=round(delay, 1),
-            error=str(error),
+            error=reason,
         )
+
+
+def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
 
 
 def batch_id(alert_ids: Iterable[str]) -> str:
