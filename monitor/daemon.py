@@ -4,9 +4,14 @@
   store decides whether the feed is due: a failing feed backs off (its next check time and
   failure count are columns in the database, so a restart keeps them).
 - The outbox worker runs beside the jobs and is woken when a poll queues alerts.
+- CPU work (parsing, extraction, matching) runs in worker processes (`monitor.workers`),
+  each holding the compiled rules; store calls run on one thread of their own
+  (`monitor.storethread`). The event loop only waits, so the watchdog it pings means what
+  it says.
 - Reload on SIGHUP, and by itself when feeds.yaml or rules.yaml change on disk. A reload
-  that fails validation is logged (file:line for every problem) and the running
-  configuration stays in force. The new matcher is built off the event loop and swapped in.
+  that fails in any way is logged (`config_invalid`, file:line for every problem) and the
+  running configuration stays in force. New workers compile the new rules while the old
+  ones keep matching, and take over once all of them are ready.
 - SIGTERM/SIGINT: stop polling, give sends in flight up to 30 s, keep the rest queued.
 - systemd: READY=1 / STATUS= / WATCHDOG=1 / STOPPING=1 over $NOTIFY_SOCKET (Type=notify).
 """
@@ -14,7 +19,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import random
 import signal
@@ -24,19 +28,22 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import FEEDS_FILE, RULES_FILE, Config, load_config
 from monitor.deliver import Notifier, build_notifier
-from monitor.errors import ConfigError, StorageError
+from monitor.errors import ConfigError, StorageError, WorkerError
 from monitor.fetch import Fetcher
 from monitor.log import get_logger
-from monitor.match import Matcher
 from monitor.models import ChannelConfig, FeedConfig
 from monitor.notices import Notices
 from monitor.outbox import OutboxWorker
-from monitor.pipeline import Pipeline, Rules
+from monitor.pipeline import BACKLOG_DELAY, Pipeline, Rules, describe
 from monitor.store import Store
+from monitor.storethread import StoreThread
+from monitor.tasks import load_rules
+from monitor.workers import CpuPool, Setup
 
 log = get_logger("monitor.daemon")
 
@@ -62,8 +69,12 @@ def sd_notify(message: str) -> None:
 
 
 def build_rules(config: Config) -> Rules:
-    matcher = Matcher.build(config.rules, config.entities)
-    return Rules(matcher, {r.name: r for r in config.rules}, dict(config.channels))
+    return Rules({r.name: r for r in config.rules}, dict(config.channels))
+
+
+def rules_setup(config: Config) -> Setup:
+    """What every worker process runs first: compile the rules of `config`."""
+    return load_rules, (config.rules, dict(config.entities))
 
 
 def build_notifiers(channels: Mapping[str, ChannelConfig]) -> dict[str, Notifier]:
@@ -94,24 +105,41 @@ class Service:
         if released:
             log.info("leases_released", alerts=released, hint="resent with the same alert id")
         self.fetcher = Fetcher()
+        self.db = StoreThread()
+        self.pool = CpuPool(setup=rules_setup(self.config))
         self.notices = Notices(self.store, self.config.operator_channel, clock)
         self.pipeline = Pipeline(
-            self.store, self.fetcher, build_rules(self.config), clock=clock, notices=self.notices
+            self.store,
+            self.fetcher,
+            build_rules(self.config),
+            self.pool,
+            clock=clock,
+            notices=self.notices,
+            db=self.db,
         )
         self.worker = OutboxWorker(
-            self.store, build_notifiers(self.config.channels), clock=clock, notices=self.notices
+            self.store,
+            build_notifiers(self.config.channels),
+            clock=clock,
+            notices=self.notices,
+            db=self.db,
         )
         self.pipeline.on_queued = self.worker.wake
         self.notices.on_queued = self.worker.wake
         self._mtimes = self._config_mtimes()
         self._stop = asyncio.Event()
         self._reloading = asyncio.Lock()
+        self._polling: set[str] = set()  # feeds with a poll in progress
         self._scheduler: AsyncIOScheduler | None = None
 
     # ------------------------------------------------------------------ once
 
     async def run_once(self) -> int:
-        """Poll every enabled feed once, deliver what is due, and return (for cron and tests)."""
+        """Poll every enabled feed once, deliver what is due, and return (for cron and tests).
+
+        0: the run completed (feeds that failed are recorded: `monitor status`); 1: it could
+        not start (the rules did not compile in the workers) or could not read the database.
+        """
         limit = asyncio.Semaphore(ONCE_CONCURRENCY)
 
         async def poll(feed: FeedConfig) -> None:
@@ -119,15 +147,31 @@ class Service:
                 await self.pipeline.poll_feed(feed)
 
         try:
+            if not await self._start_workers():
+                return 1
             await asyncio.gather(*(poll(f) for f in self.config.feeds if f.enabled))
             await self.worker.drain()
+        except StorageError as e:
+            log.error("storage_failed", error=describe(e))
+            return 1
         finally:
             await self.close()
         return 0
 
+    async def _start_workers(self) -> bool:
+        try:
+            await self.pool.start()
+        except WorkerError as e:
+            log.error("workers_not_started", error=str(e))
+            return False
+        return True
+
     # ------------------------------------------------------------------ service
 
     async def run_forever(self) -> int:
+        if not await self._start_workers():
+            await self.close()
+            return 1
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
@@ -174,6 +218,8 @@ class Service:
         await self.fetcher.aclose()
         for notifier in self.worker.notifiers.values():
             await notifier.aclose()
+        await self.pool.close()
+        self.db.close()
         self.store.close()
 
     def _schedule_feeds(self, scheduler: AsyncIOScheduler, feeds: tuple[FeedConfig, ...]) -> None:
@@ -203,19 +249,41 @@ class Service:
         feed = next((f for f in self.config.feeds if f.name == name), None)
         if feed is None:
             return
-        state = self.store.feed_state(name)
+        try:
+            state = await self.db.call(self.store.feed_state, name)
+        except StorageError as e:
+            log.error("storage_failed", feed=name, error=describe(e))
+            return
         backing_off = (
             state is not None
             and state.consecutive_failures > 0
             and state.next_check is not None
             and state.next_check.timestamp() > self.clock() + 1
         )
-        if backing_off:
+        if backing_off or name in self._polling:
             return
-        await self.pipeline.poll_feed(feed)
+        self._polling.add(name)
+        try:
+            report = await self.pipeline.poll_feed(feed)
+        finally:
+            self._polling.discard(name)
+        if report.deferred and self._scheduler is not None:
+            # the poll left new items over its caps: read them soon, not an interval later
+            self._scheduler.add_job(
+                self._poll,
+                DateTrigger(_utc(self.clock() + BACKLOG_DELAY)),
+                args=[name],
+                id=f"backlog:{name}",
+                replace_existing=True,
+                misfire_grace_time=None,
+            )
 
     async def _prune(self) -> None:
-        removed = await asyncio.to_thread(self.store.prune, before=self.clock() - RETENTION)
+        try:
+            removed = await self.db.call(self.store.prune, before=self.clock() - RETENTION)
+        except StorageError as e:
+            log.error("storage_failed", error=describe(e))
+            return
         log.info("store_pruned", articles=removed)
 
     # ------------------------------------------------------------------ reload
@@ -240,16 +308,22 @@ class Service:
         async with self._reloading:
             try:
                 config = await asyncio.to_thread(load_config, self.config_dir)
-                rules = await asyncio.to_thread(build_rules, config)
+                await self.pool.reconfigure(rules_setup(config))
             except ConfigError as e:
-                for problem in e.problems:
+                problems = e.problems
+            except Exception as e:  # whatever it is, the running configuration stays
+                problems = [describe(e)]
+            else:
+                problems = []
+            if problems:
+                for problem in problems:
                     log.error("config_invalid", problem=problem)
                 log.error("reload_rejected", hint="the previous configuration stays in force")
                 return False
+            rules = build_rules(config)
             for warning in config.warnings:
                 log.warning("config_warning", problem=warning)
             old_notifiers = self.worker.notifiers
-            gc.freeze()  # the new rules are long-lived: keep collections from rescanning them
             self.config = config
             self.notices.operator_channel = config.operator_channel
             self.pipeline.swap_rules(rules)

@@ -158,6 +158,17 @@ class Item:
 
 
 @dataclass(frozen=True)
+class ParsedFeed:
+    """What one feed document yielded: its items in document order, how many entries were
+    beyond the item cap (not read), and how many could not be read, with reasons."""
+
+    items: list[Item]
+    cut: int = 0
+    skipped: int = 0
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Article:
     """What extraction found on an article page. An empty `text` is a result, not an error."""
 

@@ -1,11 +1,27 @@
 """One poll of one feed, start to finish: the only module that knows the order of stages.
 
-    fetch feed -> parse -> (new items only) fetch page -> extract -> match
-               -> record item + matches + outbox rows (one transaction) -> wake the sender
+    fetch feed -> parse (worker) -> new items only, capped per poll
+      -> per item, side by side: fetch page -> extract + match (worker)
+      -> record item + matches + outbox rows (one transaction) -> wake the sender
 
-A failing feed or article never ends a cycle: the failure is recorded on the feed's row and
-logged, and the next feed goes on. Delivery is the outbox worker's job (``monitor.outbox``):
-nothing here talks to a channel, so a crash between match and send loses nothing.
+Failures stay where they happen:
+
+- An item's failure is that item's: a page that cannot be fetched or read, or whose reading
+  runs past its deadline, is replaced by the feed's own text (the alert says *partial*); an
+  item that cannot even be matched is recorded as failed and marked seen, since parsing,
+  extraction and matching are deterministic and a retry would fail the same way. Either
+  way the problem is recorded for `monitor status` and logged once.
+- A feed's failure is that feed's: any exception in its poll is recorded on its row with
+  its type, the feed backs off, and the operator gets a notice; other feeds go on.
+- A database failure (a full disk, a lock held too long) fails the poll without recording
+  anything half-way: the items stay unseen and are read again at the next poll.
+
+Work is bounded per poll: at most `MAX_NEW_ITEMS` new items and `MAX_PAGE_FETCHES` page
+fetches (the rest wait for the next poll), at most `PAGES_PER_FEED` pages of one feed in
+flight and `PAGES_IN_FLIGHT` in all, so one feed's slow links never delay another feed's
+alerts. Items are recorded as each finishes. Delivery is the outbox worker's job
+(``monitor.outbox``): nothing here talks to a channel, so a crash between match and send
+loses nothing.
 """
 
 from __future__ import annotations
@@ -19,13 +35,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.dedupe import MIN_SHARED, text_sketch
+from monitor.dedupe import MIN_SHARED
 from monitor.deliver import alert_id
-from monitor.errors import ExtractError, FetchError, ParseError
-from monitor.extract import decode_html, extract_article, is_too_little
+from monitor.errors import FetchError, MonitorError, StorageError, WorkerError
 from monitor.fetch import Fetcher
 from monitor.log import get_logger
-from monitor.match import Matcher
 from monitor.models import (
     Alert,
     AlertRule,
@@ -34,19 +48,30 @@ from monitor.models import (
     FeedConfig,
     Item,
     Match,
+    ParsedFeed,
     RateLimit,
     RuleConfig,
 )
 from monitor.notices import Notices
-from monitor.parse import canonical_url, parse_feed
+from monitor.parse import canonical_url
+from monitor.redact import redact
 from monitor.schedule import next_digest
 from monitor.store import Queued, Store
+from monitor.storethread import StoreThread
+from monitor.tasks import ItemResult, Page, parse, read_and_match
+from monitor.workers import CpuPool
 
 log = get_logger("monitor.pipeline")
 
 MAX_BACKOFF = 6 * 3600.0
 TWIN_WINDOW = 3 * 86400.0  # how far back a near-identical article counts as the same story
-ITEM_CONCURRENCY = 4
+MAX_NEW_ITEMS = 100  # new items read in one poll of one feed; the rest at the next poll
+MAX_PAGE_FETCHES = 30  # article pages fetched in one poll of one feed; the rest next poll
+BACKLOG_DELAY = 10.0  # seconds before a poll that left new items over the caps reads the rest
+PAGES_PER_FEED = 4  # pages of one feed fetched at the same time
+PAGES_IN_FLIGHT = 16  # pages fetched at the same time, all feeds together
+PARSE_DEADLINE = 30.0  # seconds of CPU for parsing one feed document in a worker
+ITEM_DEADLINE = 20.0  # seconds for extracting and matching one item in a worker
 
 
 @dataclass
@@ -60,15 +85,16 @@ class FeedReport:
     matched: int = 0
     queued: int = 0
     partial: int = 0
+    failed: int = 0  # items that could not be matched at all (recorded, marked seen)
+    deferred: int = 0  # new items left for the next poll (over the per-poll caps)
     error: str | None = None
 
 
 @dataclass(frozen=True)
 class Rules:
-    """The rules in force: the compiled matcher, each rule's settings and the channels,
-    swapped as one on reload."""
+    """The rule settings and channels in force, swapped as one on reload. The compiled
+    rules themselves live in the worker processes (`monitor.tasks`)."""
 
-    matcher: Matcher
     by_name: Mapping[str, RuleConfig]
     channels: Mapping[str, ChannelConfig] = field(default_factory=dict)
 
@@ -89,70 +115,79 @@ def failure_backoff(interval: float, failures: int, rng: random.Random | None = 
     return float(max(interval, delay) * (0.9 + 0.2 * r.random()))
 
 
+def describe(error: BaseException) -> str:
+    """An error as the operator reads it (type included when it is not one of ours), with
+    credentials removed: this text is logged, stored and shown by `monitor status`."""
+    text = str(error) if isinstance(error, MonitorError) else f"{type(error).__name__}: {error}"
+    return redact(text.rstrip(": ") or type(error).__name__)
+
+
+def take_for_poll(feed: FeedConfig, new: list[Item]) -> list[Item]:
+    """The new items (oldest first) this poll reads: at most MAX_NEW_ITEMS, and no more
+    than MAX_PAGE_FETCHES of them with a page to fetch; the rest wait for the next poll."""
+    taken: list[Item] = []
+    fetches = 0
+    for item in new[:MAX_NEW_ITEMS]:
+        if feed.extract and item.link:
+            if fetches == MAX_PAGE_FETCHES:
+                break
+            fetches += 1
+        taken.append(item)
+    return taken
+
+
 class Pipeline:
     def __init__(
         self,
         store: Store,
         fetcher: Fetcher,
         rules: Rules,
+        pool: CpuPool,
         *,
         clock: Callable[[], float] = time.time,
         on_queued: Callable[[], None] | None = None,
         notices: Notices | None = None,
+        db: StoreThread | None = None,
     ) -> None:
         self.store = store
         self.fetcher = fetcher
         self.rules = rules
+        self.pool = pool
         self.clock = clock
         self.on_queued = on_queued
         self.notices = notices or Notices(store, None, clock)
-        self._items = asyncio.Semaphore(ITEM_CONCURRENCY)
+        self.db = db or StoreThread()
+        self._pages = asyncio.Semaphore(PAGES_IN_FLIGHT)
 
     def swap_rules(self, rules: Rules) -> None:
-        """Replace the matcher and rule settings at once (a reload); items in flight keep theirs."""
+        """Replace the rule settings (a reload); items in flight keep theirs."""
         self.rules = rules
 
     async def poll_feed(self, feed: FeedConfig) -> FeedReport:
+        """Poll one feed. Never raises (but for cancellation): whatever goes wrong is
+        recorded as this feed's failure."""
         report = FeedReport(feed.name)
         flog = log.bind(feed=feed.name)
-        etag, last_modified = self.store.validators(feed.name, feed.url)
         try:
-            result = await self.fetcher.fetch_feed(
-                feed.url, timeout=feed.timeout, etag=etag, last_modified=last_modified
-            )
-            if result.not_modified:
-                report.status = "not_modified"
-            else:
-                items = parse_feed(
-                    result.body, feed=feed.name, url=feed.url, content_type=result.content_type
-                )
-                await self._process_items(feed, items, report)
-        except (FetchError, ParseError) as e:
-            now = self.clock()
-            state = self.store.feed_state(feed.name)
-            failures = (state.consecutive_failures if state else 0) + 1
-            self.store.record_feed_failure(
-                feed.name,
-                feed.url,
-                error=str(e),
-                now=now,
-                next_check=now + failure_backoff(feed.interval, failures),
-            )
-            report.status = "failed"
-            report.error = str(e)
-            flog.warning("feed_failed", failures=failures, error=str(e))
-            self.notices.feed_failed(feed.name, str(e))
+            result_etag, result_modified, backlog = await self._poll(feed, report)
+        except Exception as e:  # the backstop: any failure of this feed is this feed's only
+            await self._feed_failed(feed, report, e)
             return report
         now = self.clock()
-        self.store.record_feed_success(
-            feed.name,
-            feed.url,
-            etag=result.etag,
-            last_modified=result.last_modified,
-            now=now,
-            next_check=now + feed.interval,
-        )
-        self.notices.feed_ok(feed.name)
+        try:
+            await self.db.call(
+                self.store.record_feed_success,
+                feed.name,
+                feed.url,
+                etag=result_etag,
+                last_modified=result_modified,
+                now=now,
+                next_check=now + (BACKLOG_DELAY if backlog else feed.interval),
+                backlog=backlog,
+            )
+            await self.db.call(self.notices.feed_ok, feed.name)
+        except StorageError as e:
+            flog.error("storage_failed", error=describe(e))
         flog.info(
             "feed_polled",
             status=report.status,
@@ -161,102 +196,225 @@ class Pipeline:
             matched=report.matched,
             queued=report.queued,
             partial=report.partial,
+            failed=report.failed,
+            deferred=report.deferred,
         )
-        if report.queued and self.on_queued:
-            self.on_queued()
         return report
+
+    async def _poll(
+        self, feed: FeedConfig, report: FeedReport
+    ) -> tuple[str | None, str | None, bool]:
+        """Fetch, parse and read the new items; returns the validators to keep and whether
+        new items were left for the next poll."""
+        etag, last_modified = await self.db.call(self.store.validators, feed.name, feed.url)
+        result = await self.fetcher.fetch_feed(
+            feed.url,
+            timeout=feed.timeout,
+            etag=etag,
+            last_modified=last_modified,
+            allow_networks=feed.allow_networks,
+        )
+        if result.not_modified:
+            report.status = "not_modified"
+            return result.etag, result.last_modified, False
+        parsed: ParsedFeed = await self.pool.run(
+            PARSE_DEADLINE, parse, result.body, feed.name, feed.url, result.content_type
+        )
+        if parsed.skipped:
+            log.warning(
+                "feed_entries_skipped",
+                feed=feed.name,
+                skipped=parsed.skipped,
+                problems=[redact(p) for p in parsed.problems],
+            )
+        await self._process_items(feed, parsed.items, report)
+        return result.etag, result.last_modified, report.deferred > 0
+
+    async def _feed_failed(self, feed: FeedConfig, report: FeedReport, error: Exception) -> None:
+        text = describe(error)
+        report.status, report.error = "failed", text
+        flog = log.bind(feed=feed.name)
+        expected = isinstance(error, MonitorError)
+        now = self.clock()
+        try:
+            state = await self.db.call(self.store.feed_state, feed.name)
+            failures = (state.consecutive_failures if state else 0) + 1
+            await self.db.call(
+                self.store.record_feed_failure,
+                feed.name,
+                feed.url,
+                error=text,
+                now=now,
+                next_check=now + failure_backoff(feed.interval, failures),
+            )
+            await self.db.call(self.notices.feed_failed, feed.name, text)
+        except StorageError as e:
+            flog.error("feed_failed", error=text, error_type=type(error).__name__)
+            flog.error("storage_failed", error=describe(e))
+            return
+        flog.warning(
+            "feed_failed",
+            failures=failures,
+            error=text,
+            error_type=type(error).__name__,
+            exc_info=not expected,  # a bug: the traceback, once per poll of a backed-off feed
+        )
 
     async def _process_items(self, feed: FeedConfig, items: list[Item], report: FeedReport) -> None:
         unique: dict[str, Item] = {}
         for item in items:
             unique.setdefault(item.key, item)
         report.items = len(unique)
-        new_keys = self.store.unseen(feed.name, unique)
+        new_keys = await self.db.call(self.store.unseen, feed.name, unique)
         report.new = len(new_keys)
-
-        async def read(item: Item) -> Document:
-            async with self._items:
-                return await self.build_document(feed, item)
-
-        # pages are fetched side by side; items are matched and recorded oldest first
-        # (feeds list newest first), so alerts go out in publication order. Matching is
-        # CPU work (tens of ms with 100,000 rules): it runs in a thread so sends and other
-        # feeds keep moving.
-        items = [unique[k] for k in reversed(new_keys)]
-        docs = await asyncio.gather(*(read(item) for item in items))
-        for item, doc in zip(items, docs, strict=True):
-            queued, matched = await asyncio.to_thread(self.record, feed, item, doc)
-            report.queued += len(queued)
-            report.matched += int(matched)
-            report.partial += int(doc.partial)
-
-    def record(self, feed: FeedConfig, item: Item, doc: Document) -> tuple[list[str], bool]:
-        """Match one new item and record it; returns (queued alert ids, matched).
-
-        A near-identical article seen recently under another link (the same wire story in
-        two feeds) lends its id, so both share one alert per channel listing every source.
-        """
-        sketch = text_sketch(doc.text)
-        twin = self.store.near_duplicate(
-            sketch, since=self.clock() - TWIN_WINDOW, min_shared=MIN_SHARED
+        new = [unique[k] for k in reversed(new_keys)]  # feeds list newest first
+        taken = take_for_poll(feed, new)
+        report.deferred = len(new) - len(taken)
+        pages = asyncio.Semaphore(PAGES_PER_FEED)
+        outcomes = await asyncio.gather(
+            *(self._process_item(feed, item, pages, report) for item in taken),
+            return_exceptions=True,
         )
-        if twin is not None and twin != doc.id:
-            log.debug("article_twin", feed=feed.name, item=item.key, article=twin)
-            doc = replace(doc, id=twin)
-        rules = self.rules
-        matches = rules.matcher.match(doc)
-        now = self.clock()
-        alerts = build_alerts(doc, item, matches, rules.by_name, now=now)
-        planned = [plan_delivery(a, rules, self.store, now) for a in alerts]
-        evidence = [_evidence(m) for m in matches]
-        queued = self.store.record_item(
-            item, doc, matches, evidence, planned, now=now, sketch=sketch
-        )
-        for m in matches:
-            log.info("rule_matched", feed=feed.name, item=item.key, rule=m.rule, article=doc.id)
-        return queued, bool(matches)
+        for outcome in outcomes:  # a database failure fails the poll; the item stays unseen
+            if isinstance(outcome, BaseException):
+                raise outcome
 
-    async def build_document(self, feed: FeedConfig, item: Item) -> Document:
-        """The article as rules will see it: the extracted page, else the feed's own text."""
-        feed_text = item.content or item.summary
+    async def _process_item(
+        self, feed: FeedConfig, item: Item, pages: asyncio.Semaphore, report: FeedReport
+    ) -> None:
+        """Read, match and record one new item; any failure but the database's is this
+        item's alone."""
+        ilog = log.bind(feed=feed.name, item=item.key)
+        try:
+            result, problem = await self._read_item(feed, item, pages)
+        except StorageError:
+            raise
+        except Exception as e:  # the backstop: the item is recorded as failed, marked seen
+            error = describe(e)
+            report.failed += 1
+            ilog.warning("item_failed", error=error, error_type=type(e).__name__)
+            await self.db.call(
+                self.store.record_item_problem,
+                feed.name,
+                item.key,
+                stage=getattr(e, "stage", "item"),
+                error=error,
+                outcome="failed",
+                now=self.clock(),
+                article_id=article_id(item),
+                mark_seen=True,
+            )
+            return
+        queued, matched = await self.db.call(self.record, feed, item, result)
+        report.queued += len(queued)
+        report.matched += int(matched)
+        report.partial += int(result.doc.partial)
+        if problem is not None:
+            stage, error = problem
+            await self.db.call(
+                self.store.record_item_problem,
+                feed.name,
+                item.key,
+                stage=stage,
+                error=error,
+                outcome="partial",
+                now=self.clock(),
+                article_id=result.doc.id,
+            )
+        if queued and self.on_queued:
+            self.on_queued()
+
+    async def _read_item(
+        self, feed: FeedConfig, item: Item, pages: asyncio.Semaphore
+    ) -> tuple[ItemResult, tuple[str, str] | None]:
+        """The item read and matched, and (stage, reason) when its page could not be used."""
         base = Document(
             id=article_id(item),
             title=item.title,
-            text=feed_text,
+            text=item.content or item.summary,
             url=item.link,
             feed=feed.name,
             tags=frozenset(feed.tags),
             published=item.published,
         )
-        if not (feed.extract and item.link):
-            return base
-        ilog = log.bind(feed=feed.name, item=item.key)
+        page: Page | None = None
+        problem: tuple[str, str] | None = None
+        if feed.extract and item.link:
+            async with pages, self._pages:
+                try:
+                    fetched = await self.fetcher.fetch_page(
+                        item.link, timeout=feed.timeout, allow_networks=feed.allow_networks
+                    )
+                except FetchError as e:
+                    problem = ("page", describe(e))
+                    log.debug(
+                        "article_not_fetched", feed=feed.name, item=item.key, error=problem[1]
+                    )
+                else:
+                    page = Page(fetched.body, fetched.content_type, fetched.url)
+            if page is None:
+                base = replace(base, partial=True)
         try:
-            page = await self.fetcher.fetch_page(
-                item.link, timeout=feed.timeout, allow_networks=feed.allow_networks
+            result = await self.pool.run(
+                ITEM_DEADLINE, read_and_match, base, page, feed.extract_override
             )
-            html = decode_html(page.body, page.content_type)
-            override = feed.extract_override
-            article = extract_article(
-                html,
-                page.url,
-                selector=override.selector if override else None,
-                remove=override.remove if override else (),
+        except WorkerError as e:
+            if page is None:
+                raise _StageError("match", e) from e
+            problem = ("extract", describe(e))
+            log.warning("article_not_read", feed=feed.name, item=item.key, error=problem[1])
+            try:
+                result = await self.pool.run(
+                    ITEM_DEADLINE, read_and_match, replace(base, partial=True), None
+                )
+            except WorkerError as again:
+                raise _StageError("match", again) from again
+        if result.problem is not None:
+            problem = ("extract", redact(result.problem))
+            log.warning("article_not_read", feed=feed.name, item=item.key, error=problem[1])
+        doc = result.doc
+        if result.canonical and canonical_url(result.canonical) != canonical_url(item.link or ""):
+            checked = await self.fetcher.check_link(
+                result.canonical, allow_networks=feed.allow_networks
             )
-        except (FetchError, ExtractError) as e:
-            ilog.info("article_not_fetched", error=str(e))
-            return replace(base, partial=True)
-        if is_too_little(article) and len(feed_text) >= len(article.text):
-            ilog.info("article_too_little", chars=len(article.text))
-            return replace(base, partial=True, language=article.language)
-        return replace(
-            base,
-            title=item.title or article.title,
-            text=article.text,
-            language=article.language,
-            published=item.published or article.published,
-            url=article.canonical_url or item.link,
+            if checked:
+                result = replace(result, doc=replace(doc, url=checked))
+        return result, problem
+
+    def record(self, feed: FeedConfig, item: Item, result: ItemResult) -> tuple[list[str], bool]:
+        """Record one new item that was read and matched (on the store thread); returns
+        (queued alert ids, matched).
+
+        A near-identical article seen recently under another link (the same wire story in
+        two feeds) lends its id, so both share one alert per channel listing every source.
+        """
+        doc, matches = result.doc, result.matches
+        twin = self.store.near_duplicate(
+            result.sketch, since=self.clock() - TWIN_WINDOW, min_shared=MIN_SHARED
         )
+        if twin is not None and twin != doc.id:
+            log.debug("article_twin", feed=feed.name, item=item.key, article=twin)
+            doc = replace(doc, id=twin)
+            matches = [m._replace(article_id=twin) for m in matches]
+        rules = self.rules
+        now = self.clock()
+        alerts = build_alerts(doc, item, matches, rules.by_name, now=now)
+        planned = [plan_delivery(a, rules, self.store, now) for a in alerts]
+        evidence = [_evidence(m) for m in matches]
+        queued = self.store.record_item(
+            item, doc, matches, evidence, planned, now=now, sketch=result.sketch
+        )
+        for m in matches:
+            log.info("rule_matched", feed=feed.name, item=item.key, rule=m.rule, article=doc.id)
+        return queued, bool(matches)
+
+
+class _StageError(MonitorError):
+    """An item that could not be processed at `stage`, with the worker's reason."""
+
+    def __init__(self, stage: str, cause: WorkerError) -> None:
+        super().__init__(f"{stage} failed: {cause}")
+        self.stage = stage
 
 
 def _evidence(m: Match) -> dict[str, Any]:

@@ -580,23 +580,37 @@ class Store:
         last_modified: str | None,
         now: float,
         next_check: float,
+        backlog: bool = False,
     ) -> None:
-        """A poll worked (200 or 304); validators are replaced only by new ones."""
+        """A poll worked (200 or 304); validators are replaced only by new ones. With
+        `backlog` (the poll left new items for the next one) they are dropped instead, so
+        the next poll reads the whole document again: a 304 would hide the rest."""
+        keep = 0 if backlog else 1
         with self._tx() as db:
             db.execute(
                 "INSERT INTO feeds (name, url, etag, last_modified, last_attempt, last_success,"
                 " next_check, consecutive_failures, failing_since, last_error)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL, NULL)"
                 " ON CONFLICT (name) DO UPDATE SET url = excluded.url,"
-                " etag = CASE WHEN feeds.url = excluded.url"
+                " etag = CASE WHEN ? = 0 THEN NULL WHEN feeds.url = excluded.url"
                 "   THEN coalesce(excluded.etag, feeds.etag) ELSE excluded.etag END,"
-                " last_modified = CASE WHEN feeds.url = excluded.url"
+                " last_modified = CASE WHEN ? = 0 THEN NULL WHEN feeds.url = excluded.url"
                 "   THEN coalesce(excluded.last_modified, feeds.last_modified)"
                 "   ELSE excluded.last_modified END,"
                 " last_attempt = excluded.last_attempt, last_success = excluded.last_success,"
                 " next_check = excluded.next_check, consecutive_failures = 0,"
                 " failing_since = NULL, last_error = NULL",
-                (name, url, etag, last_modified, now, now, next_check),
+                (
+                    name,
+                    url,
+                    None if backlog else etag,
+                    None if backlog else last_modified,
+                    now,
+                    now,
+                    next_check,
+                    keep,
+                    keep,
+                ),
             )
 
     def record_feed_failure(

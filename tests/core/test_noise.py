@@ -17,12 +17,13 @@ import pytest
 
 from monitor.deliver import build_notifier
 from monitor.fetch import Fetcher
-from monitor.match import Matcher
 from monitor.models import ChannelConfig, EntityConfig, FeedConfig, RateLimit, RuleConfig
 from monitor.notices import Notices, on_failure, on_success
 from monitor.outbox import OutboxWorker
 from monitor.pipeline import Pipeline, Rules
 from monitor.store import NoticeState, Store
+from monitor.tasks import load_rules
+from monitor.workers import CpuPool
 from tests.support.receivers import WebhookReceiver
 from tests.support.site import FeedEntry, NewsSite, Resource, rss_feed
 
@@ -63,8 +64,12 @@ class Room:
         async def main() -> None:
             fetcher = Fetcher()
             notices = Notices(self.store, "ops", self.clock)
-            rule_set = Rules(Matcher.build(rules, ENTITIES), {r.name: r for r in rules}, channels)
-            pipeline = Pipeline(self.store, fetcher, rule_set, clock=self.clock, notices=notices)
+            rule_set = Rules({r.name: r for r in rules}, channels)
+            pool = CpuPool(1, (load_rules, (rules, ENTITIES)))
+            await pool.start()
+            pipeline = Pipeline(
+                self.store, fetcher, rule_set, pool, clock=self.clock, notices=notices
+            )
             worker = OutboxWorker(
                 self.store,
                 {n: build_notifier(c) for n, c in channels.items()},
@@ -76,6 +81,7 @@ class Room:
                     await pipeline.poll_feed(self.feed)
                 await worker.drain()
             finally:
+                await pool.close()
                 await fetcher.aclose()
                 for n in worker.notifiers.values():
                     await n.aclose()

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from monitor.fetch import Fetcher
-from monitor.match import Matcher
 from monitor.models import EntityConfig, FeedConfig, RuleConfig
 from monitor.pipeline import Pipeline, Rules, failure_backoff
 from monitor.store import Store
+from monitor.tasks import load_rules
+from monitor.workers import CpuPool
 from tests.support.newsroom import article_page, load_story
 from tests.support.site import FeedEntry, NewsSite, Resource, rss_feed
 
@@ -37,11 +38,13 @@ def store(tmp_path: Path) -> Store:
 def poll(store: Store, *feeds: FeedConfig) -> list[object]:
     async def main() -> list[object]:
         fetcher = Fetcher()
-        rules = Rules(Matcher.build(RULES, ENTITIES), {r.name: r for r in RULES})
-        pipeline = Pipeline(store, fetcher, rules)
+        pool = CpuPool(1, (load_rules, (RULES, ENTITIES)))
+        await pool.start()
+        pipeline = Pipeline(store, fetcher, Rules({r.name: r for r in RULES}), pool)
         try:
             return [await pipeline.poll_feed(f) for f in feeds]
         finally:
+            await pool.close()
             await fetcher.aclose()
 
     return asyncio.run(main())
