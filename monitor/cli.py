@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from monitor import __version__
 from monitor.config import config_dir_from_env, load_config, load_rules
-from monitor.errors import ConfigError, MonitorError
+from monitor.errors import ConfigError, MonitorError, StorageError
 from monitor.log import setup_logging
 from monitor.models import Document, Match
 from monitor.redact import redact, url_origin
@@ -72,7 +72,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         _print_problems(e)
         return 1
     except MonitorError as e:
-        print(f"error: {e}", file=sys.stderr)
+        _print_error(e)
         return 1
     if args.once:
         return asyncio.run(service.run_once())
@@ -249,70 +249,103 @@ def cmd_send_test(args: argparse.Namespace) -> int:
     return asyncio.run(send())
 
 
-def _existing_store(explicit: str | None) -> Store | None:
-    """The state database the service uses, or None (said) when it has never run."""
+def _existing_store(explicit: str | None, *, readonly: bool = True) -> Store | None:
+    """The state database the service uses, or None (said) when it has never run; opened
+    read-only unless the command changes something. Raises StorageError for a file that is
+    not ours, is corrupt, or is newer than this program."""
     from monitor.store import Store
 
     path = db_path(explicit)
     if not path.exists():
         print(f"no state database at {path} yet (the service has not run)")
         return None
-    return Store(path)
+    return Store(path, readonly=readonly)
 
 
 def cmd_deliveries(args: argparse.Namespace) -> int:
-    store = _existing_store(args.db)
-    if store is None:
-        return 0
     try:
-        if args.action == "retry":
-            if bool(args.id) == bool(args.failed):
-                print("error: give an alert ID or --failed", file=sys.stderr)
-                return 2
-            count = store.retry_failed(args.id, now=time.time())
-            print(f"{count} alert(s) queued again")
-            return 0 if count or args.failed else 1
-        status = None if args.status == "recent" else args.status
-        rows = store.outbox(status, limit=args.limit)
-        for row in rows:
-            created = datetime.fromtimestamp(row.created, UTC).isoformat(timespec="seconds")
-            title = _shown(row.alert.title, 60)
-            print(f"{created}  {row.status:7s}  {_shown(row.channel):12s}  {row.id}  {title}")
-            if row.status != "sent" and row.last_error:
-                print(f"    attempts={row.attempts} last error: {_shown(row.last_error)}")
-            if args.verbose:
-                for a in store.attempts(row.id):
-                    when = datetime.fromtimestamp(a.at, UTC).isoformat(timespec="seconds")
-                    code = f" {a.status_code}" if a.status_code is not None else ""
-                    print(f"    {when} {a.outcome}{code} {_shown(a.error or '')}".rstrip())
-        if not rows:
-            print(f"no {args.status} deliveries")
-    finally:
-        store.close()
+        store = _existing_store(args.db, readonly=args.action != "retry")
+        if store is None:
+            return 0
+        try:
+            return _deliveries(args, store)
+        finally:
+            store.close()
+    except StorageError as e:
+        _print_error(e)
+        return 1
+
+
+def _deliveries(args: argparse.Namespace, store: Store) -> int:
+    if args.action == "retry":
+        if bool(args.id) == bool(args.failed):
+            print("error: give an alert ID or --failed", file=sys.stderr)
+            return 2
+        count = store.retry_failed(args.id, now=time.time())
+        print(f"{count} alert(s) queued again")
+        return 0 if count or args.failed else 1
+    status = None if args.status == "recent" else args.status
+    rows = store.outbox(status, limit=args.limit)
+    for row in rows:
+        created = datetime.fromtimestamp(row.created, UTC).isoformat(timespec="seconds")
+        title = _shown(row.alert.title, 60)
+        print(f"{created}  {row.status:7s}  {_shown(row.channel):12s}  {row.id}  {title}")
+        if row.status != "sent" and row.last_error:
+            print(f"    attempts={row.attempts} last error: {_shown(row.last_error)}")
+        if args.verbose:
+            for a in store.attempts(row.id):
+                when = datetime.fromtimestamp(a.at, UTC).isoformat(timespec="seconds")
+                code = f" {a.status_code}" if a.status_code is not None else ""
+                print(f"    {when} {a.outcome}{code} {_shown(a.error or '')}".rstrip())
+    if not rows:
+        print(f"no {args.status} deliveries")
     return 0
+
+
+PROBLEM_WINDOW = 86400.0  # `status` counts item problems of the last day
+PROBLEMS_SHOWN = 10
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    store = _existing_store(args.db)
-    if store is None:
-        return 0
     try:
-        counts = store.counts()
-        print(f"database {store.path}: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
-        for state in store.feed_states():
-            when = (
-                state.last_success.isoformat(timespec="seconds") if state.last_success else "never"
-            )
-            line = f"  {_shown(state.name)}: last success {when}"
-            if state.consecutive_failures:
-                since = store.failing_since(state.name)
-                started = f" since {since.isoformat(timespec='seconds')}" if since else ""
-                error = _shown(state.last_error or "")
-                line += f", FAILING x{state.consecutive_failures}{started}: {error}"
-            print(line)
-    finally:
-        store.close()
+        store = _existing_store(args.db)
+        if store is None:
+            return 0
+        try:
+            _status(store)
+        finally:
+            store.close()
+    except StorageError as e:
+        _print_error(e)
+        return 1
     return 0
+
+
+def _status(store: Store) -> None:
+    counts = store.counts()
+    print(f"database {store.path}: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+    problems = store.item_problem_counts(since=time.time() - PROBLEM_WINDOW)
+    for state in store.feed_states():
+        when = state.last_success.isoformat(timespec="seconds") if state.last_success else "never"
+        line = f"  {_shown(state.name)}: last success {when}"
+        if state.consecutive_failures:
+            since = store.failing_since(state.name)
+            started = f" since {since.isoformat(timespec='seconds')}" if since else ""
+            error = _shown(state.last_error or "")
+            line += f", FAILING x{state.consecutive_failures}{started}: {error}"
+        partial, failed = problems.get(state.name, (0, 0))
+        if partial or failed:
+            line += f"; last 24 h: {partial} item(s) read from the feed only, {failed} failed"
+        print(line)
+    recent = store.item_problems(limit=PROBLEMS_SHOWN)
+    if recent:
+        print(f"item problems (latest {len(recent)}):")
+    for p in recent:
+        when = datetime.fromtimestamp(p.at, UTC).isoformat(timespec="seconds")
+        print(
+            f"  {when}  {_shown(p.feed)}  {_shown(p.item_key, 80)}  {p.stage} {p.outcome}:"
+            f" {_shown(p.error)}"
+        )
 
 
 # --------------------------------------------------------------------------- output
