@@ -47,3 +47,43 @@ def crash() -> None:
 
 def raise_lookup() -> None:
     raise LookupError("unknown encoding: rot13")
+
+
+# ---------------------------------------------------------------- pipeline seams
+# Setups for a worker that runs the real stages, except that a marked input misbehaves
+# the way a bug or a pathological input would. They stand in for `monitor.tasks.load_rules`.
+
+POISON = "POISON"
+
+
+def load_rules_poisoned(rules: object, entities: object) -> int:
+    """The real rules; matching a document whose text says POISON raises, extracting a
+    page that says SLOW takes a minute, and parsing a feed whose URL says POISON raises."""
+    import monitor.tasks as tasks
+
+    count = tasks.load_rules(rules, entities)  # type: ignore[arg-type]
+    real_match, real_extract, real_parse = (
+        tasks.Matcher.match,
+        tasks.extract_article,
+        tasks.parse_feed,
+    )
+
+    def match(self: object, doc: object) -> object:
+        if POISON in getattr(doc, "text", ""):
+            raise KeyError("a bug in matching")
+        return real_match(self, doc)  # type: ignore[arg-type]
+
+    def extract(html: str, *args: object, **kwargs: object) -> object:
+        if "SLOW" in html:
+            time.sleep(60)
+        return real_extract(html, *args, **kwargs)  # type: ignore[arg-type]
+
+    def parse(body: bytes, **kwargs: object) -> object:
+        if POISON in str(kwargs.get("url")):
+            raise RecursionError("maximum recursion depth exceeded")
+        return real_parse(body, **kwargs)  # type: ignore[arg-type]
+
+    tasks.Matcher.match = match  # type: ignore[method-assign,assignment]
+    tasks.extract_article = extract  # type: ignore[assignment]
+    tasks.parse_feed = parse  # type: ignore[assignment]
+    return count
