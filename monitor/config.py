@@ -2,9 +2,10 @@
 
 Every problem is collected (not just the first) and reported as
 ``file:line:col: path: message`` in one ConfigError, so `monitor check` can list them all.
-Secrets never live in the YAML: channels name an environment variable (`password_env`,
-`secret_env`, `urls_env`), looked up in the environment, else as a file of that name under
-``$CREDENTIALS_DIRECTORY`` (systemd's LoadCredential=).
+Secrets never live in the YAML: channels and feeds name an environment variable
+(`password_env`, `secret_env`, `urls_env`, `auth_env`), looked up in the environment, else as
+a file of that name under ``$CREDENTIALS_DIRECTORY`` (systemd's LoadCredential=). Every secret
+value read is registered with `monitor.redact`, so no log line, stored error or notice shows it.
 
 Whatever the files hold, loading ends in the configuration or a ConfigError: values of the
 wrong type, non-finite or huge numbers and long strings are problems, not exceptions, and a
@@ -25,8 +26,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
+from monitor import redact
 from monitor.errors import ConfigError, QueryError
 from monitor.models import (
     ChannelConfig,
@@ -232,7 +234,7 @@ class _Checker:
                 self.fail((*path, key), f"unknown key{suggestion}", at_key=True)
 
     def secret(self, data: Mapping[str, Any], key: str, path: PathKey) -> str | None:
-        """The value of the secret `data[key]` names."""
+        """The value of the secret `data[key]` names, registered for redaction."""
         env_name = data.get(key)
         if env_name is None:
             return None
@@ -259,6 +261,8 @@ class _Checker:
                 (*path, key),
                 f"secret {name!r} is not set in the environment or $CREDENTIALS_DIRECTORY",
             )
+        else:
+            redact.register_secrets([value])
         return value
 
 
@@ -278,11 +282,14 @@ def _closest(word: str, options: set[str]) -> str | None:
 
 
 def _http_url(c: _Checker, value: Any, path: PathKey) -> str:
+    """An http(s) URL; a password in it is registered for redaction."""
     url = c.string(value, path)
     if url:
         parts = _url_parts(url)
         if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
             c.fail(path, f"expected an http(s) URL, got {_show(url)}")
+        elif parts.password:
+            redact.register_secrets([parts.password, unquote(parts.password)])
     return url
 
 
@@ -297,16 +304,34 @@ def _url_parts(url: str) -> SplitResult | None:
 
 # --------------------------------------------------------------------------- feeds.yaml
 
-_FEED_KEYS = {"name", "url", "interval", "timeout", "extract", "tags", "allow_networks", "enabled"}
+_FEED_KEYS = {
+    "name",
+    "url",
+    "interval",
+    "timeout",
+    "extract",
+    "tags",
+    "allow_networks",
+    "enabled",
+    "auth_env",
+}
 _DEFAULT_KEYS = {"interval", "timeout", "extract", "allow_networks"}
 
 
-def parse_feeds(doc: Located, problems: list[str]) -> tuple[FeedConfig, ...]:
+def parse_feeds(doc: Located, problems: list[str], warnings: list[str]) -> tuple[FeedConfig, ...]:
+    """The feeds of a feeds.yaml document; problems and warnings are appended to the lists."""
     c = _Checker(doc, problems)
     top = c.mapping(doc.value, ())
     c.unknown_keys(top, (), {"defaults", "feeds"})
     defaults = c.mapping(top.get("defaults"), ("defaults",))
-    c.unknown_keys(defaults, ("defaults",), _DEFAULT_KEYS)
+    c.unknown_keys(defaults, ("defaults",), _DEFAULT_KEYS | {"auth_env"})
+    if "auth_env" in defaults:
+        c.fail(
+            ("defaults", "auth_env"),
+            "auth_env is per feed: in defaults it would send the credentials to every feed's "
+            "host (share it between feeds with a YAML anchor or `<<:` merge)",
+            at_key=True,
+        )
     d_interval = c.duration(defaults.get("interval"), ("defaults", "interval"), 300.0)
     d_timeout = c.duration(defaults.get("timeout"), ("defaults", "timeout"), 20.0)
     d_extract, d_override = _extract_setting(c, defaults.get("extract"), ("defaults", "extract"))
@@ -346,9 +371,51 @@ def parse_feeds(doc: Located, problems: list[str]) -> tuple[FeedConfig, ...]:
                 tags=c.strings(data.get("tags"), (*path, "tags")),
                 allow_networks=networks,
                 enabled=c.boolean(data.get("enabled"), (*path, "enabled"), True),
+                auth=_feed_auth(c, data, path, url, warnings),
             )
         )
     return tuple(feeds)
+
+
+def _feed_auth(
+    c: _Checker, data: Mapping[str, Any], path: PathKey, url: str, warnings: list[str]
+) -> tuple[str, str] | None:
+    """`auth_env`: the secret it names, `user:password`, as (user, password) for basic auth.
+
+    Credentials written into the URL work too, but show wherever the URL is printed: a
+    warning says so, and another when either kind would cross the network in plain http.
+    """
+    parts = _url_parts(url) if url else None
+    in_url = parts is not None and parts.username is not None
+    if in_url:
+        warnings.append(
+            c.doc.problem(
+                (*path, "url"),
+                "the URL carries credentials, which show wherever the URL is printed; "
+                "put user:password in a secret and name it with auth_env",
+            )
+        )
+    secret = c.secret(data, "auth_env", path)
+    if secret is None:
+        auth = None
+    else:
+        user, colon, password = secret.partition(":")
+        if not colon:
+            name = str(data["auth_env"])
+            c.fail((*path, "auth_env"), f"secret {name!r} must hold user:password (no ':' in it)")
+            return None
+        if in_url:
+            c.fail((*path, "auth_env"), "credentials both in the URL and in auth_env: keep one")
+            return None
+        redact.register_secrets([password])
+        auth = (user, password)
+    if (auth or in_url) and parts is not None and parts.scheme == "http":
+        warnings.append(
+            c.doc.problem(
+                (*path, "url"), "basic auth credentials would cross the network in plain http"
+            )
+        )
+    return auth
 
 
 def _extract_setting(c: _Checker, value: Any, path: PathKey) -> tuple[bool, ExtractOverride | None]:
@@ -529,6 +596,7 @@ def _parse_channel_type(
     from_env = c.secret(data, "urls_env", path)
     if from_env:
         urls += tuple(u for u in from_env.split() if u)
+    redact.register_secrets(urls)  # an Apprise URL holds its service's token or password
     if not urls:
         c.fail(path, "an apprise channel needs urls (or urls_env naming a secret)")
     return ChannelConfig(
@@ -716,13 +784,14 @@ def load_config(config_dir: Path, *, cached: bool = True) -> Config:
 
 def _load_config(config_dir: Path, *, cached: bool) -> Config:
     problems: list[str] = []
+    feed_warnings: list[str] = []
     feeds: tuple[FeedConfig, ...] = ()
     rules = RulesConfig({}, {}, ())
     positioned = True
     try:
         feeds_doc = load_yaml(config_dir / FEEDS_FILE, FEEDS_FILE, cached=cached)
         positioned = feeds_doc.positioned
-        feeds = parse_feeds(feeds_doc, problems)
+        feeds = parse_feeds(feeds_doc, problems, feed_warnings)
     except ConfigError as e:
         problems.extend(e.problems)
     try:
@@ -742,10 +811,11 @@ def _load_config(config_dir: Path, *, cached: bool) -> Config:
                             f"rule {_show(rule.name)}: unknown feed {_show(name)}",
                         )
                     )
-    if (problems or rules.warnings) and not positioned:
+    warnings = (*feed_warnings, *rules.warnings)
+    if (problems or warnings) and not positioned:
         return _load_config(config_dir, cached=False)
     if problems:
         raise ConfigError(problems)
     return Config(
-        feeds, rules.entities, rules.channels, rules.rules, rules.warnings, rules.operator_channel
+        feeds, rules.entities, rules.channels, rules.rules, warnings, rules.operator_channel
     )
