@@ -47,14 +47,14 @@ PathKey = tuple[str | int, ...]
 
 
 def render_path(path: PathKey) -> str:
-    """``("rules", 2, "query")`` -> ``rules[2].query``."""
+    """``("rules", 2, "query")`` -> ``rules[2].query``; long keys and paths are cut short."""
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
             out += f".{_short(part)}" if out else _short(part)
-    return out
+    return out if len(out) <= 120 else f"{out[:59]}…{out[-60:]}"
 
 
 @dataclass
