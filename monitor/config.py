@@ -2,9 +2,14 @@
 
 Every problem is collected (not just the first) and reported as
 ``file:line:col: path: message`` in one ConfigError, so `monitor check` can list them all.
-Secrets never live in the YAML: channels name an environment variable (`password_env`,
-`secret_env`, `urls_env`), looked up in the environment, else as a file of that name under
-``$CREDENTIALS_DIRECTORY`` (systemd's LoadCredential=).
+Secrets never live in the YAML: channels and feeds name an environment variable
+(`password_env`, `secret_env`, `urls_env`, `auth_env`), looked up in the environment, else as
+a file of that name under ``$CREDENTIALS_DIRECTORY`` (systemd's LoadCredential=). Every secret
+value read is registered with `monitor.redact`, so no log line, stored error or notice shows it.
+
+Whatever the files hold, loading ends in the configuration or a ConfigError: values of the
+wrong type, non-finite or huge numbers and long strings are problems, not exceptions, and a
+value quoted in a message is cut short (`_show`).
 """
 
 from __future__ import annotations
@@ -12,15 +17,18 @@ from __future__ import annotations
 import gc
 import glob
 import ipaddress
+import math
 import os
 import re
+import reprlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
+from monitor import redact
 from monitor.errors import ConfigError, QueryError
 from monitor.models import (
     ChannelConfig,
@@ -37,9 +45,32 @@ from monitor.yamlpos import Located, PathKey, load_yaml
 FEEDS_FILE = "feeds.yaml"
 RULES_FILE = "rules.yaml"
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+# fullmatch on stripped text. Linear: neighbouring parts match disjoint characters (digits,
+# '.', spaces, unit letters), so a text splits into them one way only and a failed match
+# gives each character back at most once. main's `\s*(unit)?\s*$` tried every split of a
+# run of spaces between its two \s*: 100,000 spaces took 66 s.
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-_ENTITY_ID = re.compile(r"^[a-z0-9_-]+$")
+MAX_DURATION = 366 * 86400.0  # the longest interval, timeout or digest period: a year
+_ENTITY_ID = re.compile(r"[a-z0-9_-]+")  # fullmatch; one class, one pass: linear
+_SECRET_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}")  # fullmatch; at most 255 steps
+
+
+class _ShortRepr(reprlib.Repr):
+    """reprlib's cut-short repr, also for integers too long for repr (past 4,300 digits)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxstring = self.maxother = 80
+        self.maxlevel = 2
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 1_000:
+            return f"an integer of {x.bit_length():,} bits"
+        return super().repr_int(x, level)
+
+
+_REPR = _ShortRepr()
 _CHANNEL_TYPES = ("email", "webhook", "file", "apprise")
 
 
@@ -63,19 +94,27 @@ class Config:
 
 
 def parse_duration(value: Any) -> float:
-    """`30s`, `5m`, `1h`, `1d`, `250ms` or a number of seconds -> seconds (> 0)."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a duration such as 30s, 5m or 1h, got {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        m = _DURATION.match(str(value))
-        if not m:
-            raise ValueError(f"expected a duration such as 30s, 5m or 1h, got {value!r}")
+    """`30s`, `5m`, `1h`, `1d`, `250ms` or a number of seconds -> seconds (> 0, <= a year)."""
+    m = _DURATION.fullmatch(value.strip()) if isinstance(value, str) else None
+    if m:
         seconds = float(m.group(1)) * _UNITS[m.group(2)]
-    if seconds <= 0:
-        raise ValueError(f"expected a positive duration, got {value!r}")
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer beyond any float
+            seconds = math.inf
+    else:
+        raise ValueError(f"expected a duration such as 30s, 5m or 1h, got {_show(value)}")
+    if not seconds > 0:  # also NaN
+        raise ValueError(f"expected a positive duration, got {_show(value)}")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"expected a duration of at most 366d, got {_show(value)}")
     return seconds
+
+
+def _show(value: Any) -> str:
+    """`value` for a message: quoted like repr, cut to about 80 characters and two levels."""
+    return _REPR.repr(value)
 
 
 def config_dir_from_env(explicit: str | None = None) -> Path:
@@ -91,7 +130,10 @@ def config_dir_from_env(explicit: str | None = None) -> Path:
 
 
 def read_secret(name: str) -> str | None:
-    """A secret by name: the environment first, then $CREDENTIALS_DIRECTORY/<name>."""
+    """A secret by name: the environment first, then $CREDENTIALS_DIRECTORY/<name>.
+
+    None when neither has it; OSError or UnicodeDecodeError when the file cannot be read.
+    """
     value = os.environ.get(name)
     if value:
         return value
@@ -155,15 +197,23 @@ class _Checker:
         if value is None:
             return default
         if not isinstance(value, bool):
-            self.fail(path, f"expected true or false, got {value!r}")
+            self.fail(path, f"expected true or false, got {_show(value)}")
             return default
         return value
 
-    def integer(self, value: Any, path: PathKey, default: int, minimum: int = 1) -> int:
+    def integer(
+        self, value: Any, path: PathKey, default: int, minimum: int = 1, maximum: int | None = None
+    ) -> int:
         if value is None:
             return default
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            self.fail(path, f"expected an integer >= {minimum}, got {value!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < minimum
+            or (maximum is not None and value > maximum)
+        ):
+            wanted = f"from {minimum} to {maximum}" if maximum is not None else f">= {minimum}"
+            self.fail(path, f"expected an integer {wanted}, got {_show(value)}")
             return default
         return value
 
@@ -184,18 +234,35 @@ class _Checker:
                 self.fail((*path, key), f"unknown key{suggestion}", at_key=True)
 
     def secret(self, data: Mapping[str, Any], key: str, path: PathKey) -> str | None:
+        """The value of the secret `data[key]` names, registered for redaction."""
         env_name = data.get(key)
         if env_name is None:
             return None
         name = self.string(env_name, (*path, key))
         if not name:
             return None
-        value = read_secret(name)
+        if not _SECRET_NAME.fullmatch(name):
+            self.fail(
+                (*path, key),
+                f"expected the name of an environment variable or credential file "
+                f"(letters, digits, '_', '.', '-'), got {_show(name)}",
+            )
+            return None
+        try:
+            value = read_secret(name)
+        except OSError as e:
+            self.fail((*path, key), f"secret {name!r}: cannot read its file: {e.strerror}")
+            return None
+        except UnicodeDecodeError:  # its message would quote bytes of the secret
+            self.fail((*path, key), f"secret {name!r}: its file is not UTF-8 text")
+            return None
         if value is None:
             self.fail(
                 (*path, key),
                 f"secret {name!r} is not set in the environment or $CREDENTIALS_DIRECTORY",
             )
+        else:
+            redact.register_secrets([value])
         return value
 
 
@@ -215,26 +282,56 @@ def _closest(word: str, options: set[str]) -> str | None:
 
 
 def _http_url(c: _Checker, value: Any, path: PathKey) -> str:
+    """An http(s) URL; a password in it is registered for redaction."""
     url = c.string(value, path)
     if url:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            c.fail(path, f"expected an http(s) URL, got {url!r}")
+        parts = _url_parts(url)
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            c.fail(path, f"expected an http(s) URL, got {_show(url)}")
+        elif parts.password:
+            redact.register_secrets([parts.password, unquote(parts.password)])
     return url
+
+
+def _url_parts(url: str) -> SplitResult | None:
+    """`url` split, or None when it cannot be (a bad IPv6 literal, a port out of range)."""
+    try:
+        parts = urlsplit(url)
+        return None if parts.port == 0 else parts
+    except ValueError:
+        return None
 
 
 # --------------------------------------------------------------------------- feeds.yaml
 
-_FEED_KEYS = {"name", "url", "interval", "timeout", "extract", "tags", "allow_networks", "enabled"}
+_FEED_KEYS = {
+    "name",
+    "url",
+    "interval",
+    "timeout",
+    "extract",
+    "tags",
+    "allow_networks",
+    "enabled",
+    "auth_env",
+}
 _DEFAULT_KEYS = {"interval", "timeout", "extract", "allow_networks"}
 
 
-def parse_feeds(doc: Located, problems: list[str]) -> tuple[FeedConfig, ...]:
+def parse_feeds(doc: Located, problems: list[str], warnings: list[str]) -> tuple[FeedConfig, ...]:
+    """The feeds of a feeds.yaml document; problems and warnings are appended to the lists."""
     c = _Checker(doc, problems)
     top = c.mapping(doc.value, ())
     c.unknown_keys(top, (), {"defaults", "feeds"})
     defaults = c.mapping(top.get("defaults"), ("defaults",))
-    c.unknown_keys(defaults, ("defaults",), _DEFAULT_KEYS)
+    c.unknown_keys(defaults, ("defaults",), _DEFAULT_KEYS | {"auth_env"})
+    if "auth_env" in defaults:
+        c.fail(
+            ("defaults", "auth_env"),
+            "auth_env is per feed: in defaults it would send the credentials to every feed's "
+            "host (share it between feeds with a YAML anchor or `<<:` merge)",
+            at_key=True,
+        )
     d_interval = c.duration(defaults.get("interval"), ("defaults", "interval"), 300.0)
     d_timeout = c.duration(defaults.get("timeout"), ("defaults", "timeout"), 20.0)
     d_extract, d_override = _extract_setting(c, defaults.get("extract"), ("defaults", "extract"))
@@ -254,7 +351,8 @@ def parse_feeds(doc: Located, problems: list[str]) -> tuple[FeedConfig, ...]:
         name = c.string(data.get("name"), (*path, "name"))
         url = _http_url(c, data.get("url"), (*path, "url"))
         if name in seen:
-            c.fail((*path, "name"), f"duplicate feed name {name!r} (first at feeds[{seen[name]}])")
+            first = f"first at feeds[{seen[name]}]"
+            c.fail((*path, "name"), f"duplicate feed name {_show(name)} ({first})")
         seen[name] = i
         extract, override = (
             _extract_setting(c, data["extract"], (*path, "extract"))
@@ -273,9 +371,51 @@ def parse_feeds(doc: Located, problems: list[str]) -> tuple[FeedConfig, ...]:
                 tags=c.strings(data.get("tags"), (*path, "tags")),
                 allow_networks=networks,
                 enabled=c.boolean(data.get("enabled"), (*path, "enabled"), True),
+                auth=_feed_auth(c, data, path, url, warnings),
             )
         )
     return tuple(feeds)
+
+
+def _feed_auth(
+    c: _Checker, data: Mapping[str, Any], path: PathKey, url: str, warnings: list[str]
+) -> tuple[str, str] | None:
+    """`auth_env`: the secret it names, `user:password`, as (user, password) for basic auth.
+
+    Credentials written into the URL work too, but show wherever the URL is printed: a
+    warning says so, and another when either kind would cross the network in plain http.
+    """
+    parts = _url_parts(url) if url else None
+    in_url = parts is not None and parts.username is not None
+    if in_url:
+        warnings.append(
+            c.doc.problem(
+                (*path, "url"),
+                "the URL carries credentials, which show wherever the URL is printed; "
+                "put user:password in a secret and name it with auth_env",
+            )
+        )
+    secret = c.secret(data, "auth_env", path)
+    if secret is None:
+        auth = None
+    else:
+        user, colon, password = secret.partition(":")
+        if not colon:
+            name = str(data["auth_env"])
+            c.fail((*path, "auth_env"), f"secret {name!r} must hold user:password (no ':' in it)")
+            return None
+        if in_url:
+            c.fail((*path, "auth_env"), "credentials both in the URL and in auth_env: keep one")
+            return None
+        redact.register_secrets([password])
+        auth = (user, password)
+    if (auth or in_url) and parts is not None and parts.scheme == "http":
+        warnings.append(
+            c.doc.problem(
+                (*path, "url"), "basic auth credentials would cross the network in plain http"
+            )
+        )
+    return auth
 
 
 def _extract_setting(c: _Checker, value: Any, path: PathKey) -> tuple[bool, ExtractOverride | None]:
@@ -295,7 +435,7 @@ def _networks(c: _Checker, value: Any, path: PathKey) -> tuple[str, ...]:
         try:
             out.append(str(ipaddress.ip_network(net, strict=False)))
         except ValueError:
-            c.fail((*path, i), f"expected a network such as 127.0.0.0/8, got {net!r}")
+            c.fail((*path, i), f"expected a network such as 127.0.0.0/8, got {_show(net)}")
     return tuple(out)
 
 
@@ -321,18 +461,22 @@ _CHANNEL_KEYS: dict[str, set[str]] = {
     "file": _COMMON_CHANNEL_KEYS | {"path"},
     "apprise": _COMMON_CHANNEL_KEYS | {"urls", "urls_env", "timeout"},
 }
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+# fullmatch on stripped text. Linear for the reason _DURATION is: the optional window must
+# start with a digit or '.', so the spaces around it split one way only. main's
+# `/\s*(\d*...)?\s*(unit)` let both \s* share a run of spaces: 100,000 took 93 s.
+_RATE = re.compile(r"(\d+)\s*/\s*(?:(\d+(?:\.\d+)?|\.\d+)\s*)?(s|m|h|d)")
 _SMTP_KEYS = {"host", "port", "starttls", "tls", "username", "password_env", "timeout"}
 
 
 def _parse_entities(c: _Checker, value: Any, path: PathKey, into: dict[str, EntityConfig]) -> None:
-    for eid, raw in c.mapping(value, path).items():
-        epath = (*path, eid)
-        if not _ENTITY_ID.match(str(eid)):
+    for key, raw in c.mapping(value, path).items():
+        eid = str(key)
+        epath = (*path, key)
+        if not _ENTITY_ID.fullmatch(eid):
             c.fail(epath, "entity ids use lowercase letters, digits, '-' and '_'", at_key=True)
             continue
         if eid in into:
-            c.fail(epath, f"entity {eid!r} is defined twice")
+            c.fail(epath, f"entity {_show(eid)} is defined twice")
         data = c.mapping(raw, epath, "{aliases: [...], exact: [...]}")
         c.unknown_keys(data, epath, {"aliases", "exact", "description"})
         aliases = c.strings(data.get("aliases"), (*epath, "aliases"))
@@ -344,10 +488,15 @@ def _parse_entities(c: _Checker, value: Any, path: PathKey, into: dict[str, Enti
 
 def parse_rate(value: Any) -> RateLimit:
     """`20/h`, `5/30m`, `100/d` -> RateLimit(count, window seconds)."""
-    m = _RATE.match(str(value)) if not isinstance(value, bool) else None
-    if not m or int(m.group(1)) < 1:
-        raise ValueError(f"expected a limit such as 20/h or 5/30m, got {value!r}")
-    return RateLimit(int(m.group(1)), float(m.group(2) or 1) * _UNITS[m.group(3)])
+    m = _RATE.fullmatch(value.strip()) if isinstance(value, str) else None
+    count = int(m.group(1)) if m and len(m.group(1)) <= 9 else 0
+    window = float(m.group(2) or 1) * _UNITS[m.group(3)] if m else 0.0
+    if count < 1 or not 0 < window <= MAX_DURATION:
+        raise ValueError(f"expected a limit such as 20/h or 5/30m, got {_show(value)}")
+    return RateLimit(count, window)
+
+
+MAX_CRONTAB_CHARS = 200  # apscheduler's crontab parser takes 0.7 s on 160,000 characters
 
 
 def check_digest(spec: str) -> None:
@@ -359,19 +508,20 @@ def check_digest(spec: str) -> None:
         pass
     from apscheduler.triggers.cron import CronTrigger
 
+    wanted = "expected a duration such as 1h or a crontab line such as '0 8 * * *'"
+    if len(spec) > MAX_CRONTAB_CHARS:
+        raise ValueError(f"{wanted}, got {len(spec):,} characters")
     try:
         CronTrigger.from_crontab(spec)
     except ValueError as e:
-        raise ValueError(
-            f"expected a duration such as 1h or a crontab line such as '0 8 * * *', got {spec!r}"
-        ) from e
+        raise ValueError(f"{wanted}, got {_show(spec)}") from e
 
 
 def _parse_channel(c: _Checker, name: str, raw: Any, path: PathKey) -> ChannelConfig | None:
     data = c.mapping(raw, path)
     kind = data.get("type")
     if kind not in _CHANNEL_TYPES:
-        c.fail((*path, "type"), f"expected one of {', '.join(_CHANNEL_TYPES)}, got {kind!r}")
+        c.fail((*path, "type"), f"expected one of {', '.join(_CHANNEL_TYPES)}, got {_show(kind)}")
         return None
     c.unknown_keys(data, path, _CHANNEL_KEYS[kind])
     channel = _parse_channel_type(c, name, kind, data, path)
@@ -384,9 +534,16 @@ def _parse_channel(c: _Checker, name: str, raw: Any, path: PathKey) -> ChannelCo
     templates = c.string(data.get("templates"), (*path, "templates"), required=False) or None
     if templates:
         templates = str(c.base / templates)
-        if not Path(templates).is_dir():
-            c.fail((*path, "templates"), f"no such directory {templates!r}")
+        if not _is_dir(templates):
+            c.fail((*path, "templates"), f"no such directory {_show(templates)}")
     return replace(channel, digest=digest, templates_dir=templates)
+
+
+def _is_dir(path: str) -> bool:
+    try:
+        return Path(path).is_dir()
+    except OSError:  # a name too long for the file system, a permission
+        return False
 
 
 def _parse_channel_type(
@@ -398,7 +555,7 @@ def _parse_channel_type(
         c.unknown_keys(smtp_raw, spath, _SMTP_KEYS)
         smtp = SmtpConfig(
             host=c.string(smtp_raw.get("host", "localhost"), (*spath, "host")),
-            port=c.integer(smtp_raw.get("port"), (*spath, "port"), 25),
+            port=c.integer(smtp_raw.get("port"), (*spath, "port"), 25, maximum=65535),
             starttls=c.boolean(smtp_raw.get("starttls"), (*spath, "starttls"), False),
             tls=c.boolean(smtp_raw.get("tls"), (*spath, "tls"), False),
             username=c.string(smtp_raw.get("username"), (*spath, "username"), required=False)
@@ -439,6 +596,7 @@ def _parse_channel_type(
     from_env = c.secret(data, "urls_env", path)
     if from_env:
         urls += tuple(u for u in from_env.split() if u)
+    redact.register_secrets(urls)  # an Apprise URL holds its service's token or password
     if not urls:
         c.fail(path, "an apprise channel needs urls (or urls_env naming a secret)")
     return ChannelConfig(
@@ -455,7 +613,7 @@ def _check_timezone(c: _Checker, tz: str, path: PathKey) -> None:
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        c.fail(path, f"unknown time zone {tz!r}")
+        c.fail(path, f"unknown time zone {_show(tz)}")
 
 
 def _parse_rule(
@@ -478,14 +636,14 @@ def _parse_rule(
     if query:
         try:
             for w in validate(query, entity_ids):
-                warnings.append(c.doc.problem(label, f"rule {name!r}: {w}"))
+                warnings.append(c.doc.problem(label, f"rule {_show(name)}: {w}"))
         except QueryError as e:
             c.fail(label, str(e))
     channels = c.strings(data["channels"], (*path, "channels")) if "channels" in data else ()
     if channel_names is not None:
         for i, ch in enumerate(channels):
             if ch not in channel_names:
-                c.fail((*path, "channels", i), f"unknown channel {ch!r}")
+                c.fail((*path, "channels", i), f"unknown channel {_show(ch)}")
     if data.keys() <= _BASIC_RULE_KEYS:  # most rules of a large file: nothing else to read
         return RuleConfig(name=name, query=query, channels=channels)
     max_alerts = None
@@ -531,14 +689,18 @@ def parse_rules(
     top = c.mapping(doc.value, ())
     c.unknown_keys(top, (), {"include", "entities", "channels", "rules", "operator_channel"})
     entities: dict[str, EntityConfig] = {}
+    included: set[str] = set()
     for i, pattern in enumerate(c.strings(top.get("include"), ("include",))):
         matched = sorted(glob.glob(str(base / pattern)))
         if not matched:
             c.fail(
                 ("include", i) if isinstance(top.get("include"), list) else ("include",),
-                f"no file matches {pattern!r}",
+                f"no file matches {_show(pattern)}",
             )
         for file in matched:
+            if file in included:  # a file two patterns match is read once
+                continue
+            included.add(file)
             try:
                 inc = load_yaml(Path(file), cached=False)  # gazetteers: small, positions kept
             except ConfigError as e:
@@ -556,8 +718,8 @@ def parse_rules(
         if channel:
             channels[str(name)] = channel
     operator = top.get("operator_channel")
-    if operator is not None and operator not in channels:
-        c.fail(("operator_channel",), f"unknown channel {operator!r}")
+    if operator is not None and (not isinstance(operator, str) or operator not in channels):
+        c.fail(("operator_channel",), f"unknown channel {_show(operator)}")
 
     warnings: list[str] = []
     rules: list[RuleConfig] = []
@@ -570,11 +732,11 @@ def parse_rules(
         if rule is None:
             continue
         if rule.name:  # name the rule in its problems: operators know rules by name
-            problems[before:] = [f"{p} (rule {rule.name!r})" for p in problems[before:]]
+            problems[before:] = [f"{p} (rule {_show(rule.name)})" for p in problems[before:]]
         if rule.name in seen:
             c.fail(
                 ("rules", i, "name"),
-                f"duplicate rule name {rule.name!r} (first at rules[{seen[rule.name]}])",
+                f"duplicate rule name {_show(rule.name)} (first at rules[{seen[rule.name]}])",
             )
         seen[rule.name] = i
         rules.append(rule)
@@ -622,13 +784,14 @@ def load_config(config_dir: Path, *, cached: bool = True) -> Config:
 
 def _load_config(config_dir: Path, *, cached: bool) -> Config:
     problems: list[str] = []
+    feed_warnings: list[str] = []
     feeds: tuple[FeedConfig, ...] = ()
     rules = RulesConfig({}, {}, ())
     positioned = True
     try:
         feeds_doc = load_yaml(config_dir / FEEDS_FILE, FEEDS_FILE, cached=cached)
         positioned = feeds_doc.positioned
-        feeds = parse_feeds(feeds_doc, problems)
+        feeds = parse_feeds(feeds_doc, problems, feed_warnings)
     except ConfigError as e:
         problems.extend(e.problems)
     try:
@@ -644,13 +807,15 @@ def _load_config(config_dir: Path, *, cached: bool) -> Config:
                 if name not in feed_names:
                     problems.append(
                         rules_doc.problem(
-                            ("rules", i, "feeds"), f"rule {rule.name!r}: unknown feed {name!r}"
+                            ("rules", i, "feeds"),
+                            f"rule {_show(rule.name)}: unknown feed {_show(name)}",
                         )
                     )
-    if (problems or rules.warnings) and not positioned:
+    warnings = (*feed_warnings, *rules.warnings)
+    if (problems or warnings) and not positioned:
         return _load_config(config_dir, cached=False)
     if problems:
         raise ConfigError(problems)
     return Config(
-        feeds, rules.entities, rules.channels, rules.rules, rules.warnings, rules.operator_channel
+        feeds, rules.entities, rules.channels, rules.rules, warnings, rules.operator_channel
     )

@@ -34,6 +34,7 @@ class FeedConfig:
     tags: tuple[str, ...] = ()
     allow_networks: tuple[str, ...] = ()  # CIDRs article links may resolve into
     enabled: bool = True
+    auth: tuple[str, str] | None = field(default=None, repr=False)  # basic auth (user, password)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,17 @@
 """YAML with positions: load a document and remember where every value came from.
 
-Config validation reports ``file:line:col: path: message``; PyYAML's node tree carries the
-marks, so the document is composed (with the C parser when available) and turned into plain
-Python values alongside a map from each value's path to its 1-based (line, column).
+Config validation reports ``file:line:col: path: message``. The parser's events (from the C
+parser when available) are turned into plain Python values here, without recursion,
+alongside a map from each value's path to its 1-based (line, column). Whatever the file
+holds, the outcome is the values or a ConfigError that says where:
+
+- nesting is limited to MAX_DEPTH levels;
+- an alias shares its anchor's value, and may not make the document, written out, longer
+  than ``max(EXPANSION_FLOOR, EXPANSION_FACTOR * len(text))`` characters ("billion laughs");
+- an alias inside the collection it names (``a: &x [*x]``) is refused;
+- merge keys (``<<: *defaults``) work; tags other than YAML's plain scalar types are refused;
+- a scalar that does not construct (``2020-13-45``, an integer of 5,000 digits) is a problem
+  at its position.
 """
 
 from __future__ import annotations
@@ -10,11 +19,22 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
+from yaml.events import (
+    AliasEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
 
 from monitor.errors import ConfigError
 
@@ -27,14 +47,14 @@ PathKey = tuple[str | int, ...]
 
 
 def render_path(path: PathKey) -> str:
-    """``("rules", 2, "query")`` -> ``rules[2].query``."""
+    """``("rules", 2, "query")`` -> ``rules[2].query``; long keys and paths are cut short."""
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else part
-    return out
+            out += f".{_short(part)}" if out else _short(part)
+    return out if len(out) <= 120 else f"{out[:59]}…{out[-60:]}"
 
 
 @dataclass
@@ -64,34 +84,288 @@ class Located:
         )
 
 
-def _convert(node: yaml.Node, path: PathKey, located: Located, dupes: list[PathKey]) -> Any:
-    located.marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = _scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
-            if not isinstance(key, str | int):
-                key = str(key)
-            if key in out:
-                dupes.append((*path, key))
-            mark = key_node.start_mark
-            located.key_marks[(*path, key)] = (mark.line + 1, mark.column + 1)
-            out[key] = _convert(value_node, (*path, key), located, dupes)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_convert(child, (*path, i), located, dupes) for i, child in enumerate(node.value)]
-    return _scalar(node)
+MAX_DEPTH = 100  # levels of nesting; a configuration needs fewer than 10
+EXPANSION_FACTOR = 10  # aliases may make a document this many times its own size, written out,
+EXPANSION_FLOOR = 1_000_000  # or this many characters, whichever is larger
 
-
+_TAG = "tag:yaml.org,2002:"
+_STR = _TAG + "str"
+_MERGE = _TAG + "merge"
+_SCALAR_TAGS = frozenset(
+    _TAG + kind for kind in ("null", "bool", "int", "float", "str", "binary", "timestamp")
+)
+_MAP_TAGS = frozenset({None, "!", _TAG + "map"})
+_SEQ_TAGS = frozenset({None, "!", _TAG + "seq"})
+_NO_KEY = object()  # a mapping waiting for its next key
+_MERGE_KEY = object()  # `<<`: its value is merged into the mapping, not stored under a key
 _constructor = yaml.SafeLoader("")
 
 
-def _scalar(node: yaml.Node) -> Any:
-    """Construct one scalar by its resolved tag (no per-node cache, so big files stay small)."""
-    build = _constructor.yaml_constructors.get(node.tag)
-    if build is None:
-        return node.value
-    return build(_constructor, node)
+class _Mark(Protocol):
+    """Where an event is: PyYAML's and libyaml's marks both have these (0-based)."""
+
+    line: int
+    column: int
+    index: int
+
+
+@dataclass(slots=True)
+class _Open:
+    """A collection being composed."""
+
+    value: list[Any] | dict[Any, Any]
+    path: PathKey
+    start: int  # index of its first character
+    size_before: int  # the document's written-out size when it started
+    anchor: str | None
+    height: int = 1  # levels it spans so far
+    key: Any = _NO_KEY
+    key_mark: tuple[int, int] = (1, 1)
+    merges: list[tuple[Any, _Mark]] = field(default_factory=list)
+
+
+class _Composer:
+    """Builds plain values from the parser's events, without recursion.
+
+    An alias shares the value of its anchor (nothing is copied), and the document's size
+    written out (every alias replaced by its anchor's text) is counted as the events arrive:
+    past ``max(EXPANSION_FLOOR, EXPANSION_FACTOR * len(text))`` characters the alias that
+    crossed it is refused, so no later stage can be made to walk an exponential tree or to
+    repeat a long string millions of times. An alias inside the collection it names (a
+    cycle) and nesting deeper than MAX_DEPTH are refused too. Merge keys (``<<: *defaults``)
+    are applied as YAML 1.1 says: the mapping's own keys win, then earlier merged mappings.
+    """
+
+    def __init__(self, text: str, name: str) -> None:
+        self.located = Located(name, None)
+        self.budget = max(EXPANSION_FLOOR, EXPANSION_FACTOR * len(text))
+        self.size = len(text)
+        self.stack: list[_Open] = []
+        self.anchors: dict[str, tuple[Any, int, int]] = {}  # name -> (value, size, height)
+        self.open_anchors: dict[str, _Mark] = {}
+        self.problems: list[str] = []
+        self.dupes: list[PathKey] = []
+
+    def compose(self, loader: Any) -> Located:
+        get_event = loader.get_event
+        documents = 0
+        while True:
+            event = get_event()
+            kind = type(event)
+            if kind is ScalarEvent:
+                self.scalar(event)
+            elif kind is MappingStartEvent or kind is SequenceStartEvent:
+                self.start(event, kind is MappingStartEvent)
+            elif kind is MappingEndEvent or kind is SequenceEndEvent:
+                self.end(event)
+            elif kind is AliasEvent:
+                self.alias(event)
+            elif kind is DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    message = "a second YAML document ('---'): a configuration file holds one"
+                    raise self.error(event.start_mark, message)
+            elif kind is StreamEndEvent:
+                break
+        message = "duplicate key (the later one would win)"
+        self.problems += [self.located.problem(p, message, at_key=True) for p in self.dupes]
+        if self.problems:
+            raise ConfigError(self.problems)
+        return self.located
+
+    def error(self, mark: _Mark, message: str) -> ConfigError:
+        return ConfigError([f"{self.located.file}:{mark.line + 1}:{mark.column + 1}: {message}"])
+
+    def awaiting_key(self) -> _Open | None:
+        """The innermost collection when it is a mapping waiting for a key."""
+        top = self.stack[-1] if self.stack else None
+        return top if top is not None and top.key is _NO_KEY and type(top.value) is dict else None
+
+    def set_key(self, top: _Open, key: Any, mark: _Mark) -> None:
+        if type(key) is list or type(key) is dict:
+            raise self.error(mark, f"a mapping key must be a plain value, not {_kind(key)}")
+        top.key = key if type(key) is str or type(key) is int else str(key)
+        top.key_mark = (mark.line + 1, mark.column + 1)
+
+    def attach(self, value: Any, mark: _Mark, height: int) -> PathKey:
+        """Put a value in its place (not a key: see `set_key`); its path."""
+        located = self.located
+        if not self.stack:
+            located.value = value
+            path: PathKey = ()
+        else:
+            top = self.stack[-1]
+            if height >= top.height:
+                top.height = height + 1
+            container = top.value
+            if type(container) is list:
+                path = (*top.path, len(container))
+                container.append(value)
+            else:
+                key, top.key = top.key, _NO_KEY
+                if key is _MERGE_KEY:
+                    top.merges.append((value, mark))
+                    path = (*top.path, "<<")
+                else:
+                    path = (*top.path, key)
+                    if key in container:
+                        self.dupes.append(path)
+                    container[key] = value
+                    located.key_marks[path] = top.key_mark
+        located.marks[path] = (mark.line + 1, mark.column + 1)
+        return path
+
+    def scalar(self, event: Any) -> None:
+        tag, text = event.tag, event.value
+        if tag is None or tag == "!":
+            tag = _constructor.resolve(yaml.ScalarNode, text, event.implicit)  # type: ignore[no-untyped-call]
+        top = self.awaiting_key()
+        problem = None
+        value: Any = text
+        if tag == _STR:
+            pass
+        elif tag == _MERGE and top is not None:
+            top.key = _MERGE_KEY
+            return
+        elif tag in _SCALAR_TAGS:
+            node = yaml.ScalarNode(tag, text, event.start_mark, event.end_mark, event.style)
+            try:
+                value = _constructor.yaml_constructors[tag](_constructor, node)
+            except (yaml.YAMLError, ValueError, KeyError, AttributeError, ArithmeticError) as e:
+                kind = tag.removeprefix(_TAG)
+                problem = (
+                    f"not a valid {kind}: {_short(text)} ({type(e).__name__}: {_short(str(e))})"
+                )
+        elif tag != _MERGE:
+            problem = f"unsupported tag {_tag(tag)}: use plain YAML values"
+        if event.anchor is not None:
+            self.define(event.anchor, event.start_mark)
+            size = max(1, event.end_mark.index - event.start_mark.index)
+            self.anchors[event.anchor] = (value, size, 0)
+        if top is not None:
+            self.set_key(top, value, event.start_mark)
+            if problem:
+                self.problems.append(self.error(event.start_mark, problem).problems[0])
+        else:
+            path = self.attach(value, event.start_mark, 0)
+            if problem:
+                self.problems.append(self.located.problem(path, problem))
+
+    def define(self, anchor: str, mark: _Mark) -> None:
+        if anchor in self.open_anchors or anchor in self.anchors:
+            raise self.error(mark, f"anchor &{_short(anchor)} is defined twice: rename one")
+
+    def start(self, event: Any, mapping: bool) -> None:
+        mark = event.start_mark
+        if len(self.stack) >= MAX_DEPTH:
+            raise self.error(
+                mark, f"nested deeper than {MAX_DEPTH} levels (a configuration needs fewer than 10)"
+            )
+        value: list[Any] | dict[Any, Any] = {} if mapping else []
+        if self.awaiting_key() is not None:
+            raise self.error(mark, f"a mapping key must be a plain value, not {_kind(value)}")
+        path = self.attach(value, mark, 0)
+        if event.tag not in (_MAP_TAGS if mapping else _SEQ_TAGS):
+            message = f"unsupported tag {_tag(event.tag)}: use plain YAML values"
+            self.problems.append(self.located.problem(path, message))
+        if event.anchor is not None:
+            self.define(event.anchor, mark)
+            self.open_anchors[event.anchor] = mark
+        self.stack.append(_Open(value, path, mark.index, self.size, event.anchor))
+
+    def end(self, event: Any) -> None:
+        done = self.stack.pop()
+        if done.merges:
+            self.merge(done)
+        if done.anchor is not None:
+            size = max(1, event.end_mark.index - done.start) + self.size - done.size_before
+            self.anchors[done.anchor] = (done.value, size, done.height)
+            del self.open_anchors[done.anchor]
+        if self.stack and done.height >= self.stack[-1].height:
+            self.stack[-1].height = done.height + 1
+
+    def alias(self, event: Any) -> None:
+        mark, name = event.start_mark, event.anchor
+        where = self.next_path()
+        label = f"{render_path(where)}: " if where else ""
+        opened = self.open_anchors.get(name)
+        if opened is not None:
+            raise self.error(
+                mark,
+                f"{label}alias *{_short(name)} is inside the collection it names "
+                f"(&{_short(name)} at line {opened.line + 1}): a collection cannot contain itself",
+            )
+        found = self.anchors.get(name)
+        if found is None:
+            raise self.error(mark, f"{label}alias *{_short(name)} names no anchor before it")
+        value, size, height = found
+        if len(self.stack) + height > MAX_DEPTH:
+            raise self.error(
+                mark,
+                f"{label}alias *{_short(name)} nests the document deeper than {MAX_DEPTH} levels",
+            )
+        self.size += size - max(1, event.end_mark.index - mark.index)
+        if self.size > self.budget:
+            raise self.error(
+                mark,
+                f"{label}alias *{_short(name)} makes the document more than {self.budget:,} "
+                f"characters long written out (the limit: {EXPANSION_FACTOR} times the file, "
+                f"at least {EXPANSION_FLOOR:,}); anchors are for sharing small blocks such as "
+                "defaults",
+            )
+        top = self.awaiting_key()
+        if top is not None:
+            self.set_key(top, value, mark)
+        else:
+            self.attach(value, mark, height)
+
+    def next_path(self) -> PathKey:
+        """Where the next value goes (for messages)."""
+        if not self.stack:
+            return ()
+        top = self.stack[-1]
+        if type(top.value) is list:
+            return (*top.path, len(top.value))
+        if top.key is _NO_KEY:
+            return top.path
+        return (*top.path, "<<" if top.key is _MERGE_KEY else top.key)
+
+    def merge(self, done: _Open) -> None:
+        """``<<: *a`` or ``<<: [*a, *b]``: keys not already in the mapping, earlier first."""
+        container = done.value
+        assert isinstance(container, dict)
+        for value, mark in done.merges:
+            for source in value if type(value) is list else [value]:
+                if type(source) is not dict:
+                    message = f"expected a mapping to merge, got {_kind(source)}"
+                    self.problems.append(self.located.problem((*done.path, "<<"), message))
+                    continue
+                for key, item in source.items():
+                    if key not in container:
+                        container[key] = item
+                        path = (*done.path, key)
+                        self.located.marks[path] = self.located.key_marks[path] = (
+                            mark.line + 1,
+                            mark.column + 1,
+                        )
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """`text` cut to `limit` characters, control characters escaped, for messages."""
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
+def _tag(tag: str) -> str:
+    """``tag:yaml.org,2002:set`` -> ``!!set``, as it is written."""
+    return _short("!!" + tag.removeprefix(_TAG) if tag.startswith(_TAG) else tag)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    return "a list" if isinstance(value, list) else type(value).__name__
 
 
 def load_yaml(path: Path, display: str | None = None, *, cached: bool = True) -> Located:
@@ -103,12 +377,7 @@ def load_yaml(path: Path, display: str | None = None, *, cached: bool = True) ->
     with `cached=False` to say where they are.
     """
     name = display or str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as e:
-        raise ConfigError([f"{name}: file not found"]) from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError([f"{name}: cannot read: {e}"]) from e
+    text = _read(path, name)
     if not cached or len(text) < CACHE_MIN_CHARS:
         return parse_yaml(text, name)
     cache = _cache_path(text)
@@ -131,6 +400,22 @@ def load_yaml(path: Path, display: str | None = None, *, cached: bool = True) ->
 
 
 CACHE_MIN_CHARS = 1_000_000
+MAX_FILE_BYTES = 256 << 20  # 25 times a newsroom's 100,000 rules
+
+
+def _read(path: Path, name: str) -> str:
+    """The file's text; a device, a FIFO or a file past MAX_FILE_BYTES is refused unread."""
+    try:
+        info = path.stat()  # before opening: opening a FIFO would wait for a writer
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError([f"{name}: not a regular file"])
+        if info.st_size > MAX_FILE_BYTES:
+            raise ConfigError([f"{name}: larger than {MAX_FILE_BYTES:,} bytes"])
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise ConfigError([f"{name}: file not found"]) from e
+    except (OSError, ValueError) as e:  # ValueError: a NUL in the name; UnicodeDecodeError
+        raise ConfigError([f"{name}: cannot read: {e}"]) from e
 
 
 def cache_dir() -> Path:
@@ -147,24 +432,36 @@ def _cache_path(text: str) -> Path:
     return cache_dir() / f"yaml-{CACHE_FORMAT}-{digest}.marshal"
 
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: merge keys applied, aliases shared
 
 
 def parse_yaml(text: str, name: str) -> Located:
+    """`text` as plain values with positions; any problem is a ConfigError that says where."""
     try:
-        node = yaml.compose(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as e:
+        loader = _Loader(text)  # PyYAML's own reader checks the characters here
+    except yaml.YAMLError as e:
+        raise _yaml_error(e, text, name) from e
+    try:
+        return _Composer(text, name).compose(loader)
+    except yaml.YAMLError as e:
+        raise _yaml_error(e, text, name) from e
+    finally:
+        loader.dispose()
+
+
+def _yaml_error(e: yaml.YAMLError, text: str, name: str) -> ConfigError:
+    if isinstance(e, yaml.reader.ReaderError) and isinstance(e.character, int):
+        # the first character YAML does not allow: where it first occurs (libyaml counts
+        # the position in bytes, PyYAML in characters)
+        at = text.find(chr(e.character))
+        line = text.count("\n", 0, at) + 1
+        column = at - text.rfind("\n", 0, at)
+        return ConfigError(
+            [f"{name}:{line}:{column}: character U+{e.character:04X} is not allowed in YAML"]
+        )
+    if isinstance(e, yaml.MarkedYAMLError):
         mark = e.problem_mark or e.context_mark
         where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
         what = " ".join(str(x) for x in (e.context, e.problem) if x)
-        raise ConfigError([f"{where}: YAML syntax error: {what}"]) from e
-    except yaml.YAMLError as e:
-        raise ConfigError([f"{name}: YAML error: {e}"]) from e
-    located = Located(name, None)
-    dupes: list[PathKey] = []
-    if node is not None:
-        located.value = _convert(node, (), located, dupes)
-    if dupes:
-        message = "duplicate key (the later one would win)"
-        raise ConfigError([located.problem(p, message, at_key=True) for p in dupes])
-    return located
+        return ConfigError([f"{where}: YAML syntax error: {what}"])
+    return ConfigError([f"{name}: YAML error: {e}"])

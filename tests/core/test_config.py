@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from monitor import redact
 from monitor.config import load_config, load_rules, parse_duration
 from monitor.errors import ConfigError
 
@@ -223,3 +225,165 @@ def test_large_files_are_cached_and_problems_still_say_where(
         with pytest.raises(ConfigError) as info:
             load_rules(rules)
         assert info.value.problems[0].startswith(f"{rules}:4:22: rules[0].query: expected operand")
+
+
+@pytest.mark.parametrize(
+    "value", [float("nan"), float("inf"), 10**400, "367d", "1e3s", [1], "5m" + " " * 50 + "x"]
+)
+def test_durations_out_of_range_or_of_the_wrong_kind(value: object) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(value)
+
+
+def test_the_longest_duration_is_a_year() -> None:
+    assert parse_duration("366d") == 366 * 86400.0
+    assert parse_duration(" 5m ") == 300.0
+
+
+# --------------------------------------------------------------------------- feed auth
+
+AUTH_FEEDS = """\
+feeds:
+  - {name: Paywalled, url: "https://news.example/feed", auth_env: NEWS_AUTH}
+  - {name: Open, url: "https://open.example/feed"}
+"""
+
+
+@pytest.fixture
+def no_secrets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in ("NEWS_AUTH", "NEWSROOM_SECRET", "CREDENTIALS_DIRECTORY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NEWSROOM_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    yield
+    redact.forget_secrets()
+
+
+@pytest.mark.usefixtures("no_secrets")
+def test_feed_auth_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWS_AUTH", "reader:pass:with:colons")
+    config = load_config(write(tmp_path, AUTH_FEEDS))
+    assert config.feeds[0].auth == ("reader", "pass:with:colons")
+    assert config.feeds[1].auth is None
+    assert "pass:with:colons" not in repr(config.feeds[0])
+    assert config.warnings == ()
+
+
+@pytest.mark.usefixtures("no_secrets")
+def test_feed_auth_from_credentials_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "NEWS_AUTH").write_text("reader:from-file\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    config = load_config(write(tmp_path, AUTH_FEEDS))
+    assert config.feeds[0].auth == ("reader", "from-file")
+
+
+@pytest.mark.usefixtures("no_secrets")
+@pytest.mark.parametrize(
+    ("feeds", "secret", "expected"),
+    [
+        (AUTH_FEEDS, None, "feeds.yaml:2:67: feeds[0].auth_env: secret 'NEWS_AUTH' is not set"),
+        (AUTH_FEEDS, "no-colon-token", "feeds.yaml:2:67: feeds[0].auth_env: secret 'NEWS_AUTH' "
+         "must hold user:password (no ':' in it)"),
+        (AUTH_FEEDS.replace("https://", "https://u:pw@", 1), "reader:secret-pw",
+         "feeds.yaml:2:72: feeds[0].auth_env: credentials both in the URL and in auth_env"),
+        (AUTH_FEEDS.replace("NEWS_AUTH", "../etc/passwd"), "x",
+         "feeds.yaml:2:67: feeds[0].auth_env: expected the name of an environment variable"),
+        ("defaults: {auth_env: NEWS_AUTH}\n" + AUTH_FEEDS, "reader:secret-pw",
+         "feeds.yaml:1:12: defaults.auth_env: auth_env is per feed"),
+    ],
+)  # fmt: skip
+def test_feed_auth_problems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, feeds: str, secret: str | None, expected: str
+) -> None:
+    if secret:
+        monkeypatch.setenv("NEWS_AUTH", secret)
+    (p,) = problems(write(tmp_path, feeds))
+    assert p.startswith(expected), p
+    assert "no-colon-token" not in p and "secret-pw" not in p
+
+
+@pytest.mark.usefixtures("no_secrets")
+def test_secret_files_that_cannot_be_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read error (EIO: reading /proc/self/mem at 0, as any read fails when run as root)
+    and a file that is not text; neither message quotes the file's bytes."""
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "NEWS_AUTH").symlink_to("/proc/self/mem")
+    (creds / "NEWSROOM_SECRET").write_bytes(b"whsec_\xff\xfe\xfd-binary")
+    monkeypatch.delenv("NEWSROOM_SECRET")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    found = problems(write(tmp_path, AUTH_FEEDS))
+    assert found[0] == (
+        "feeds.yaml:2:67: feeds[0].auth_env: secret 'NEWS_AUTH': cannot read its file: "
+        "Input/output error"
+    )
+    assert found[1].startswith("rules.yaml:7:") and "its file is not UTF-8 text" in found[1]
+
+
+@pytest.mark.usefixtures("no_secrets")
+@pytest.mark.parametrize(
+    ("url", "auth", "warnings"),
+    [
+        ("https://news.example/feed", True, []),
+        ("http://news.example/feed", True, ["feeds.yaml:2:28: feeds[0].url: basic auth "
+                                            "credentials would cross the network in plain http"]),
+        ("https://u:pw@news.example/feed", False, ["feeds.yaml:2:28: feeds[0].url: the URL "
+                                                   "carries credentials"]),
+        ("http://u:pw@news.example/feed", False, ["feeds.yaml:2:28: feeds[0].url: the URL carries",
+                                                  "feeds.yaml:2:28: feeds[0].url: basic auth"]),
+    ],
+)  # fmt: skip
+def test_warnings_about_feed_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, auth: bool, warnings: list[str]
+) -> None:
+    monkeypatch.setenv("NEWS_AUTH", "reader:secret-pw")
+    line = f'  - {{name: Paywalled, url: "{url}"' + (", auth_env: NEWS_AUTH}" if auth else "}")
+    config = load_config(write(tmp_path, f"feeds:\n{line}\n"))
+    assert len(config.warnings) == len(warnings)
+    for want, got in zip(warnings, config.warnings, strict=True):
+        assert got.startswith(want), got
+
+
+# --------------------------------------------------------------------------- redaction
+
+
+@pytest.mark.usefixtures("no_secrets")
+def test_every_secret_read_is_registered_for_redaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secrets = {
+        "NEWS_AUTH": "reader:feed-password-1",
+        "SMTP_PASSWORD": "smtp-password-2",
+        "NEWSROOM_SECRET": "whsec_webhook-secret-3",
+        "APPRISE_URLS": "tgram://bot-token-4/chat mailto://user:mail-pass-5@example.org",
+    }
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    rules = RULES_OK + textwrap.dedent(
+        """\
+        operator_channel: ops
+        """
+    )
+    rules = rules.replace(
+        "channels:\n",
+        "channels:\n"
+        "  ops: {type: apprise, urls: ['json://inline-token-6@hooks.example'],"
+        " urls_env: APPRISE_URLS}\n"
+        "  mailer: {type: email, to: [a@example.org], from: b@example.org, smtp: {host: m,\n"
+        "           tls: true, username: u, password_env: SMTP_PASSWORD}}\n",
+    )
+    feeds = AUTH_FEEDS + '  - {name: Inline, url: "https://u:url-password-7@x.example/f"}\n'
+    load_config(write(tmp_path, feeds, rules))
+    leaked = [
+        "feed-password-1", "smtp-password-2", "whsec_webhook-secret-3", "tgram://bot-token-4/chat",
+        "mailto://user:mail-pass-5@example.org", "json://inline-token-6@hooks.example",
+        "url-password-7",
+    ]  # fmt: skip
+    text = "; ".join(f"error near {s} here" for s in leaked)
+    out = redact.redact(text)
+    for secret in leaked:
+        assert secret not in out, out
+    assert out.count(redact.MASK) >= len(leaked)
