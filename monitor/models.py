@@ -84,7 +84,7 @@ class SmtpConfig:
     starttls: bool = False  # upgrade a plain connection with STARTTLS (required if true)
     tls: bool = False  # implicit TLS (SMTPS, usually port 465)
     username: str | None = None
-    password: str | None = None  # resolved from password_env / $CREDENTIALS_DIRECTORY
+    password: str | None = field(default=None, repr=False)  # from password_env / credentials
     timeout: float = 60.0
 
 
@@ -101,12 +101,12 @@ class ChannelConfig:
     timezone: str = "UTC"
     # webhook
     url: str = ""
-    secret: str | None = None  # resolved from secret_env; Standard Webhooks `whsec_...`
+    secret: str | None = field(default=None, repr=False)  # from secret_env: `whsec_...`
     timeout: float = 30.0
     # file
     path: str = ""
     # apprise
-    apprise_urls: tuple[str, ...] = ()
+    apprise_urls: tuple[str, ...] = field(default=(), repr=False)  # they carry tokens
     # every type
     digest: str | None = None  # "1h" (every hour, on the hour) or a crontab line "0 8 * * *"
     templates_dir: str | None = None  # operator overrides of the Jinja2 templates

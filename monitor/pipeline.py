@@ -213,6 +213,7 @@ class Pipeline:
             etag=etag,
             last_modified=last_modified,
             allow_networks=feed.allow_networks,
+            auth=feed.auth,
         )
         if result.not_modified:
             report.status = "not_modified"

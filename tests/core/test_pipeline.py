@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from dataclasses import replace
 from pathlib import Path
 
@@ -165,3 +166,15 @@ def test_sketches_tell_copies_from_other_stories() -> None:
     different = len(set(text_sketch(text)) & set(text_sketch(other)))
     assert same >= MIN_SHARED > different
     assert text_sketch("too short to judge") == []
+
+
+def test_feed_behind_basic_auth_gets_its_credentials_and_pages_do_not(store: Store) -> None:
+    with NewsSite() as site:
+        link = site.add_page("/story", f"<html><body><p>{SUMMARY}</p></body></html>")
+        url = site.add_feed("/private.xml", rss_feed("P", [FeedEntry("R", link, "g1", SUMMARY)]))
+        poll(store, feed("P", url, auth=("desk", "s3cret-pass")))
+        (feed_request,) = site.requests_for("/private.xml")
+        (page_request,) = site.requests_for("/story")
+    expected = "Basic " + base64.b64encode(b"desk:s3cret-pass").decode()
+    assert feed_request.headers.get("authorization") == expected
+    assert "authorization" not in page_request.headers  # only the feed's own URL gets them
