@@ -166,11 +166,13 @@ def _chunk_tokens(chunk: str, base: int, out: Tokens) -> None:
     pieces = list(map(_normal_char, chunk))  # C loops over a cache: fast on huge chunks
     text = "".join(pieces)
     ends: array[int] | None = None  # None: text[i] came from chunk[i]
+    marks = b""  # with ends: 1 where chunk has a combining mark, else 0
     whole = False
     if len(chunk) <= MAX_WHOLE and text != (normal := _normalise(chunk)):
         text, whole = normal, True
     elif len(text) != len(chunk) or "" in pieces:
         ends = array("q", accumulate(map(len, pieces)))  # text[ends[i - 1]:ends[i]]: chunk[i]
+        marks = bytes(map(bool, map(unicodedata.combining, chunk)))
     keep: list[int] | None = None  # None: reduced[i] is text[i]
     reduced = text
     if "'" in text:
@@ -187,8 +189,7 @@ def _chunk_tokens(chunk: str, base: int, out: Tokens) -> None:
             start, end = first, last + 1
         else:
             start, end = bisect_right(ends, first), bisect_right(ends, last) + 1
-            while end < len(chunk) and unicodedata.combining(chunk[end]):
-                end += 1  # the accents of the last letter
+            end = stop if (stop := marks.find(0, end)) >= 0 else len(chunk)  # and its accents
         out.exact.append(m.group())
         out.folded.append(fold(m.group()))
         out.spans.append((base + start, base + end))
