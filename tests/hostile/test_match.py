@@ -148,6 +148,18 @@ def test_many_mentions_of_one_term() -> None:
     assert all(len(m.spans) <= 12 for m in matcher.match(doc))
 
 
+def test_a_huge_matched_word_gives_a_short_snippet() -> None:
+    """A prefix rule matching a 1,000,000-letter word: the snippet shows its start."""
+    matcher = Matcher.build([RuleConfig(name="r", query="sanction* NEAR/s iran")], ENTITIES)
+    word = "sanction" + "s" * 1_000_000
+    doc = Document("d", "", f"New {word} on Iran. Other news.")
+    [m] = matcher.match(doc)
+    snippet = next(s for s in m.snippets if "sanction" in s.text)
+    assert len(snippet.text) == 4 + 400 + 80 + 1  # "New ", the word cut, context, "…"
+    assert snippet.text.startswith("New sanctionsss") and snippet.text.endswith("s…")
+    assert snippet.highlights == ((4, 484),)  # all of the word that shows
+
+
 # ------------------------------------------------------------------ property tests
 
 PUNCTUATION = st.sampled_from([*".!?…\"'”“)(]-,;:_*«»。！？", "?!", ".)", '."', "..."])
