@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from monitor.errors import QueryError
 from monitor.match import Matcher, validate_query
+from monitor.match.matcher import MAX_TEXT_CHARS
 from monitor.match.query import MAX_DEPTH, parse_query
 from monitor.match.tokens import tokenize, units
 from monitor.models import Document, EntityConfig, RuleConfig
@@ -149,15 +150,28 @@ def test_many_mentions_of_one_term() -> None:
 
 
 def test_a_huge_matched_word_gives_a_short_snippet() -> None:
-    """A prefix rule matching a 1,000,000-letter word: the snippet shows its start."""
+    """A prefix rule matching a 500,000-letter word: the snippet shows its start."""
     matcher = Matcher.build([RuleConfig(name="r", query="sanction* NEAR/s iran")], ENTITIES)
-    word = "sanction" + "s" * 1_000_000
+    word = "sanction" + "s" * 500_000
     doc = Document("d", "", f"New {word} on Iran. Other news.")
     [m] = matcher.match(doc)
     snippet = next(s for s in m.snippets if "sanction" in s.text)
     assert len(snippet.text) == 4 + 400 + 80 + 1  # "New ", the word cut, context, "…"
     assert snippet.text.startswith("New sanctionsss") and snippet.text.endswith("s…")
     assert snippet.highlights == ((4, 484),)  # all of the word that shows
+
+
+def test_rules_see_the_first_million_characters_without_cutting_a_word() -> None:
+    matcher = Matcher.build(
+        [RuleConfig(name="start", query="nuclear"), RuleConfig(name="end", query="iran")],
+        ENTITIES,
+    )
+    filler = "x " * ((MAX_TEXT_CHARS - 12) // 2)  # the limit falls after "Iran" of "Iranian"
+    doc = Document("d", "", "nuclear " + filler + "Iranian talks. Iran. " * 1000)
+    assert [m.rule for m in matcher.match(doc)] == ["start"]
+    assert "not found" in matcher.explain("end", doc)
+    short = Document("d", "", "nuclear " + filler[:-1000] + "Iranian talks. Iran.")
+    assert [m.rule for m in matcher.match(short)] == ["start", "end"]
 
 
 # ------------------------------------------------------------------ property tests
