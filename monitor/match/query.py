@@ -224,8 +224,7 @@ class _Parser:
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise QueryError(
-                f"query nested deeper than {MAX_DEPTH} levels of parentheses, NOT and "
-                "title:/body:; write it flatter: (a OR b OR c), not (a OR (b OR (c)))",
+                f"query nested deeper than {MAX_DEPTH} levels (parentheses, NOT, title:/body:)",
                 tok.column,
             )
 
