@@ -90,7 +90,7 @@ def _alternating_marks(n: int) -> str:
 
 
 SENTENCES = "Iran nuclear uranium. "
-MANY = int(os.environ.get("HOSTILE_MANY", 1_000_000))
+MANY = 1_000_000
 
 CASES = [
     Case(
@@ -166,12 +166,12 @@ CASES = [
     ),
     Case(
         "near-s-160k",
-        "match: NEAR/s and ONEAR/p, 'Iran nuclear uranium. ' x 160,000",
+        "match: NEAR/s and ONEAR/p, 'Iran nuclear uranium. ' x 160,000 (3.5M chars)",
         lambda: _match(["iran NEAR/s nuclear", "uranium ONEAR/p @iran"], SENTENCES * 160_000),
     ),
     Case(
         "one-term-1m",
-        "match: 'iran ' x 1,000,000, 8 rules on it",
+        "match: 'iran ' x 1,000,000, 8 rules on it (rules see 1M characters)",
         lambda: _match(
             [
                 "iran",
