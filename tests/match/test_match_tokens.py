@@ -124,3 +124,14 @@ def test_same_tokens_and_offsets_as_the_cluster_by_cluster_tokenizer(text: str) 
     tokenizer (cluster by cluster, or the whole chunk when that differs)."""
     t, r = tokenize(text), reference_tokenize(text)
     assert (t.exact, t.folded, t.spans) == (r.exact, r.folded, r.spans)
+
+
+NO_SPACE = RICH.filter(lambda s: not s.isspace())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(NO_SPACE, min_size=300, max_size=700).map("".join))
+def test_long_chunks_have_the_same_tokens_and_offsets_too(text: str) -> None:
+    """Chunks longer than MAX_WHOLE are not checked against their normalisation as a whole."""
+    t, r = tokenize(text), reference_tokenize(text)
+    assert (t.exact, t.folded, t.spans) == (r.exact, r.folded, r.spans)
