@@ -24,8 +24,9 @@ side must also occur at least k times.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 
 from monitor.match.query import Field, Leaf, Near, Prefix, Term
 from monitor.match.tokens import Tokens, tokenize, units
@@ -136,33 +137,6 @@ class Hits:
             self._units = (ts + [s + first_s for s in bs], tp + [p + first_p for p in bp])
         return self._units[0] if unit == "sentence" else self._units[1]
 
-    def pairs(
-        self, near: Near, left: list[Occurrence], right: list[Occurrence]
-    ) -> Iterator[tuple[Occurrence, Occurrence, int]]:
-        """Every (left, right, tokens between) pair that satisfies ``near``."""
-        tl = self.text.title_length
-        words = near.unit == "words"
-        ids = None if words else self.unit_ids(near.unit)
-        limit = near.distance
-        for a in left:
-            a_title = a[0] < tl
-            for b in right:
-                if (b[0] < tl) != a_title:
-                    continue
-                if b[0] >= a[1]:
-                    gap = b[0] - a[1]
-                elif not near.ordered and a[0] >= b[1]:
-                    gap = a[0] - b[1]
-                else:
-                    continue
-                if words:
-                    if gap <= limit:
-                        yield a, b, gap
-                else:
-                    assert ids is not None
-                    if ids[min(a[0], b[0])] == ids[max(a[1], b[1]) - 1]:
-                        yield a, b, gap
-
 
 def mentions(found: Sequence[Occurrence]) -> int:
     """Number of non-overlapping occurrences (leftmost, then longest, first)."""
@@ -207,100 +181,154 @@ def near_evidence(
     """A NEAR: FOUND with the closest pair and other occurrences that are part of a close
     pair (see ``Hits.shown``), and the distance of the closest pair. ``sides`` lists
     (operand, concept) of the left and right alternatives."""
-    owner: dict[Occurrence, Leaf] = {}
     found: list[list[Occurrence]] = []
     for side in sides:
-        occ = []
-        for leaf, concept in side:
-            for o in hits.occurrences(concept, scope):
-                owner.setdefault(o, leaf)
-                occ.append(o)
+        occ = hits.gather([concept for _, concept in side], scope)
         if not occ or (k > 1 and mentions(occ) < k):
             return NO_EVIDENCE
         found.append(occ)
-    if node.unit == "words":
-        closest = _closest_words(node, found[0], found[1], hits.text.title_length)
-        if closest is None:
-            return NO_EVIDENCE
-        (a, b, gap), paired_left, paired_right = closest
-    else:
-        pairs = list(hits.pairs(node, found[0], found[1]))
-        if not pairs:
-            return NO_EVIDENCE
-        a, b, gap = min(pairs, key=lambda p: p[2])
-        paired_left, paired_right = {p[0] for p in pairs}, {p[1] for p in pairs}
+    closest = closest_pair(hits, node, found[0], found[1])
+    if closest is None:
+        return NO_EVIDENCE
+    (a, b, gap), paired_left, paired_right = closest
     used = {a, b}
     used.update(hits.shown(sorted(paired_left)))
     used.update(hits.shown(sorted(paired_right)))
-    return Evidence(FOUND, tuple((owner[o], o) for o in sorted(used)), (gap,))
+    owners = _Owners(hits, [*sides[0], *sides[1]], scope)
+    return Evidence(FOUND, tuple((owners.of(o), o) for o in sorted(used)), (gap,))
 
 
-_Pair = tuple[Occurrence, Occurrence, int]
+class _Owners:
+    """The operand an occurrence is shown for: the first of the NEAR's alternatives (left
+    ones first) that occurs there. Looked up only for the few occurrences shown."""
+
+    __slots__ = ("alternatives", "hits", "members", "scope")
+
+    def __init__(self, hits: Hits, alternatives: list[tuple[Leaf, int]], scope: Field | None):
+        self.hits = hits
+        self.alternatives = alternatives
+        self.scope = scope
+        self.members: dict[int, set[Occurrence]] = {}
+
+    def of(self, o: Occurrence) -> Leaf:
+        for leaf, concept in self.alternatives:
+            members = self.members.get(concept)
+            if members is None:
+                occ = self.hits.occurrences(concept, self.scope)
+                members = self.members[concept] = set(occ)
+            if o in members:
+                return leaf
+        raise AssertionError(f"{o} is no occurrence of this NEAR")
 
 
-def _closest_words(
-    near: Near, left: list[Occurrence], right: list[Occurrence], tl: int
-) -> tuple[_Pair, set[Occurrence], set[Occurrence]] | None:
-    """``Hits.pairs`` for a NEAR/n, in O((L + R) log R) rather than L x R: the closest pair
-    (the first in ``pairs`` order among equally close ones) and the occurrences of each side
-    that are part of some pair; None when there is no pair."""
+Pair = tuple[Occurrence, Occurrence, int]  # left, right, tokens between them
+
+
+def closest_pair(
+    hits: Hits, near: Near, left: list[Occurrence], right: list[Occurrence]
+) -> tuple[Pair, set[Occurrence], set[Occurrence]] | None:
+    """The pairs of a NEAR, in O((L + R) log(L + R)) rather than L x R.
+
+    A pair is an occurrence of each side that satisfies ``near``: in the same field, not
+    overlapping, in order for ONEAR, and at most ``near.distance`` tokens apart (NEAR/n) or
+    both in one sentence (NEAR/s) or paragraph (NEAR/p). Returns the closest pair (fewest
+    tokens between; among equally close ones the first by position in ``left``, then in
+    ``right``) and the occurrences of each side that are part of some pair; None when there
+    is no pair.
+    """
+    tl = hits.text.title_length
+    if near.unit == "words":
+        left_groups: list[int | None] = list(map(tl.__gt__, map(_first, left)))
+        right_groups: list[int | None] = list(map(tl.__gt__, map(_first, right)))
+        limit: int | None = near.distance
+    else:
+        ids = hits.unit_ids(near.unit)
+        left_groups, right_groups = _units(ids, left), _units(ids, right)
+        limit = None
+    return closest(near.ordered, limit, left, right, left_groups, right_groups)
+
+
+_first, _second = itemgetter(0), itemgetter(1)
+
+
+def _units(ids: list[int], occ: list[Occurrence]) -> list[int | None]:
+    """The sentence or paragraph of each occurrence; None for one that spans two (a phrase
+    across a sentence end), as it can share none with an occurrence of the other side."""
+    firsts = map(ids.__getitem__, map(_first, occ))
+    lasts = map(ids.__getitem__, map((-1).__add__, map(_second, occ)))
+    return [a if a == b else None for a, b in zip(firsts, lasts, strict=True)]
+
+
+def closest(
+    ordered: bool,
+    limit: int | None,
+    left: list[Occurrence],
+    right: list[Occurrence],
+    left_groups: list[int | None],
+    right_groups: list[int | None],
+) -> tuple[Pair, set[Occurrence], set[Occurrence]] | None:
+    """``closest_pair`` over any grouping: occurrences pair when they have the same group
+    (not None), do not overlap, the left one comes first if ``ordered``, and at most
+    ``limit`` tokens lie between them (any number if None).
+
+    Groups must be contiguous stretches of tokens (a field, a sentence): then the nearest
+    occurrence of the other side that starts after one ends (or ends before it starts),
+    found by bisection, is its only candidate on that side, as any other one is farther
+    away and so in the same group or one farther away.
+    """
+    to_right = _nearest(left, left_groups, right, right_groups, True, not ordered, limit)
     best: tuple[int, int, int] | None = None  # gap, index in left, index in right
-    paired_left: set[Occurrence] = set()
-    after = sorted((b[0], i) for i, b in enumerate(right))  # by start, then list order
-    before = sorted((b[1], -i) for i, b in enumerate(right))  # by end, list order last
-    for ai, a in enumerate(left):
-        partner = _partner(a, after, before, right, near, tl)
-        if partner is not None:
-            paired_left.add(a)
-            if best is None or (partner[0], ai) < best[:2]:
-                best = (partner[0], ai, partner[1])
+    for ai, partner in enumerate(to_right):
+        if partner is not None and (best is None or partner[0] < best[0]):
+            best = (partner[0], ai, partner[1])
     if best is None:
         return None
-    paired_right: set[Occurrence] = set()
-    after = sorted((a[0], i) for i, a in enumerate(left))
-    before = sorted((a[1], -i) for i, a in enumerate(left))
-    for b in right:
-        if _partner(b, after, before, left, near, tl, right_side=True) is not None:
-            paired_right.add(b)
+    to_left = _nearest(right, right_groups, left, left_groups, not ordered, True, limit)
+    paired_left = {o for o, p in zip(left, to_right, strict=True) if p is not None}
+    paired_right = {o for o, p in zip(right, to_left, strict=True) if p is not None}
     gap, ai, bi = best
     return (left[ai], right[bi], gap), paired_left, paired_right
 
 
-def _partner(
-    o: Occurrence,
-    after: list[tuple[int, int]],
-    before: list[tuple[int, int]],
+def _nearest(
+    occ: list[Occurrence],
+    groups: list[int | None],
     others: list[Occurrence],
-    near: Near,
-    tl: int,
-    right_side: bool = False,
-) -> tuple[int, int] | None:
-    """(gap, index) of the closest occurrence among ``others`` (the other side's) that makes
-    a pair with ``o``, the lowest index among equally close ones; None if there is none.
-    ``after`` and ``before`` are ``others`` sorted by (start, index) and (end, -index).
-    ``right_side``: ``o`` is the right operand (for ONEAR, the other side must come first).
-    """
-    limit = near.distance
-    title = o[0] < tl
-    found: tuple[int, int] | None = None
-    if not right_side or not near.ordered:  # the other one starts after o ends
-        j = bisect_left(after, (o[1], -1))
-        if j < len(after):
-            start, i = after[j]
-            if (start < tl) == title and start - o[1] <= limit:
-                found = (start - o[1], i)
-    if right_side or not near.ordered:  # the other one ends before o starts
-        j = bisect_right(before, (o[0], 1)) - 1
-        if j >= 0:
-            end, i = before[j][0], -before[j][1]
-            gap = o[0] - end
-            if (
-                (others[i][0] < tl) == title
-                and gap <= limit
-                and (found is None or (gap, i) < found)
-            ):
-                found = (gap, i)
-    return found
+    other_groups: list[int | None],
+    after: bool,
+    before: bool,
+    limit: int | None,
+) -> list[tuple[int, int] | None]:
+    """For each occurrence, (gap, index) of the nearest of ``others`` it pairs with (the
+    lowest index among equally near ones), or None. ``after``: the other one may start
+    after it ends; ``before``: the other one may end before it starts."""
+    can = [i for i, g in enumerate(other_groups) if g is not None]
+    starts = list(map(_first, others))
+    ends = list(map(_second, others))
+    by_start = sorted(can, key=starts.__getitem__)  # equal starts: lowest index first
+    by_end = sorted(reversed(can), key=ends.__getitem__)  # equal ends: lowest index last
+    start_keys = list(map(starts.__getitem__, by_start))
+    end_keys = list(map(ends.__getitem__, by_end))
+    out: list[tuple[int, int] | None] = []
+    for (first, stop), group in zip(occ, groups, strict=True):
+        found = None
+        if group is not None:
+            if after and (j := bisect_left(start_keys, stop)) < len(by_start):
+                i = by_start[j]
+                gap = starts[i] - stop
+                if other_groups[i] == group and (limit is None or gap <= limit):
+                    found = (gap, i)
+            if before and (j := bisect_right(end_keys, first) - 1) >= 0:
+                i = by_end[j]
+                gap = first - ends[i]
+                if (
+                    other_groups[i] == group
+                    and (limit is None or gap <= limit)
+                    and (found is None or (gap, i) < found)
+                ):
+                    found = (gap, i)
+        out.append(found)
+    return out
 
 
 def combine(hits: Hits, kids: list[Evidence]) -> Evidence:

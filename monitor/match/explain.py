@@ -13,6 +13,7 @@ from monitor.match.evaluate import (
     Evidence,
     Hits,
     Occurrence,
+    closest_pair,
     concept_key,
 )
 from monitor.match.query import (
@@ -114,25 +115,25 @@ def _near_detail(node: Near, ev: _Context, scope: Field | None, result: Evidence
     if not left or not right:
         return "an operand is missing"
     loose = Near(node.left, node.right, "words", 10**9, node.ordered)
-    gaps = [gap for _, _, gap in ev.hits.pairs(loose, left, right)]
-    if not gaps:
+    found = closest_pair(ev.hits, loose, left, right)
+    if found is None:
         order = " in that order" if node.ordered else ""
         return f"no pair in the same field{order}"
+    gap = found[0][2]
     if node.unit != "words":
-        return f"no pair in the same {node.unit} (closest pair {min(gaps)} words apart)"
+        return f"no pair in the same {node.unit} (closest pair {gap} words apart)"
     if ev.k > 1:
-        return f"closest pair {min(gaps)} words apart; an operand has fewer than {ev.k} mentions"
-    return f"closest pair is {min(gaps)} words apart, more than {node.distance}"
+        return f"closest pair {gap} words apart; an operand has fewer than {ev.k} mentions"
+    return f"closest pair is {gap} words apart, more than {node.distance}"
 
 
 def _quote(ev: _Context, result: Evidence, limit: int = 3) -> str:
     """The first few matched words as written, with their field."""
-    seen: list[str] = []
+    seen: dict[str, None] = {}  # in order, each once: a list's `in` made this quadratic
     for _, occ in sorted(result.spans, key=lambda s: s[1]):
         field, start, end = ev.hits.text.locate(occ)
         text = ev.hits.text.title if field == "title" else ev.hits.text.body
-        item = f'"{text[start:end]}" ({field})'
-        if item not in seen:
-            seen.append(item)
-    more = f" and {len(seen) - limit} more" if len(seen) > limit else ""
-    return ", ".join(seen[:limit]) + more
+        seen[f'"{text[start:end]}" ({field})'] = None
+    items = list(seen)
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more

@@ -18,6 +18,20 @@ from monitor.match.query import Entity, Field, Node, intern, leaves, parse_query
 from monitor.match.snippets import MAX_SNIPPETS, make_snippets
 from monitor.models import Document, EntityConfig, Match, RuleConfig, Snippet, Span
 
+# Characters of an article that rules see (a long book is a million): matching is linear, but
+# a body made of one repeated rule word costs about 20 s and 1 GB per 5 million characters.
+MAX_TEXT_CHARS = 1_000_000
+MAX_TITLE_CHARS = 10_000
+
+
+def matched_part(text: str, limit: int) -> str:
+    """The start of ``text`` that rules see: at most ``limit`` characters, cut at a space
+    (or a line end) so that no word is cut in two, unless one word is longer than that."""
+    if len(text) <= limit:
+        return text
+    cut = max(text.rfind(space, 0, limit + 1) for space in " \n\t")
+    return text[:cut] if cut > 0 else text[:limit]
+
 
 @dataclass(frozen=True, slots=True)
 class _Rule:
@@ -201,7 +215,7 @@ class Matcher:
         return [r.config.name for r in self._rules]
 
     def _hits(self, title: str, body: str) -> Hits:
-        text = DocText.of(title, body)
+        text = DocText.of(matched_part(title, MAX_TITLE_CHARS), matched_part(body, MAX_TEXT_CHARS))
         return Hits(text, self._compiled.index.scan(text))
 
     def match(self, doc: Document) -> list[Match]:

@@ -9,8 +9,9 @@ Grammar, from lowest to highest precedence::
     primary  := word | "phrase" | prefix* | @entity | "(" query ")" | ("title:" | "body:") primary
 
 Operators are upper case (``and`` is an ordinary word). NEAR operands must be words, phrases,
-prefixes, entities or a parenthesised OR of those. Every error names the 1-based column
-where it was found.
+prefixes, entities or a parenthesised OR of those. Parentheses, NOT and title:/body: nest at
+most ``MAX_DEPTH`` levels deep, which bounds the recursion of everything that walks the tree.
+Every error names the 1-based column where it was found.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from monitor.match.tokens import query_tokens
 Field = Literal["title", "body"]
 Unit = Literal["words", "sentence", "paragraph"]
 
+# One class repeated, then the end: a failed match gives the run back once, O(len).
 ENTITY_ID = re.compile(r"[a-z0-9_-]+\Z")
 
 
@@ -148,6 +150,9 @@ _KINDS: dict[type, str] = {
 
 # --------------------------------------------------------------------------- lexer
 
+# Leading spaces, then one token: each alternative is a literal or one class repeated, so a
+# match reads the token once (and gives back the spaces once when nothing follows them).
+# The lexer calls it at the end of the previous token: O(len) for the whole query.
 _LEX = re.compile(
     r"""\s*(?:
       (?P<paren>[()])
@@ -157,6 +162,7 @@ _LEX = re.compile(
     )""",
     re.VERBOSE,
 )
+# Literals, one class of digits, the end: a failed match gives the digits back once, O(len).
 _PROXIMITY = re.compile(r"(O?NEAR)/(\d+|s|p)\Z")
 
 
@@ -200,6 +206,9 @@ def _lex(query: str) -> list[_Token]:
 # --------------------------------------------------------------------------- parser
 
 
+MAX_DEPTH = 50  # levels of parentheses, NOT and title:/body: one inside another
+
+
 class _Parser:
     def __init__(self, query: str, entity_ids: Collection[str]) -> None:
         self.query = query
@@ -207,6 +216,17 @@ class _Parser:
         self.pos = 0
         self.entity_ids = entity_ids
         self.scope: Field | None = None
+        self.depth = 0  # open parentheses, NOTs and scopes around the next token
+
+    def enter(self, tok: _Token) -> None:
+        """Open one more level at ``tok``: this bounds the parser's recursion, and so that
+        of everything that walks the tree afterwards (compile, presearch, explain)."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise QueryError(
+                f"query nested deeper than {MAX_DEPTH} levels (parentheses, NOT, title:/body:)",
+                tok.column,
+            )
 
     def peek(self) -> str | None:
         return self.tokens[self.pos].kind if self.pos < len(self.tokens) else None
@@ -247,8 +267,10 @@ class _Parser:
 
     def p_not(self, after: str | None = None) -> Node:
         if self.peek() == "NOT":
-            self.next()
-            return Not(self.p_not("NOT"))
+            self.enter(self.next())
+            node = Not(self.p_not("NOT"))
+            self.depth -= 1
+            return node
         return self.p_near(after)
 
     def p_near(self, after: str | None = None) -> Node:
@@ -303,10 +325,12 @@ class _Parser:
             raise QueryError(f"expected operand{where}, found {found}", self.column())
         tok = self.next()
         if kind == "(":
+            self.enter(tok)
             node = self.p_or(after="(")
             if self.peek() != ")":
                 raise QueryError(f"missing ')' to close '(' at column {tok.column}", self.column())
             self.next()
+            self.depth -= 1
             return node
         if kind == "field":
             return self._scope(tok)
@@ -319,7 +343,9 @@ class _Parser:
         if self.scope is not None and self.scope != field:
             raise QueryError(f"{field}: inside {self.scope}:(...) can never match", tok.column)
         outer, self.scope = self.scope, field
+        self.enter(tok)
         child = self.p_primary(after=tok.text)
+        self.depth -= 1
         self.scope = outer
         return Scope(field, child)
 

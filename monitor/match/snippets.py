@@ -61,6 +61,7 @@ def make_snippets(
 def _snippet(text: str, group: Sequence[Span], words_end: int) -> Snippet:
     """The snippet of a group of spans sorted by offset; ``words_end``: where the last ends."""
     words_start = group[0].start
+    words_end = min(words_end, words_start + MAX_LENGTH)  # one huge word: show its start
     start = max(0, words_start - CONTEXT)
     end = min(len(text), words_end + CONTEXT)
     if start > 0:  # do not cut a word in half
@@ -75,9 +76,10 @@ def _snippet(text: str, group: Sequence[Span], words_end: int) -> Snippet:
     prefix = "…" if start > 0 else ""
     suffix = "…" if end < len(text) else ""
     shift = len(prefix) - start - lead
+    shown = len(prefix) + len(excerpt)
     highlights: list[tuple[int, int]] = []
     for s in group:  # sorted by start: overlapping words make one highlight
-        a, b = s.start + shift, s.end + shift
+        a, b = s.start + shift, min(s.end + shift, shown)
         if highlights and a < highlights[-1][1]:
             if b > highlights[-1][1]:
                 highlights[-1] = (highlights[-1][0], b)

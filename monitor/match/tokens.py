@@ -15,12 +15,16 @@ Normalisation, in this order (documented for operators in docs/rules.md):
 
 Every token keeps the character offsets of the original text it came from, so matches can be
 shown in context. This reproduces the shared benchmark's reference tokenizer token for token.
+
+Everything here takes time linear in the length of the text (``tests/hostile/test_match.py``).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from array import array
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
@@ -31,15 +35,28 @@ _TRANS: dict[int, str | None] = {
 _TRANS.update({ord(c): "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"})
 _TRANS[0x00AD] = None  # soft hyphen
 
+# No pattern here can backtrack without bound over the text (each comment says why), so a
+# search reads every character a bounded number of times.
+# A literal, then fixed width: O(1) at each "'".
 _POSSESSIVE = re.compile(r"'[sS]\b")
+# One class repeated: a match takes the whole run and never gives it back; O(1) elsewhere.
 _TOKEN = re.compile(r"[^\W_]+")
-_ASCII_TOKEN = re.compile(r"([A-Za-z0-9]+)")  # _TOKEN in ASCII text, kept by re.split
+_ASCII_TOKEN = re.compile(r"([A-Za-z0-9]+)")  # _TOKEN in ASCII text, kept by re.split; the same
 # An apostrophe, a backtick or any non-ASCII character: the run of non-space characters
-# around it needs the slow, character-by-character path.
+# around it needs the slow, character-by-character path. One character: O(1) per position.
 _SPECIAL = re.compile(r"[^\x00-\x26\x28-\x5f\x61-\x7f]")
-_SPACE = re.compile(r"\s")
+_SPACE = re.compile(r"\s")  # one character: O(1) per position
+# Two newlines with only non-newline spaces between: the spaces after a newline are read once
+# from that newline (and, when no newline follows them, given back once): O(len).
 _BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
-_SENTENCE_END = re.compile(r"[.!?][^\w\s]*\s")
+# A sentence end: a run of punctuation (no letter, digit or space) that holds a ".", "!" or
+# "?" and is followed by whitespace. This is the same test as ``[.!?][^\w\s]*\s`` (a
+# terminal, more punctuation, whitespace), but anchored at the start of the run by the
+# look-behind and possessive (``*+`` gives nothing back), so a run is read once: O(len),
+# where the plain pattern restarted at every dot of a run, O(len²) (40,000 dots: minutes).
+_SENTENCE_END = re.compile(r"(?<![^\w\s])[^\w\s.!?]*+[.!?][^\w\s]*+(?=\s)")
+_ASCII_SPACES = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "  # the ASCII characters str.isspace() accepts
+MAX_WHOLE = 256  # longest chunk checked against its normalisation as a whole (see below)
 # Words that a full stop follows without ending the sentence (single letters are initials).
 ABBREVIATIONS = frozenset(
     [
@@ -128,42 +145,51 @@ def fold(token: str) -> str:
     return token.lower() if token.isascii() else _strip_marks(token.casefold())
 
 
-@lru_cache(maxsize=4096)
-def _simple(ch: str) -> bool:
-    """Whether a character normalises, on its own, to one ASCII character (``’`` and
-    ``‑`` do; ``é`` does, ``´`` and ``…`` do not), so that offsets in a run of such
-    characters need no mapping."""
-    return ch.isascii() or (len(norm := _normalise(ch)) == 1 and norm.isascii())
+@lru_cache(maxsize=1 << 16)
+def _normal_char(ch: str) -> str:
+    """One character normalised on its own: ``é`` is ``e``, ``…`` is ``...``, a combining
+    mark is nothing."""
+    return _normalise(ch)
 
 
 def _chunk_tokens(chunk: str, base: int, out: Tokens) -> None:
-    """Tokens of one run of non-space characters that starts at offset ``base``."""
-    src: list[tuple[int, int]] | None = None  # None: text[i] came from chunk[i]
-    simple = all(map(_simple, chunk))  # curly apostrophes, dashes: no character moves
-    text = "".join(ch if ch.isascii() else _normalise(ch) for ch in chunk) if simple else ""
-    if not simple or text != _normalise(chunk):
-        # Normalise cluster by cluster (a base character and its combining marks) so that
-        # every output character knows which input characters it came from.
-        clusters: list[tuple[int, int]] = []
-        for i, ch in enumerate(chunk):
-            if clusters and unicodedata.combining(ch):
-                clusters[-1] = (clusters[-1][0], i + 1)
-            else:
-                clusters.append((i, i + 1))
-        pieces = [_normalise(chunk[a:b]) for a, b in clusters]
-        text = "".join(pieces)
-        if text != _normalise(chunk):  # a composition across clusters (rare): keep it whole
-            clusters, pieces = [(0, len(chunk))], [_normalise(chunk)]
-            text = pieces[0]
-        src = []
-        for (a, b), piece in zip(clusters, pieces, strict=True):
-            src.extend([(a, b)] * len(piece))
-    dropped = {i for m in _POSSESSIVE.finditer(text) for i in range(m.start(), m.end())}
-    keep = [i for i, ch in enumerate(text) if ch != "'" and i not in dropped]
-    reduced = "".join(text[i] for i in keep)
+    """Tokens of one run of non-space characters that starts at offset ``base``.
+
+    The chunk is normalised character by character, so that every output character knows
+    the input character it came from; that is the normalisation of the whole chunk, as
+    accents are stripped and composition only ever joins a letter and its accents. A
+    short chunk is checked and, should it ever differ, normalised whole, every token then
+    spanning the whole chunk (not a long one: overlapping spans are sliced again for every
+    token, and normalising a long run of combining marks whole takes time that grows with
+    the square of its length).
+    """
+    pieces = list(map(_normal_char, chunk))  # C loops over a cache: fast on huge chunks
+    text = "".join(pieces)
+    ends: array[int] | None = None  # None: text[i] came from chunk[i]
+    marks = b""  # with ends: 1 where chunk has a combining mark, else 0
+    whole = False
+    if len(chunk) <= MAX_WHOLE and text != (normal := _normalise(chunk)):
+        text, whole = normal, True
+    elif len(text) != len(chunk) or "" in pieces:
+        ends = array("q", accumulate(map(len, pieces)))  # text[ends[i - 1]:ends[i]]: chunk[i]
+        marks = bytes(map(bool, map(unicodedata.combining, chunk)))
+    keep: list[int] | None = None  # None: reduced[i] is text[i]
+    reduced = text
+    if "'" in text:
+        dropped = {i for m in _POSSESSIVE.finditer(text) for i in range(m.start(), m.end())}
+        keep = [i for i, ch in enumerate(text) if ch != "'" and i not in dropped]
+        reduced = "".join([text[i] for i in keep])
     for m in _TOKEN.finditer(reduced):
-        first, last = keep[m.start()], keep[m.end() - 1]
-        start, end = (first, last + 1) if src is None else (src[first][0], src[last][1])
+        first, last = m.start(), m.end() - 1
+        if keep is not None:
+            first, last = keep[first], keep[last]
+        if whole:
+            start, end = 0, len(chunk)
+        elif ends is None:
+            start, end = first, last + 1
+        else:
+            start, end = bisect_right(ends, first), bisect_right(ends, last) + 1
+            end = stop if (stop := marks.find(0, end)) >= 0 else len(chunk)  # and its accents
         out.exact.append(m.group())
         out.folded.append(fold(m.group()))
         out.spans.append((base + start, base + end))
@@ -173,12 +199,11 @@ def tokenize(text: str) -> Tokens:
     """Split ``text`` into normalised tokens with their character offsets."""
     out = Tokens([], [], [])
     pos = 0
-    for m in _SPECIAL.finditer(text):
-        if m.start() < pos:  # inside the run handled last
-            continue
+    while (m := _SPECIAL.search(text, pos)) is not None:
         start = m.start()
-        while start > pos and not text[start - 1].isspace():
-            start -= 1
+        if start > pos and not text[start - 1].isspace():
+            # the chunk starts after the last space before it (text[pos:start] is ASCII)
+            start = max(pos, max(text.rfind(space, pos, start) for space in _ASCII_SPACES) + 1)
         space = _SPACE.search(text, m.end())
         end = space.start() if space else len(text)
         _plain_tokens(text, pos, start, out)
@@ -218,7 +243,8 @@ def units(text: str, tokens: Tokens) -> tuple[list[int], list[int]]:
     A paragraph ends at a blank line. A sentence ends at a paragraph end and at ``.``, ``!``
     or ``?`` followed by whitespace (closing quotes or brackets may come between), except a
     full stop right after a single letter (``U.S.``, ``J. Smith``) or a common abbreviation
-    (``Mr.``, ``Sept.``, ``Inc.``; see ``ABBREVIATIONS``).
+    (``Mr.``, ``Sept.``, ``Inc.``; see ``ABBREVIATIONS``). Each gap between two tokens is
+    read a bounded number of times, so this is linear in the length of the text.
     """
     sentences: list[int] = []
     paragraphs: list[int] = []

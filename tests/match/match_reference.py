@@ -7,12 +7,128 @@ position, then evaluate the query tree with ordinary recursion. No tries, no pre
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+import unicodedata
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from monitor.match.query import And, Entity, Near, Node, Not, Or, Prefix, Scope, Term
-from monitor.match.tokens import query_tokens, tokenize, units
+from monitor.match.tokens import ABBREVIATIONS, Tokens, fold, query_tokens, tokenize
+from monitor.match.tokens import _normalise as normalise
 from monitor.models import EntityConfig
+
+# The first tokenizer: a chunk of non-space text is normalised cluster by cluster (a base
+# character and its combining marks) or, when that differs, whole. Its time grows with the
+# square of the longest run of combining marks: use it on small texts only.
+POSSESSIVE = re.compile(r"'[sS]\b")
+TOKEN = re.compile(r"[^\W_]+")
+
+
+def reference_tokenize(text: str) -> Tokens:
+    out = Tokens([], [], [])
+    for m in re.finditer(r"\S+", text):
+        _chunk_tokens(m.group(), m.start(), out)
+    return out
+
+
+def _chunk_tokens(chunk: str, base: int, out: Tokens) -> None:
+    clusters: list[tuple[int, int]] = []
+    for i, ch in enumerate(chunk):
+        if clusters and unicodedata.combining(ch):
+            clusters[-1] = (clusters[-1][0], i + 1)
+        else:
+            clusters.append((i, i + 1))
+    pieces = [normalise(chunk[a:b]) for a, b in clusters]
+    text = "".join(pieces)
+    if text != normalise(chunk):
+        clusters, pieces = [(0, len(chunk))], [normalise(chunk)]
+        text = pieces[0]
+    src = []
+    for (a, b), piece in zip(clusters, pieces, strict=True):
+        src.extend([(a, b)] * len(piece))
+    dropped = {i for m in POSSESSIVE.finditer(text) for i in range(m.start(), m.end())}
+    keep = [i for i, ch in enumerate(text) if ch != "'" and i not in dropped]
+    reduced = "".join(text[i] for i in keep)
+    for m in TOKEN.finditer(reduced):
+        first, last = keep[m.start()], keep[m.end() - 1]
+        out.exact.append(m.group())
+        out.folded.append(fold(m.group()))
+        out.spans.append((base + src[first][0], base + src[last][1]))
+
+
+# The first definition of a sentence end. Quadratic on long runs of punctuation: use it on
+# small texts only.
+SENTENCE_END = re.compile(r"[.!?][^\w\s]*\s")
+BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
+
+
+def units(text: str, tokens: Tokens) -> tuple[list[int], list[int]]:
+    """(sentence, paragraph) of every token, gap by gap, as docs/rules.md defines them."""
+    sentences: list[int] = []
+    paragraphs: list[int] = []
+    sentence = paragraph = 0
+    for i in range(len(tokens)):
+        if i:
+            gap = text[tokens.spans[i - 1][1] : tokens.spans[i][0]]
+            if BLANK_LINE.search(gap):
+                paragraph += 1
+                sentence += 1
+            elif SENTENCE_END.search(gap):
+                previous = tokens.folded[i - 1]
+                if not (gap[0] == "." and (len(previous) == 1 or previous in ABBREVIATIONS)):
+                    sentence += 1
+        sentences.append(sentence)
+        paragraphs.append(paragraph)
+    return sentences, paragraphs
+
+
+Pair = tuple[tuple[int, int], tuple[int, int], int]
+
+
+def all_pairs(
+    unit: str,
+    distance: int,
+    ordered: bool,
+    left: list[tuple[int, int]],
+    right: list[tuple[int, int]],
+    title_length: int,
+    ids: list[int] | None,
+) -> Iterator[Pair]:
+    """Every (left, right, tokens between) pair of a NEAR, trying each pair (L x R).
+    ``ids``: the sentence or paragraph of every token, for NEAR/s and NEAR/p."""
+    for a in left:
+        for b in right:
+            if (b[0] < title_length) != (a[0] < title_length):
+                continue
+            if b[0] >= a[1]:
+                gap = b[0] - a[1]
+            elif not ordered and a[0] >= b[1]:
+                gap = a[0] - b[1]
+            else:
+                continue
+            if unit == "words":
+                if gap <= distance:
+                    yield a, b, gap
+            else:
+                assert ids is not None
+                if ids[min(a[0], b[0])] == ids[max(a[1], b[1]) - 1]:
+                    yield a, b, gap
+
+
+def closest_of_all_pairs(
+    unit: str,
+    distance: int,
+    ordered: bool,
+    left: list[tuple[int, int]],
+    right: list[tuple[int, int]],
+    title_length: int,
+    ids: list[int] | None,
+) -> tuple[Pair, set[tuple[int, int]], set[tuple[int, int]]] | None:
+    """The closest pair (the first of the fewest tokens apart) and the paired occurrences."""
+    pairs = list(all_pairs(unit, distance, ordered, left, right, title_length, ids))
+    if not pairs:
+        return None
+    return min(pairs, key=lambda p: p[2]), {p[0] for p in pairs}, {p[1] for p in pairs}
 
 
 @dataclass

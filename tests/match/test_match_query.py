@@ -114,3 +114,37 @@ WARNINGS = [
 @pytest.mark.parametrize(("query", "warnings"), WARNINGS)
 def test_warnings(query: str, warnings: list[str]) -> None:
     assert validate_query(query, ENTITIES) == warnings
+
+
+DEEP = "query nested deeper than 50 levels (parentheses, NOT, title:/body:)"
+
+NESTED = [
+    # (query, column of the token that opens level 51)
+    ("(" * 51 + "a" + ")" * 51, 51),
+    ("(" * 1000 + "a" + ")" * 1000, 51),
+    ("a AND " + "NOT " * 3000 + "b", 7 + 50 * 4),
+    ("title:" * 60 + "x", 1 + 50 * 6),
+    ("x " + "(NOT title:" * 17 + "a" + ")" * 17, 3 + 16 * 11 + 5),
+    ("(" * 20 + "a " + "NOT " * 31 + "b" + ")" * 20, 21 + 2 + 30 * 4),
+]
+
+
+@pytest.mark.parametrize(("query", "column"), NESTED)
+def test_nesting_deeper_than_the_limit_is_a_positioned_error(query: str, column: int) -> None:
+    with pytest.raises(QueryError) as info:
+        validate_query(query, ENTITIES)
+    assert (info.value.message, info.value.column) == (DEEP, column)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "(" * 50 + "a" + ")" * 50,
+        "a " + "NOT " * 50 + "b",
+        "title:" * 50 + "x",
+        "(NOT title:" * 16 + "(a OR b)" + ")" * 16,
+        "((a) (b) ((c))) " * 200,  # levels are counted from the top, not added up
+    ],
+)
+def test_nesting_up_to_the_limit_parses(query: str) -> None:
+    validate_query(query, ENTITIES)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from match_reference import reference_tokenize
 
 from monitor.match.tokens import query_tokens, tokenize, units
 
@@ -105,3 +106,32 @@ def test_same_tokens_as_the_workload_reference(text: str) -> None:
     exact, folded = workload.tokenize(text)
     t = tokenize(text)
     assert (t.exact, t.folded) == (exact, folded)
+
+
+RICH = st.sampled_from(
+    [
+        *"aZq Q-'’‘`´\u2011\u00ad.,\n\t_9sS…½ﬁßİ",
+        *["é", "e\u0301", "\u0301", "\u0316", "\u0345", "\u0f73", "\uff9e", "ｶ", "가", "\u1100"],
+        *["\u1161", "\u11a8", "ق", "ж", "Ω", "ا", "\u00a0", "\u2003", "\x1c", "\u200b", "⒈"],
+    ]
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(RICH, max_size=40).map("".join))
+def test_same_tokens_and_offsets_as_the_cluster_by_cluster_tokenizer(text: str) -> None:
+    """Normalising character by character gives the tokens and offsets of the first
+    tokenizer (cluster by cluster, or the whole chunk when that differs)."""
+    t, r = tokenize(text), reference_tokenize(text)
+    assert (t.exact, t.folded, t.spans) == (r.exact, r.folded, r.spans)
+
+
+NO_SPACE = RICH.filter(lambda s: not s.isspace())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(NO_SPACE, min_size=300, max_size=700).map("".join))
+def test_long_chunks_have_the_same_tokens_and_offsets_too(text: str) -> None:
+    """Chunks longer than MAX_WHOLE are not checked against their normalisation as a whole."""
+    t, r = tokenize(text), reference_tokenize(text)
+    assert (t.exact, t.folded, t.spans) == (r.exact, r.folded, r.spans)
