@@ -59,8 +59,12 @@ def neutralize(text: str) -> str:
 
 
 def clean_line(text: str, limit: int = TITLE_LIMIT) -> str:
-    """One safe line: NFC, neutralized, whitespace collapsed, at most `limit` characters."""
-    line = _SPACES.sub(" ", unicodedata.normalize("NFC", neutralize(text))).strip()
+    """One safe line: NFC, neutralized, whitespace collapsed, at most `limit` characters.
+
+    The text is cut (generously) before it is normalised: NFC sorts a run of combining
+    marks by insertion, quadratic in the run's length, and a title can be all marks."""
+    line = _SPACES.sub(" ", neutralize(text)).strip()[: limit * 4]
+    line = unicodedata.normalize("NFC", line)
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 

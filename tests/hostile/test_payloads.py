@@ -402,3 +402,16 @@ def test_no_hostile_text_survives_any_rendering(
         message.as_bytes()  # serializable
         for value in message.values():
             assert not unsafe_in(str(value), lines=False)
+
+
+def test_a_title_of_combining_marks_is_cleaned_in_linear_time() -> None:
+    """NFC sorts a run of combining marks by insertion: 80,000 marks took 4.5 s before the
+    title was cut first."""
+    import time
+
+    from monitor.sanitize import TITLE_LIMIT, clean_line
+
+    started = time.perf_counter()
+    line = clean_line("e" + "\u0301\u0316" * 80_000)
+    assert time.perf_counter() - started < 1.0  # measured: 3 ms
+    assert len(line) <= TITLE_LIMIT
