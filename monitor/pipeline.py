@@ -40,6 +40,7 @@ from monitor.deliver import alert_id
 from monitor.errors import FetchError, MonitorError, StorageError, WorkerError
 from monitor.fetch import Fetcher
 from monitor.log import get_logger
+from monitor.match.matcher import MAX_TEXT_CHARS
 from monitor.models import (
     Alert,
     AlertRule,
@@ -374,6 +375,8 @@ class Pipeline:
             problem = ("extract", redact(result.problem))
             log.warning("article_not_read", feed=feed.name, item=item.key, error=problem[1])
         doc = result.doc
+        if len(doc.text) > MAX_TEXT_CHARS:
+            log.info("article_text_cut", feed=feed.name, item=item.key, chars=len(doc.text))
         if result.canonical and canonical_url(result.canonical) != canonical_url(item.link or ""):
             checked = await self.fetcher.check_link(
                 result.canonical, allow_networks=feed.allow_networks
