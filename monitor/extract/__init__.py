@@ -5,7 +5,8 @@ Front door:
 - `decode_html(data, content_type)`: page bytes to text (see `encoding`).
 - `extract_article(html, url, selector=, remove=)`: the article body with paragraphs
   separated by a blank line, plus title, date, authors, language, canonical URL,
-  description and image. Pure and total: bad HTML gives what can be read, never an error.
+  description and image. Pure and total: bad HTML gives what can be read, never an error,
+  and `tagsoup.defuse` bounds what the parser does with it first.
 - `is_too_little(article)`: whether the pipeline should fall back to the feed's own
   content or summary and mark the document partial.
 
@@ -22,9 +23,10 @@ from urllib.parse import urljoin
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from ..models import Article
+from ..tagsoup import defuse
 from .boilerplate import NEGATIVE_TAGS, body_blocks, choose_body
 from .encoding import decode_html
-from .html import bounded, flatten
+from .html import flatten
 from .language import article_language
 from .metadata import Metadata, extract_metadata
 
@@ -94,7 +96,7 @@ def extract_article(
     """Extract the article from a page. `url` resolves relative links; `selector` (the body
     is taken from its matches when there are any) and `remove` (dropped first) are the
     operator's site overrides from feeds.yaml."""
-    parser = LexborHTMLParser(bounded(html))
+    parser = LexborHTMLParser(defuse(html))
     meta = extract_metadata(parser)
     removed = False
     for pattern in remove:

@@ -14,6 +14,8 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser
 
+from ..tagsoup import unmark
+
 _ARTICLE_TYPE = re.compile(r"article|posting|report|story|review", re.IGNORECASE)
 _TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:·•»]\s+")
 _MAX_JSONLD_CHARS = 2_000_000
@@ -206,17 +208,17 @@ def extract_metadata(parser: LexborHTMLParser) -> Metadata:
         meta.get("dc.language"),
     )
     body = ld.get("articleBody")
-    return Metadata(
-        title=_title(head, parser),
-        body=_text(body) if isinstance(body, str) else "",
+    description = _first(
+        _text(ld.get("description")), meta.get("og:description"), meta.get("description")
+    )
+    image = _first(_text(ld.get("image")), meta.get("og:image"), meta.get("twitter:image"))
+    return Metadata(  # text the parser passed over whole may hold rewritten tags: unmark
+        title=unmark(_title(head, parser)),
+        body=unmark(_text(body)) if isinstance(body, str) else "",
         published=_published(ld, meta, parser),
-        authors=tuple(" ".join(a.split()) for a in authors),
-        language=language or None,
-        canonical_url=_first(head.canonical, meta.get("og:url")) or None,
-        description=_first(
-            _text(ld.get("description")), meta.get("og:description"), meta.get("description")
-        )
-        or None,
-        image=_first(_text(ld.get("image")), meta.get("og:image"), meta.get("twitter:image"))
-        or None,
+        authors=tuple(unmark(" ".join(a.split())) for a in authors),
+        language=unmark(language) or None,
+        canonical_url=unmark(_first(head.canonical, meta.get("og:url"))) or None,
+        description=unmark(description) or None,
+        image=unmark(image) or None,
     )
