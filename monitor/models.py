@@ -158,6 +158,18 @@ class Item:
 
 
 @dataclass(frozen=True)
+class ParsedFeed:
+    """What one feed document yielded: its items in document order, how many entries past
+    the per-document cap were not read (`cut`), and how many could not be read (`skipped`),
+    with the reasons of the first few (`problems`) for the operator."""
+
+    items: list[Item]
+    cut: int = 0
+    skipped: int = 0
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Article:
     """What extraction found on an article page. An empty `text` is a result, not an error."""
 
