@@ -123,10 +123,10 @@ class Pipeline:
             if result.not_modified:
                 report.status = "not_modified"
             else:
-                items = parse_feed(
+                parsed = parse_feed(
                     result.body, feed=feed.name, url=feed.url, content_type=result.content_type
                 )
-                await self._process_items(feed, items, report)
+                await self._process_items(feed, parsed.items, report)
         except (FetchError, ParseError) as e:
             now = self.clock()
             state = self.store.feed_state(feed.name)
