@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,8 @@ def test_html_to_text_blocks() -> None:
     assert html_to_text("<p>One</p><p>Two &amp; three</p><script>x()</script>") == (
         "One\n\nTwo & three"
     )
+
+
+def test_a_parsed_feed_crosses_a_process_boundary() -> None:
+    parsed = parse_feed(load("guardian.rss"), feed="f", url="http://x/")
+    assert pickle.loads(pickle.dumps(parsed)) == parsed
