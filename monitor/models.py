@@ -160,8 +160,9 @@ class Item:
 
 @dataclass(frozen=True)
 class ParsedFeed:
-    """What one feed document yielded: its items in document order, how many entries were
-    beyond the item cap (not read), and how many could not be read, with reasons."""
+    """What one feed document yielded: its items in document order, how many entries past
+    the per-document cap were not read (`cut`), and how many could not be read (`skipped`),
+    with the reasons of the first few (`problems`) for the operator."""
 
     items: list[Item]
     cut: int = 0

@@ -7,6 +7,19 @@ restart, an edited title and a re-ordered feed:
 2. else its link, canonicalised (scheme and host lower-cased, fragment and tracking
    parameters such as ``utm_*`` dropped)        -> ``link:<url>``
 3. else a hash of its content, summary or title -> ``hash:<sha256>``
+
+Feeds are written by strangers, so reading one is bounded and every entry stands alone:
+
+- The first `max_items` entries (MAX_ITEMS) in document order are read; feeds list the
+  newest first. An XML document is cut before the rest is parsed (see `feedxml`); JSON Feed
+  items past the cap are stepped over one at a time and never kept. `ParsedFeed.cut` says
+  how many were left.
+- A link that cannot be an http(s) URL (`http://[x/`, port 99999, control characters, a
+  base it cannot be resolved against) becomes None, and the item is matched on the feed's
+  own text. Any other failure converting one entry skips that entry; `ParsedFeed.skipped`
+  counts them and `problems` keeps the first MAX_PROBLEMS reasons.
+- Descriptions go through `tagsoup.defuse` before the HTML parser sees them.
+- Only a document that is not a feed at all raises, and only `ParseError`.
 """
 
 from __future__ import annotations
@@ -14,22 +27,37 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import feedparser
 from selectolax.lexbor import LexborHTMLParser
 
 from monitor.errors import ParseError
-from monitor.models import Item
+from monitor.feedxml import bound_xml
+from monitor.links import resolve_link
+from monitor.models import Item, ParsedFeed
+from monitor.tagsoup import defuse, unmark
 
+MAX_ITEMS = 1_000  # entries read per document, the first in document order
+MAX_PROBLEMS = 5  # reasons kept for the entries that could not be read
+_PROBLEM_CHARS = 200
+
+# A fullmatch of one alternation of literals: nothing to backtrack into.
 _TRACKING = re.compile(
     r"^(utm_[a-z]+|fbclid|gclid|mc_cid|mc_eid|ocid|cmpid|at_medium|at_campaign)$"
 )
 _BLOCKS = "p, div, li, h1, h2, h3, h4, h5, h6, blockquote, pre, tr, section, article, figure, br"
-_WS = re.compile(r"[ \t\r\f\v\u00a0]+")
+_WS = re.compile(r"[ \t\r\f\v\u00a0]+")  # one character class: linear
+# At a "\n", `\s*` takes the whole run of white space and gives back to its last "\n": one
+# pass over the run, and a run is read from its first "\n" only. Linear.
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n|\n")
+_JSON_SPACE = re.compile(r"[ \t\n\r]+")  # one character class: linear
+_JSON = json.JSONDecoder()
+# A UTF-8 BOM, then white space: matched at the start only, one class: linear.
+_LEADING = re.compile(rb"(?:\xef\xbb\xbf)?[ \t\r\n]*")
 
 
 def canonical_url(url: str) -> str:
@@ -59,7 +87,7 @@ def html_to_text(html: str) -> str:
         return ""
     if "<" not in html and "&" not in html:
         return _tidy(html)
-    tree = LexborHTMLParser(f"<body>{html}</body>")
+    tree = LexborHTMLParser(defuse(f"<body>{html}</body>"))
     body = tree.body
     if body is None:
         return ""
@@ -68,11 +96,11 @@ def html_to_text(html: str) -> str:
     for node in body.css(_BLOCKS):
         node.insert_before("\n\n")
         node.insert_after("\n\n")
-    return _tidy(body.text(deep=True, separator=""))
+    return _tidy(unmark(body.text(deep=True, separator="")))
 
 
 def _tidy(text: str) -> str:
-    paragraphs = (_WS.sub(" ", p).strip() for p in re.split(r"\n\s*\n|\n", text))
+    paragraphs = (_WS.sub(" ", p).strip() for p in _PARAGRAPH_BREAK.split(text))
     return "\n\n".join(p for p in paragraphs if p)
 
 
@@ -108,14 +136,38 @@ def _iso_date(value: Any) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def parse_feed(body: bytes, *, feed: str, url: str, content_type: str | None = None) -> list[Item]:
-    """Items of one feed document, in document order. Raises ParseError if it isn't a feed."""
-    head = body.lstrip()[:1]
-    if head == b"{" or (content_type and "json" in content_type):
-        return _parse_json_feed(body, feed=feed, url=url)
-    headers = {"content-type": content_type} if content_type else {}
+def _string(value: Any) -> str:
+    """A text field as the document gave it; anything but a string counts as absent."""
+    return value if isinstance(value, str) else ""
+
+
+def parse_feed(
+    body: bytes,
+    *,
+    feed: str,
+    url: str,
+    content_type: str | None = None,
+    max_items: int = MAX_ITEMS,
+) -> ParsedFeed:
+    """The items of one feed document, in document order (at most `max_items`).
+
+    Raises ParseError, and only ParseError, if the document is not a feed."""
+    leading = _LEADING.match(body)
+    start = leading.end() if leading else 0
+    if body[start : start + 1] == b"{" or (content_type and "json" in content_type):
+        return _parse_json_feed(body, feed=feed, url=url, max_items=max_items)
+    return _parse_xml_feed(body, feed=feed, url=url, content_type=content_type, max_items=max_items)
+
+
+def _parse_xml_feed(
+    body: bytes, *, feed: str, url: str, content_type: str | None, max_items: int
+) -> ParsedFeed:
+    bounded = bound_xml(body, content_type, max_items)
+    headers = {"content-type": bounded.content_type} if bounded.content_type else {}
     try:
-        parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False)
+        parsed = feedparser.parse(
+            bounded.body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+        )
     except Exception as e:  # feedparser raises arbitrary errors on hostile input
         raise ParseError("feed could not be parsed", url) from e
     entries = parsed.get("entries") or []
@@ -126,72 +178,179 @@ def parse_feed(body: bytes, *, feed: str, url: str, content_type: str | None = N
             url,
             hint="check the URL in feeds.yaml points at the feed, not a web page",
         )
-    base = parsed.get("href") or url
-    return [_entry_item(e, feed=feed, base=base) for e in entries]
+    cut = bounded.cut + max(len(entries) - max_items, 0)
+    return _items(entries[:max_items], _entry_item, feed=feed, base=url, cut=cut)
+
+
+def _items(
+    entries: Sequence[Any],
+    convert: Callable[..., Item],
+    *,
+    feed: str,
+    base: str,
+    cut: int,
+) -> ParsedFeed:
+    """Each entry converted on its own: one that cannot be is skipped with its reason."""
+    items: list[Item] = []
+    problems: list[str] = []
+    skipped = 0
+    for number, entry in enumerate(entries, 1):
+        try:
+            if not isinstance(entry, Mapping):
+                raise TypeError(f"an entry must be an object, not {type(entry).__name__}")
+            items.append(convert(entry, feed=feed, base=base))
+        except Exception as e:  # a backstop: one entry's failure is that entry's alone
+            skipped += 1
+            if len(problems) < MAX_PROBLEMS:
+                problems.append(f"entry {number}: {type(e).__name__}: {e}"[:_PROBLEM_CHARS])
+    return ParsedFeed(items=items, cut=cut, skipped=skipped, problems=tuple(problems))
 
 
 def _entry_item(entry: Mapping[str, Any], *, feed: str, base: str) -> Item:
-    title = html_to_text(str(entry.get("title") or "")).replace("\n\n", " ")
-    link = entry.get("link") or None
-    if link:
-        link = urljoin(base, str(link).strip())
-    summary = html_to_text(str(entry.get("summary") or ""))
+    title = html_to_text(_string(entry.get("title"))).replace("\n\n", " ")
+    written = _string(entry.get("link")).strip() or None
+    link = resolve_link(written, base)
+    summary = html_to_text(_string(entry.get("summary")))
     contents = entry.get("content") or []
-    content = "\n\n".join(html_to_text(str(c.get("value") or "")) for c in contents).strip()
+    content = "\n\n".join(
+        html_to_text(_string(c.get("value"))) for c in contents if isinstance(c, Mapping)
+    ).strip()
     if content == summary:
         summary = ""
-    guid = entry.get("id") or entry.get("guid")
+    guid = _string(entry.get("id")) or _string(entry.get("guid"))
     published = _date(entry.get("published_parsed")) or _date(entry.get("updated_parsed"))
     return Item(
-        key=_item_key(str(guid) if guid else None, link, content, summary, title),
+        key=_item_key(guid or None, link or written, content, summary, title),
         feed=feed,
         title=title,
         link=link,
         summary=summary,
         content=content,
         published=published,
-        author=str(entry.get("author")) if entry.get("author") else None,
+        author=_string(entry.get("author")) or None,
     )
 
 
-def _parse_json_feed(body: bytes, *, feed: str, url: str) -> list[Item]:
+# --------------------------------------------------------------------------- JSON Feed
+
+
+def _parse_json_feed(body: bytes, *, feed: str, url: str, max_items: int) -> ParsedFeed:
     try:
-        data = json.loads(body.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        members, items, cut = _read_json_feed(body.decode("utf-8-sig"), max_items)
+    except RecursionError as e:
+        raise ParseError("JSON feed is nested too deeply", url) from e
+    except ValueError as e:  # also UnicodeDecodeError and json.JSONDecodeError
         raise ParseError("JSON feed is not valid JSON", url) from e
-    if not isinstance(data, dict) or "jsonfeed.org" not in str(data.get("version", "")):
+    version = members.get("version")
+    if not isinstance(version, str) or "jsonfeed.org" not in version:
         raise ParseError("JSON document is not a JSON Feed (no jsonfeed.org version)", url)
-    items = data.get("items")
-    if not isinstance(items, list):
+    if items is None:
         raise ParseError("JSON Feed has no items list", url)
-    base = str(data.get("feed_url") or data.get("home_page_url") or url)
-    return [_json_item(i, feed=feed, base=base) for i in _dicts(items)]
+    base = _string(members.get("feed_url")) or _string(members.get("home_page_url")) or url
+    return _items(items, _json_item, feed=feed, base=base, cut=cut)
 
 
-def _dicts(values: Iterable[Any]) -> Iterable[Mapping[str, Any]]:
-    return (v for v in values if isinstance(v, dict))
+def _read_json_feed(text: str, max_items: int) -> tuple[dict[str, Any], list[Any] | None, int]:
+    """A JSON Feed read member by member: its "version", "feed_url" and "home_page_url",
+    the first `max_items` of its items, and how many items came after them. Items are
+    decoded one at a time and those past the cap are dropped at once, so memory holds one
+    item beyond the ones kept. Raises ValueError where the text is not JSON."""
+    pos = _space(text, 0)
+    if text[pos : pos + 1] != "{":
+        value, pos = _JSON.raw_decode(text, pos)  # valid JSON, but not an object
+        if _space(text, pos) != len(text):
+            raise ValueError(f"extra data at character {pos}")
+        return {}, None, 0
+    members: dict[str, Any] = {}
+    items: list[Any] | None = None
+    cut = 0
+    pos = _space(text, pos + 1)
+    more = text[pos : pos + 1] != "}"
+    if not more:
+        pos += 1
+    while more:
+        if text[pos : pos + 1] != '"':
+            raise ValueError(f"expected a member name at character {pos}")
+        name, pos = _JSON.raw_decode(text, pos)
+        pos = _space(text, pos)
+        if text[pos : pos + 1] != ":":
+            raise ValueError(f"expected ':' at character {pos}")
+        pos = _space(text, pos + 1)
+        if name == "items" and text[pos : pos + 1] == "[":
+            items, cut, pos = _read_items(text, pos + 1, max_items)
+        else:
+            value, pos = _JSON.raw_decode(text, pos)
+            if name in ("version", "feed_url", "home_page_url"):
+                members[name] = value
+        pos = _space(text, pos)
+        separator = text[pos : pos + 1]
+        if separator not in (",", "}"):
+            raise ValueError(f"expected ',' or '}}' at character {pos}")
+        more = separator == ","
+        pos = _space(text, pos + 1) if more else pos + 1
+    if _space(text, pos) != len(text):
+        raise ValueError(f"extra data at character {pos}")
+    return members, items, cut
+
+
+def _read_items(text: str, pos: int, max_items: int) -> tuple[list[Any], int, int]:
+    """The items array from just after its "[": the first `max_items` items, how many
+    followed, and where the array ends."""
+    items: list[Any] = []
+    count = 0
+    pos = _space(text, pos)
+    if text[pos : pos + 1] == "]":
+        return items, 0, pos + 1
+    while True:
+        value, pos = _JSON.raw_decode(text, pos)
+        if count < max_items:
+            items.append(value)
+        count += 1
+        separator = text[pos : pos + 1]
+        if separator not in (",", "]"):
+            pos = _space(text, pos)
+            separator = text[pos : pos + 1]
+        if separator == "]":
+            return items, count - len(items), pos + 1
+        if separator != ",":
+            raise ValueError(f"expected ',' or ']' at character {pos}")
+        pos = _space(text, pos + 1)
+
+
+def _space(text: str, pos: int) -> int:
+    """Where the JSON white space from `pos` ends."""
+    found = _JSON_SPACE.match(text, pos)
+    return found.end() if found else pos
+
+
+def _objects(values: Any) -> Iterable[Mapping[str, Any]]:
+    return (v for v in values if isinstance(v, dict)) if isinstance(values, list) else ()
 
 
 def _json_item(entry: Mapping[str, Any], *, feed: str, base: str) -> Item:
-    link = entry.get("url") or entry.get("external_url")
-    link = urljoin(base, str(link)) if link else None
-    content = html_to_text(str(entry.get("content_html") or "")) or _tidy(
-        str(entry.get("content_text") or "")
+    written = _string(entry.get("url")) or _string(entry.get("external_url")) or None
+    link = resolve_link(written, base)
+    content = html_to_text(_string(entry.get("content_html"))) or _tidy(
+        _string(entry.get("content_text"))
     )
-    summary = _tidy(str(entry.get("summary") or ""))
-    title = _tidy(str(entry.get("title") or "")).replace("\n\n", " ")
-    authors = [a.get("name") for a in _dicts(entry.get("authors") or []) if a.get("name")]
+    summary = _tidy(_string(entry.get("summary")))
+    title = _tidy(_string(entry.get("title"))).replace("\n\n", " ")
+    authors = [_string(a.get("name")) for a in _objects(entry.get("authors"))]
     author = entry.get("author")
-    if not authors and isinstance(author, dict) and author.get("name"):
-        authors = [author["name"]]
+    if not any(authors) and isinstance(author, dict):
+        authors = [_string(author.get("name"))]
     guid = entry.get("id")
+    if isinstance(guid, bool) or not isinstance(guid, str | int | float):
+        guid = None
     return Item(
-        key=_item_key(str(guid) if guid is not None else None, link, content, summary, title),
+        key=_item_key(
+            str(guid) if guid is not None else None, link or written, content, summary, title
+        ),
         feed=feed,
         title=title,
         link=link,
         summary=summary,
         content=content,
         published=_iso_date(entry.get("date_published")) or _iso_date(entry.get("date_modified")),
-        author=", ".join(str(a) for a in authors) or None,
+        author=", ".join(a for a in authors if a) or None,
     )

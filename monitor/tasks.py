@@ -36,7 +36,7 @@ def load_rules(rules: Sequence[RuleConfig], entities: Mapping[str, EntityConfig]
 
 
 def parse(body: bytes, feed: str, url: str, content_type: str | None) -> ParsedFeed:
-    return ParsedFeed(parse_feed(body, feed=feed, url=url, content_type=content_type))
+    return parse_feed(body, feed=feed, url=url, content_type=content_type)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ Front door:
 - `decode_html(data, content_type)`: page bytes to text (see `encoding`).
 - `extract_article(html, url, selector=, remove=)`: the article body with paragraphs
   separated by a blank line, plus title, date, authors, language, canonical URL,
-  description and image. Pure and total: bad HTML gives what can be read, never an error.
+  description and image. Pure and total: bad HTML gives what can be read, never an error,
+  and `tagsoup.defuse` bounds what the parser does with it first. A canonical URL or image
+  that is not a usable http(s) URL (`links.resolve_link`) is None.
 - `is_too_little(article)`: whether the pipeline should fall back to the feed's own
   content or summary and mark the document partial.
 
@@ -17,21 +19,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from urllib.parse import urljoin
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
+from ..links import resolve_link
 from ..models import Article
+from ..tagsoup import defuse
 from .boilerplate import NEGATIVE_TAGS, body_blocks, choose_body
 from .encoding import decode_html
-from .html import bounded, flatten
+from .html import flatten
 from .language import article_language
 from .metadata import Metadata, extract_metadata
 
 __all__ = ["decode_html", "extract_article", "is_too_little"]
 
 _CJK = "\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff"  # kana and CJK ideographs: unspaced scripts
-_WORDS = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")  # one word per ideograph, else per run
+# One word per ideograph, else per run: two disjoint branches, one of them a single run.
+_WORDS = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
 MAX_MATCHES = 1_000  # of an operator's selector
 MIN_BODY_WORDS = 50  # below this `is_too_little` says to use the feed's text instead
 
@@ -78,12 +82,6 @@ def _text(texts: Sequence[str], meta: Metadata) -> str:
     return text
 
 
-def _url(value: str | None, base: str | None) -> str | None:
-    if not value:
-        return None
-    return urljoin(base, value) if base else value
-
-
 def extract_article(
     html: str,
     url: str | None = None,
@@ -94,7 +92,7 @@ def extract_article(
     """Extract the article from a page. `url` resolves relative links; `selector` (the body
     is taken from its matches when there are any) and `remove` (dropped first) are the
     operator's site overrides from feeds.yaml."""
-    parser = LexborHTMLParser(bounded(html))
+    parser = LexborHTMLParser(defuse(html))
     meta = extract_metadata(parser)
     removed = False
     for pattern in remove:
@@ -112,9 +110,9 @@ def extract_article(
         published=meta.published,
         authors=meta.authors,
         language=article_language(meta.language, text or meta.title),
-        canonical_url=_url(meta.canonical_url, url),
+        canonical_url=resolve_link(meta.canonical_url, url),
         description=meta.description,
-        image=_url(meta.image, url),
+        image=resolve_link(meta.image, url),
     )
 
 

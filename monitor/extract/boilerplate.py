@@ -28,6 +28,9 @@ from .html import Page, hints
 NEGATIVE_TAGS = frozenset(
     {"nav", "aside", "footer", "form", "figcaption", "menu", "address", "header"}
 )
+# The hint patterns are alternations of literal words with fixed-width lookarounds: no
+# quantified group, so each position costs a bounded amount; hints are at most
+# MAX_HINT_CHARS long.
 NEGATIVE_HINTS = re.compile(
     r"comment|disqus|share|sharing|social|related|newsletter|subscri|signup|sign-up|cookie"
     r"|consent|gdpr|sidebar|side-bar|promo|advert|(?<![a-z])ads?(?![a-z])|(?<![a-z])ad[-_]"
@@ -45,6 +48,8 @@ POSITIVE_HINTS = re.compile(
     r"|post-content|main-content|story-content|content-body|body-text|article-text|story-text"
     r"|article__body|article__content|rich-?text"
 )
+# Fullmatched only on blocks shorter than 80 characters (body_blocks), which bounds
+# whatever `.{1,40}` and the optional words may backtrack.
 FILLER = re.compile(
     r"(advertisement|advert|ad|sponsored( content)?|add new comment|comments? are closed"
     r"|leave a (comment|reply)|\d* ?comments?|read more|read next|share( this)?( article| story)?"
@@ -53,7 +58,10 @@ FILLER = re.compile(
     r"|sign up( for)?( our)?( \w+)? newsletters?|subscribe( now)?|click here)[.:!…]*",
     re.IGNORECASE,
 )
+# Matched at the start of blocks shorter than 200 characters; `\S+$` gives back at most that.
 CREDIT = re.compile(r"(©|\(c\)|copyright\b|https?://\S+$)", re.IGNORECASE)  # and bare URLs
+# From each sentence mark, a run of closing quotes and brackets (which holds no sentence
+# mark, so no run is read twice) and one space: linear.
 _SENTENCE = re.compile(r"[.!?。！？…][\"'”’)\]]*(\s|$)")
 
 LONE_WEIGHT = 0.3  # weight of a paragraph with no article-like sibling

@@ -1,6 +1,6 @@
 """Parse HTML and flatten the page into blocks of text, each tied to the element holding it.
 
-The walk is iterative (a page nested 10,000 levels deep costs a list, not the C stack) and
+The walk is iterative (a page nested thousands of levels deep costs a list, not the C stack) and
 visits every node once except inside skipped and hidden elements, which it never enters;
 later stages work on the flat `Page`, reading the attributes of the few elements they ask
 about.
@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from ..tagsoup import unmark
 
 # Elements whose content is never article text.
 SKIP_TAGS = frozenset(
@@ -35,19 +37,8 @@ BLOCK_TAGS = frozenset(
 )  # fmt: skip
 
 _BREAK = "\ue000"  # a line break inside a block (<br>, or a newline inside <pre>)
-MAX_HTML_CHARS = 5_000_000  # the rest of a bigger page is not read
-MAX_DEPTH = 12_000  # lexbor's tree building slows down with the square of the nesting depth
 MAX_ELEMENTS = 200_000  # the walk stops here: no article needs more
-_DEEP_SCAN_TAGS = 15_000  # pages with fewer tags than this cannot nest deeper than MAX_DEPTH
-_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)")
-# Elements that never nest (void) or close themselves: they do not deepen the tree.
-_FLAT_TAGS = frozenset(
-    {
-        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
-        "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "option", "optgroup",
-        "thead", "tbody", "tfoot", "colgroup", "rb", "rt", "rp",
-    }
-)  # fmt: skip
+MAX_HINT_CHARS = 1_000  # of an element's class, id, role and itemprop together
 
 
 def _lexbor_ids() -> dict[str | None, int]:
@@ -71,6 +62,7 @@ _IGNORED_IDS = frozenset(_ID[name] for name in SKIP_TAGS) | {
 }
 _HINTS = ("class", "id", "role", "itemprop")  # the attributes that hint at an element's role
 _MAYBE_HIDDEN = "[hidden], [aria-hidden], [style]"  # the attributes _hidden reads
+# Each attempt starts at a literal word; the two space runs are separated by ":": linear.
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 
 
@@ -93,28 +85,13 @@ class Page:
 
 def hints(node: LexborNode) -> str:
     """What an element's class, id, role and itemprop say about it, lower-cased and
-    space-separated (read only for the elements whose role is in question)."""
+    space-separated (read only for the elements whose role is in question). Cut at
+    MAX_HINT_CHARS: real ones are far shorter, and the regular expressions that read them
+    and the cache of their answers then stay small."""
     attrs = node.attributes
-    return " ".join(filter(None, map(attrs.get, _HINTS))).lower() if attrs else ""
-
-
-def bounded(html: str) -> str:
-    """The part of `html` worth parsing: at most MAX_HTML_CHARS, and cut where the tags nest
-    deeper than MAX_DEPTH (only pages with very many tags are scanned)."""
-    html = html[:MAX_HTML_CHARS]
-    if html.count("<") < _DEEP_SCAN_TAGS:
-        return html
-    depth = 0
-    for match in _TAG.finditer(html):
-        if match.group(2).lower() in _FLAT_TAGS:
-            continue
-        if match.group(1):
-            depth = max(depth - 1, 0)
-        else:
-            depth += 1
-            if depth > MAX_DEPTH:
-                return html[: match.start()]
-    return html
+    if not attrs:
+        return ""
+    return " ".join(filter(None, map(attrs.get, _HINTS)))[:MAX_HINT_CHARS].lower()
 
 
 def _hidden_elements(root: LexborNode) -> set[int]:
@@ -241,9 +218,9 @@ def _add_block(page: Page, fragments: list[str], owner: int, link_chars: int) ->
     if raw.isprintable() and "  " not in raw and raw[:1] != " " and raw[-1:] != " ":
         text = raw  # the common case: no whitespace but single spaces, nothing to collapse
     elif _BREAK in raw:
-        text = _lines(raw)
+        text = _lines(unmark(raw))
     else:
-        text = " ".join(raw.split())
+        text = " ".join(unmark(raw).split())
     if text:
         size = len(text)
         page.owners.append(owner)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-_CODE = re.compile(r"[a-z]{2,3}")
+_CODE = re.compile(r"[a-z]{2,3}")  # fullmatched, at most 3 characters
 _MIN_DETECT_CHARS = 40  # below this a guess is noise
 _SAMPLE_CHARS = 1000  # enough for a confident guess; the cost grows with the sample
 
@@ -14,7 +14,7 @@ def normalize(tag: str | None) -> str | None:
     """The primary subtag of a language tag ("en-US", "en_GB", "EN" -> "en"); None if invalid."""
     if not tag:
         return None
-    primary = re.split(r"[-_\s,;]", tag.strip().lower(), maxsplit=1)[0]
+    primary = re.split(r"[-_\s,;]", tag.strip().lower(), maxsplit=1)[0]  # one class: linear
     return primary if _CODE.fullmatch(primary) else None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,9 @@ CASES = [
 
 @pytest.mark.parametrize(("name", "count", "title", "key"), CASES)
 def test_corpus_feeds(name: str, count: int, title: str, key: str) -> None:
-    items = parse_feed(load(name), feed="f", url="http://example.org/feed")
+    parsed = parse_feed(load(name), feed="f", url="http://example.org/feed")
+    items = parsed.items
+    assert (parsed.cut, parsed.skipped, parsed.problems) == (0, 0, ())
     assert len(items) == count
     assert items[0].title.startswith(title)
     assert items[0].key.startswith(key)
@@ -39,23 +42,23 @@ def test_corpus_feeds(name: str, count: int, title: str, key: str) -> None:
 
 
 def test_no_mojibake_in_undeclared_latin1() -> None:
-    items = parse_feed(load("no_encoding_ISO-8859-1.xml"), feed="f", url="http://x/")
+    items = parse_feed(load("no_encoding_ISO-8859-1.xml"), feed="f", url="http://x/").items
     text = " ".join(i.title + i.summary for i in items)
     assert "Ã" not in text and "\ufffd" not in text
     assert "é" in text
 
 
 def test_summary_is_plain_text_with_paragraphs() -> None:
-    items = parse_feed(load("guardian.rss"), feed="f", url="http://x/")
+    items = parse_feed(load("guardian.rss"), feed="f", url="http://x/").items
     assert all("<" not in i.summary for i in items)
 
 
 def test_keys_survive_title_edits() -> None:
     body = load("guardian.rss")
-    first = parse_feed(body, feed="f", url="http://x/")
+    first = parse_feed(body, feed="f", url="http://x/").items
     edited = parse_feed(
         body.replace(b"Trump State of the Union", b"EDITED"), feed="f", url="http://x/"
-    )
+    ).items
     assert [i.key for i in first] == [i.key for i in edited]
 
 
@@ -76,7 +79,7 @@ def test_not_a_feed() -> None:
 
 def test_truncated_feed_still_yields_items() -> None:
     body = load("guardian.rss")
-    items = parse_feed(body[: len(body) // 2], feed="f", url="http://x/")
+    items = parse_feed(body[: len(body) // 2], feed="f", url="http://x/").items
     assert 5 < len(items) < 55
 
 
@@ -84,3 +87,8 @@ def test_html_to_text_blocks() -> None:
     assert html_to_text("<p>One</p><p>Two &amp; three</p><script>x()</script>") == (
         "One\n\nTwo & three"
     )
+
+
+def test_a_parsed_feed_crosses_a_process_boundary() -> None:
+    parsed = parse_feed(load("guardian.rss"), feed="f", url="http://x/")
+    assert pickle.loads(pickle.dumps(parsed)) == parsed
