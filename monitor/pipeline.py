@@ -54,12 +54,12 @@ from monitor.models import (
     RuleConfig,
 )
 from monitor.notices import Notices
-from monitor.parse import canonical_url
+from monitor.parse import canonical_url, parse_feed
 from monitor.redact import redact
 from monitor.schedule import next_digest
 from monitor.store import Queued, Store
 from monitor.storethread import StoreThread
-from monitor.tasks import ItemResult, Page, parse, read_and_match
+from monitor.tasks import ItemResult, Page, read_and_match
 from monitor.workers import CpuPool
 
 log = get_logger("monitor.pipeline")
@@ -220,7 +220,12 @@ class Pipeline:
             report.status = "not_modified"
             return result.etag, result.last_modified, False
         parsed: ParsedFeed = await self.pool.run(
-            PARSE_DEADLINE, parse, result.body, feed.name, feed.url, result.content_type
+            PARSE_DEADLINE,
+            parse_feed,
+            result.body,
+            feed=feed.name,
+            url=feed.url,
+            content_type=result.content_type,
         )
         if parsed.skipped:
             log.warning(

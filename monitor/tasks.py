@@ -1,6 +1,6 @@
 """The CPU stages as tasks for the worker processes (see `monitor.workers`).
 
-- `parse`: a feed document to items (`monitor.parse`).
+- `monitor.parse.parse_feed` runs as it is: a feed document to items.
 - `read_and_match`: one new item. Its page, when one was fetched, is decoded and
   extracted; when the page says too little (a paywall, a script-only page) or cannot be
   read at all, the feed's own text stands in and the document is marked partial. Then the
@@ -20,8 +20,7 @@ from dataclasses import dataclass, replace
 from monitor.dedupe import text_sketch
 from monitor.extract import decode_html, extract_article, is_too_little
 from monitor.match import Matcher
-from monitor.models import Document, EntityConfig, ExtractOverride, Match, ParsedFeed, RuleConfig
-from monitor.parse import parse_feed
+from monitor.models import Document, EntityConfig, ExtractOverride, Match, RuleConfig
 
 _matcher: Matcher | None = None
 
@@ -33,10 +32,6 @@ def load_rules(rules: Sequence[RuleConfig], entities: Mapping[str, EntityConfig]
     _matcher = Matcher.build(rules, entities)
     gc.freeze()  # long-lived: keep the collector from scanning them again and again
     return len(rules)
-
-
-def parse(body: bytes, feed: str, url: str, content_type: str | None) -> ParsedFeed:
-    return parse_feed(body, feed=feed, url=url, content_type=content_type)
 
 
 @dataclass(frozen=True)

@@ -59,13 +59,14 @@ POISON = "POISON"
 def load_rules_poisoned(rules: object, entities: object) -> int:
     """The real rules; matching a document whose text says POISON raises, extracting a
     page that says SLOW takes a minute, and parsing a feed whose URL says POISON raises."""
+    import monitor.parse
     import monitor.tasks as tasks
 
     count = tasks.load_rules(rules, entities)  # type: ignore[arg-type]
     real_match, real_extract, real_parse = (
         tasks.Matcher.match,
         tasks.extract_article,
-        tasks.parse_feed,
+        monitor.parse.parse_feed,
     )
 
     def match(self: object, doc: object) -> object:
@@ -85,5 +86,5 @@ def load_rules_poisoned(rules: object, entities: object) -> int:
 
     tasks.Matcher.match = match  # type: ignore[method-assign,assignment]
     tasks.extract_article = extract  # type: ignore[assignment]
-    tasks.parse_feed = parse  # type: ignore[assignment]
+    monitor.parse.parse_feed = parse  # type: ignore[assignment]  # what a parse task looks up
     return count
