@@ -88,6 +88,8 @@ class FeedReport:
     partial: int = 0
     failed: int = 0  # items that could not be matched at all (recorded, marked seen)
     deferred: int = 0  # new items left for the next poll (over the per-poll caps)
+    cut: int = 0  # entries past the per-document cap, never read
+    skipped: int = 0  # entries that could not be read at all
     error: str | None = None
 
 
@@ -199,6 +201,8 @@ class Pipeline:
             partial=report.partial,
             failed=report.failed,
             deferred=report.deferred,
+            cut=report.cut,
+            skipped=report.skipped,
         )
         return report
 
@@ -227,6 +231,7 @@ class Pipeline:
             url=feed.url,
             content_type=result.content_type,
         )
+        report.cut, report.skipped = parsed.cut, parsed.skipped
         if parsed.skipped:
             log.warning(
                 "feed_entries_skipped",
