@@ -99,6 +99,10 @@ class Desk:
         command = [sys.executable, "-m", "monitor", "run", "--once", "--config-dir", str(config)]
         measured = run_measured(command, env=env, timeout=180)
         status = run_measured([sys.executable, "-m", "monitor", "status"], env=env, timeout=60)
+        print(  # the figures for the closing table: pytest -s tests/hostile/test_run.py
+            f"run --once: exit {measured.returncode}, {measured.seconds:.1f} s,"
+            f" process tree peak {measured.peak_mb:.0f} MB"
+        )
         lines_out = alerts.read_text().splitlines() if alerts.exists() else []
         return Outcome(measured, [json.loads(line) for line in lines_out], status.stdout)
 
