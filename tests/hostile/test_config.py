@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from monitor import redact, yamlpos
 from monitor.config import Config, RulesConfig, load_config, load_rules
 from monitor.errors import ConfigError
+from tests.support.procs import environment, run_measured
 
 ROOT = Path(__file__).resolve().parents[2]
 FEEDS = "feeds:\n  - {name: A, url: 'https://example.org/feed'}\n"
@@ -462,20 +463,14 @@ def test_an_include_listed_many_times_is_read_once(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- end to end
 
 
-def run_check(config: Path) -> tuple[int, str, int]:
-    """`monitor check` in a child: exit code, stderr, peak RSS in MB."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    with (config / "stderr").open("w+") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "check", "--config-dir", str(config)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-        err.seek(0)
-        return proc.returncode, err.read(), usage.ru_maxrss >> 10
+def run_check(config: Path) -> tuple[int, str, float]:
+    """`monitor check` in a child: exit code, stderr, peak RSS in MB (sampled from /proc:
+    wait4's ru_maxrss would count this test process's memory, which the child's exec
+    inherits as its high-water mark)."""
+    env = environment(PYTHONPATH=str(ROOT))
+    command = [sys.executable, "-m", "monitor", "check", "--config-dir", str(config)]
+    measured = run_measured(command, env=env, timeout=120)
+    return measured.returncode, measured.stderr, measured.peak_mb
 
 
 @pytest.mark.parametrize(
