@@ -136,9 +136,17 @@ def _iso_date(value: Any) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
+# One character class, no repetition: linear. JSON can carry lone surrogates ("\ud800"),
+# which no UTF-8 store or payload accepts.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _string(value: Any) -> str:
-    """A text field as the document gave it; anything but a string counts as absent."""
-    return value if isinstance(value, str) else ""
+    """A text field as the document gave it (a lone surrogate becomes U+FFFD); anything but a
+    string counts as absent."""
+    if not isinstance(value, str):
+        return ""
+    return value if value.isascii() else _LONE_SURROGATE.sub("\ufffd", value)
 
 
 def parse_feed(
@@ -342,6 +350,8 @@ def _json_item(entry: Mapping[str, Any], *, feed: str, base: str) -> Item:
     guid = entry.get("id")
     if isinstance(guid, bool) or not isinstance(guid, str | int | float):
         guid = None
+    elif isinstance(guid, str):
+        guid = _string(guid)
     return Item(
         key=_item_key(
             str(guid) if guid is not None else None, link or written, content, summary, title

@@ -16,7 +16,7 @@ from monitor.pipeline import MAX_NEW_ITEMS, FeedReport, Pipeline, Rules
 from monitor.store import Store
 from monitor.workers import CpuPool
 from tests.support import worktasks
-from tests.support.site import FeedEntry, NewsSite, rss_feed
+from tests.support.site import FeedEntry, NewsSite, Resource, rss_feed
 
 ENTITIES = {
     "iran": EntityConfig("iran", ("Iran", "Tehran")),
@@ -136,3 +136,15 @@ def test_items_over_the_cap_are_read_at_the_next_poll(store: Store) -> None:
     assert (second.status, second.queued, second.deferred) == ("ok", 20, 0)
     assert third.status == "not_modified"  # nothing left: validators are kept again
     assert store.counts()["outbox_pending"] == total
+
+
+def test_lone_surrogates_in_a_json_feed_are_replaced_not_fatal(store: Store) -> None:
+    body = (
+        '{"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": ['
+        '{"id": "a\\ud800", "title": "Tehran \\udfff denies", "content_text": "' + STORY + '"}]}'
+    ).encode()
+    with NewsSite() as site:
+        url = site.put("/j.json", Resource(body, "application/feed+json"))
+        (report,) = poll(store, feed("J", url, extract=False))
+    assert report.status == "ok" and report.queued == 1 and report.failed == 0
+    assert queued_titles(store) == ["Tehran \ufffd denies"]
