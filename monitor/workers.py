@@ -55,7 +55,11 @@ def default_size() -> int:
 
 def _serve(conn: Connection) -> None:
     """A worker's life: run each task it is sent, reply with its result or its failure."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    # Ctrl-C and `systemctl stop` (SIGTERM to the whole control group) are the parent's to
+    # handle: it finishes what it can and then stops us. If the parent dies instead, the
+    # pipe closes and we return.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     while True:
         try:
             ident, fn, args, kwargs = conn.recv()

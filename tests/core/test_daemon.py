@@ -273,3 +273,30 @@ def test_status_shows_a_failing_feed_and_since_when(
     status = monitor("status", db=db, timeout=60).stdout
     assert "F: last success never, FAILING x1 since 20" in status
     assert "HTTP 503" in status
+
+
+def test_sigterm_to_the_whole_group_stops_cleanly(setup: tuple[Path, Path, NewsSite]) -> None:
+    """`systemctl stop` signals every process of the unit: the workers leave the stopping
+    to the service, which stops them itself, and none is replaced on the way out."""
+    config, db, _ = setup
+    env = dict(os.environ, MONITOR_DB=str(db), PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "run", "--config-dir", str(config)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    alerts = db.parent / "alerts.jsonl"
+    try:
+        deadline = time.monotonic() + 30
+        while not alerts.exists() and time.monotonic() < deadline:  # the workers did work
+            time.sleep(0.1)
+        assert alerts.exists(), "no alert within 30 s"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, output
+    assert "service_stopped" in output
+    assert "worker_replaced" not in output and "Traceback" not in output
