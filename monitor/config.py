@@ -23,7 +23,7 @@ import re
 import reprlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, unquote, urlsplit
@@ -35,6 +35,7 @@ from monitor.models import (
     EntityConfig,
     ExtractOverride,
     FeedConfig,
+    PollingConfig,
     RateLimit,
     RuleConfig,
     RuleExamples,
@@ -91,10 +92,12 @@ class Config:
     rules: tuple[RuleConfig, ...]
     warnings: tuple[str, ...] = ()
     operator_channel: str | None = None
+    polling: PollingConfig = field(default_factory=PollingConfig)
 
 
-def parse_duration(value: Any) -> float:
-    """`30s`, `5m`, `1h`, `1d`, `250ms` or a number of seconds -> seconds (> 0, <= a year)."""
+def parse_duration(value: Any, *, limit: float = MAX_DURATION) -> float:
+    """`30s`, `5m`, `1h`, `1d`, `250ms` or a number of seconds -> seconds (> 0, <= `limit`,
+    a year unless given)."""
     m = _DURATION.fullmatch(value.strip()) if isinstance(value, str) else None
     if m:
         seconds = float(m.group(1)) * _UNITS[m.group(2)]
@@ -107,8 +110,8 @@ def parse_duration(value: Any) -> float:
         raise ValueError(f"expected a duration such as 30s, 5m or 1h, got {_show(value)}")
     if not seconds > 0:  # also NaN
         raise ValueError(f"expected a positive duration, got {_show(value)}")
-    if seconds > MAX_DURATION:
-        raise ValueError(f"expected a duration of at most 366d, got {_show(value)}")
+    if seconds > limit:
+        raise ValueError(f"expected a duration of at most {limit / 86400:g}d, got {_show(value)}")
     return seconds
 
 
@@ -314,15 +317,79 @@ _FEED_KEYS = {
     "allow_networks",
     "enabled",
     "auth_env",
+    "min_interval",
+    "max_interval",
+    "max_age",
 }
-_DEFAULT_KEYS = {"interval", "timeout", "extract", "allow_networks"}
+_DEFAULT_KEYS = {
+    "interval",
+    "timeout",
+    "extract",
+    "allow_networks",
+    "min_interval",
+    "max_interval",
+    "max_age",
+}
+_POLLING_KEYS = {"max_polls", "per_host"}
+MAX_AGE_LIMIT = 100 * 366 * 86400.0  # max_age may reach further back than other durations
+_OFF = ("off", "never", "none")
+
+
+def parse_polling(doc: Located, problems: list[str]) -> PollingConfig:
+    """The `polling:` section of feeds.yaml: polls in flight in all and to one host."""
+    c = _Checker(doc, problems)
+    top = doc.value if isinstance(doc.value, dict) else {}
+    data = c.mapping(top.get("polling"), ("polling",))
+    c.unknown_keys(data, ("polling",), _POLLING_KEYS)
+    default = PollingConfig()
+    return PollingConfig(
+        max_polls=c.integer(
+            data.get("max_polls"), ("polling", "max_polls"), default.max_polls, maximum=1000
+        ),
+        per_host=c.integer(
+            data.get("per_host"), ("polling", "per_host"), default.per_host, maximum=1000
+        ),
+    )
+
+
+def _max_age(c: _Checker, value: Any, path: PathKey, default: float | None) -> float | None:
+    """`max_age`: a duration (up to a century), or `off` (items of any age alert)."""
+    if value is None:
+        return default
+    if value is False or (isinstance(value, str) and value.strip().lower() in _OFF):
+        return None
+    try:
+        return parse_duration(value, limit=MAX_AGE_LIMIT)
+    except ValueError as e:
+        c.fail(path, f"{e} (or off)")
+        return default
+
+
+def _bounds(
+    c: _Checker,
+    data: Mapping[str, Any],
+    path: PathKey,
+    low: float | None,
+    high: float | None,
+) -> tuple[float | None, float | None]:
+    """`min_interval` and `max_interval` of a feed (or of defaults), inheriting `low`/`high`."""
+    if "min_interval" in data:
+        low = c.duration(data["min_interval"], (*path, "min_interval"), 0.0) or None
+    if "max_interval" in data:
+        high = c.duration(data["max_interval"], (*path, "max_interval"), 0.0) or None
+    if low is not None and high is not None and low > high:
+        c.fail(
+            (*path, "max_interval"),
+            f"max_interval ({high:g}s) is shorter than min_interval ({low:g}s)",
+        )
+    return low, high
 
 
 def parse_feeds(doc: Located, problems: list[str], warnings: list[str]) -> tuple[FeedConfig, ...]:
     """The feeds of a feeds.yaml document; problems and warnings are appended to the lists."""
     c = _Checker(doc, problems)
     top = c.mapping(doc.value, ())
-    c.unknown_keys(top, (), {"defaults", "feeds"})
+    c.unknown_keys(top, (), {"defaults", "feeds", "polling"})
     defaults = c.mapping(top.get("defaults"), ("defaults",))
     c.unknown_keys(defaults, ("defaults",), _DEFAULT_KEYS | {"auth_env"})
     if "auth_env" in defaults:
@@ -336,6 +403,8 @@ def parse_feeds(doc: Located, problems: list[str], warnings: list[str]) -> tuple
     d_timeout = c.duration(defaults.get("timeout"), ("defaults", "timeout"), 20.0)
     d_extract, d_override = _extract_setting(c, defaults.get("extract"), ("defaults", "extract"))
     d_networks = _networks(c, defaults.get("allow_networks"), ("defaults", "allow_networks"))
+    d_low, d_high = _bounds(c, defaults, ("defaults",), None, None)
+    d_max_age = _max_age(c, defaults.get("max_age"), ("defaults", "max_age"), 3 * 86400.0)
 
     feeds: list[FeedConfig] = []
     seen: dict[str, int] = {}
@@ -360,11 +429,16 @@ def parse_feeds(doc: Located, problems: list[str], warnings: list[str]) -> tuple
             else (d_extract, d_override)
         )
         networks = d_networks + _networks(c, data.get("allow_networks"), (*path, "allow_networks"))
+        interval = c.duration(data.get("interval"), (*path, "interval"), d_interval)
+        low, high = _bounds(c, data, path, d_low, d_high)
         feeds.append(
             FeedConfig(
                 name=name,
                 url=url,
-                interval=c.duration(data.get("interval"), (*path, "interval"), d_interval),
+                interval=interval,
+                min_interval=low,
+                max_interval=high,
+                max_age=_max_age(c, data.get("max_age"), (*path, "max_age"), d_max_age),
                 timeout=c.duration(data.get("timeout"), (*path, "timeout"), d_timeout),
                 extract=extract,
                 extract_override=override,
@@ -786,12 +860,14 @@ def _load_config(config_dir: Path, *, cached: bool) -> Config:
     problems: list[str] = []
     feed_warnings: list[str] = []
     feeds: tuple[FeedConfig, ...] = ()
+    polling = PollingConfig()
     rules = RulesConfig({}, {}, ())
     positioned = True
     try:
         feeds_doc = load_yaml(config_dir / FEEDS_FILE, FEEDS_FILE, cached=cached)
         positioned = feeds_doc.positioned
         feeds = parse_feeds(feeds_doc, problems, feed_warnings)
+        polling = parse_polling(feeds_doc, problems)
     except ConfigError as e:
         problems.extend(e.problems)
     try:
@@ -817,5 +893,11 @@ def _load_config(config_dir: Path, *, cached: bool) -> Config:
     if problems:
         raise ConfigError(problems)
     return Config(
-        feeds, rules.entities, rules.channels, rules.rules, warnings, rules.operator_channel
+        feeds,
+        rules.entities,
+        rules.channels,
+        rules.rules,
+        warnings,
+        rules.operator_channel,
+        polling,
     )

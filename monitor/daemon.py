@@ -1,8 +1,9 @@
-"""The long-running service: APScheduler jobs per feed, the outbox worker, reloads, signals.
+"""The long-running service: the claim loop, the outbox worker, reloads, signals.
 
-- One interval job per feed, jittered so feeds don't all fire at once. When a job fires, the
-  store decides whether the feed is due: a failing feed backs off (its next check time and
-  failure count are columns in the database, so a restart keeps them).
+- The schedule lives in the database (`monitor.poller`): a claim tick takes the feeds that
+  are due into a bounded pool (`polling: max_polls`, `per_host` in feeds.yaml); a restart
+  resumes from the stored due times. APScheduler runs the housekeeping: the claim tick,
+  the config watch, pruning and the systemd watchdog.
 - The outbox worker runs beside the jobs and is woken when a poll queues alerts.
 - CPU work (parsing, extraction, matching) runs in worker processes (`monitor.workers`),
   each holding the compiled rules; store calls run on one thread of their own
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import signal
 import socket
 import time
@@ -28,7 +28,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import FEEDS_FILE, RULES_FILE, Config, load_config
@@ -36,10 +35,11 @@ from monitor.deliver import Notifier, build_notifier
 from monitor.errors import ConfigError, StorageError, WorkerError
 from monitor.fetch import Fetcher
 from monitor.log import get_logger
-from monitor.models import ChannelConfig, FeedConfig
+from monitor.models import ChannelConfig
 from monitor.notices import Notices
 from monitor.outbox import OutboxWorker
-from monitor.pipeline import BACKLOG_DELAY, Pipeline, Rules, describe
+from monitor.pipeline import Pipeline, Rules, describe
+from monitor.poller import Poller
 from monitor.store import Store
 from monitor.storethread import StoreThread
 from monitor.tasks import load_rules
@@ -50,7 +50,7 @@ log = get_logger("monitor.daemon")
 WATCH_INTERVAL = 5.0
 RETENTION = 30 * 86400.0  # article text, matches and the delivery log are kept this long
 DRAIN_GRACE = 30.0
-ONCE_CONCURRENCY = 8
+CLAIM_TICK = 1.0  # seconds between claims of due feeds (finishing polls also claim)
 
 
 def sd_notify(message: str) -> None:
@@ -109,13 +109,16 @@ class Service:
         self.pool = CpuPool(setup=rules_setup(self.config))
         self.notices = Notices(self.store, self.config.operator_channel, clock)
         self.pipeline = Pipeline(
+            self.store, self.fetcher, build_rules(self.config), self.pool, clock=clock, db=self.db
+        )
+        self.poller = Poller(
             self.store,
-            self.fetcher,
-            build_rules(self.config),
-            self.pool,
+            self.db,
+            self.pipeline,
+            self.notices,
+            feeds=self.config.feeds,
+            polling=self.config.polling,
             clock=clock,
-            notices=self.notices,
-            db=self.db,
         )
         self.worker = OutboxWorker(
             self.store,
@@ -129,8 +132,6 @@ class Service:
         self._mtimes = self._config_mtimes()
         self._stop = asyncio.Event()
         self._reloading = asyncio.Lock()
-        self._polling: set[str] = set()  # feeds with a poll in progress
-        self._scheduler: AsyncIOScheduler | None = None
 
     # ------------------------------------------------------------------ once
 
@@ -140,16 +141,11 @@ class Service:
         0: the run completed (feeds that failed are recorded: `monitor status`); 1: it could
         not start (the rules did not compile in the workers) or could not read the database.
         """
-        limit = asyncio.Semaphore(ONCE_CONCURRENCY)
-
-        async def poll(feed: FeedConfig) -> None:
-            async with limit:
-                await self.pipeline.poll_feed(feed)
-
         try:
             if not await self._start_workers():
                 return 1
-            await asyncio.gather(*(poll(f) for f in self.config.feeds if f.enabled))
+            await self.poller.sync()
+            await self.poller.poll_all()
             await self.worker.drain()
         except StorageError as e:
             log.error("storage_failed", error=describe(e))
@@ -176,9 +172,21 @@ class Service:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        try:
+            await self.poller.sync()
+        except StorageError as e:
+            log.error("storage_failed", error=describe(e))
+            await self.close()
+            return 1
         scheduler = AsyncIOScheduler(timezone="UTC")
-        self._scheduler = scheduler
-        self._schedule_feeds(scheduler, self.config.feeds)
+        scheduler.add_job(
+            self.poller.claim,
+            IntervalTrigger(seconds=CLAIM_TICK),
+            id="claim",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=_utc(self.clock()),
+        )
         scheduler.add_job(
             self._watch_config, IntervalTrigger(seconds=WATCH_INTERVAL), id="watch-config"
         )
@@ -204,6 +212,7 @@ class Service:
         sd_notify("STOPPING=1")
         log.info("service_stopping")
         scheduler.shutdown(wait=False)
+        await self.poller.stop()
         cancelled = await self.worker.stop(DRAIN_GRACE)
         worker.cancel()
         await asyncio.gather(worker, return_exceptions=True)
@@ -221,62 +230,6 @@ class Service:
         await self.pool.close()
         self.db.close()
         self.store.close()
-
-    def _schedule_feeds(self, scheduler: AsyncIOScheduler, feeds: tuple[FeedConfig, ...]) -> None:
-        wanted = {f"feed:{f.name}": f for f in feeds if f.enabled}
-        for job in scheduler.get_jobs():
-            if job.id.startswith("feed:") and job.id not in wanted:
-                job.remove()
-        now = self.clock()
-        for job_id, feed in wanted.items():
-            state = self.store.feed_state(feed.name)
-            due = state.next_check.timestamp() if state and state.next_check else now
-            first = max(due, now) + random.uniform(0, min(5.0, feed.interval / 10))
-            trigger = IntervalTrigger(seconds=feed.interval, jitter=min(60.0, feed.interval / 10))
-            scheduler.add_job(
-                self._poll,
-                trigger,
-                args=[feed.name],
-                id=job_id,
-                replace_existing=True,
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=None,
-                next_run_time=_utc(first),
-            )
-
-    async def _poll(self, name: str) -> None:
-        feed = next((f for f in self.config.feeds if f.name == name), None)
-        if feed is None:
-            return
-        try:
-            state = await self.db.call(self.store.feed_state, name)
-        except StorageError as e:
-            log.error("storage_failed", feed=name, error=describe(e))
-            return
-        backing_off = (
-            state is not None
-            and state.consecutive_failures > 0
-            and state.next_check is not None
-            and state.next_check.timestamp() > self.clock() + 1
-        )
-        if backing_off or name in self._polling:
-            return
-        self._polling.add(name)
-        try:
-            report = await self.pipeline.poll_feed(feed)
-        finally:
-            self._polling.discard(name)
-        if report.deferred and self._scheduler is not None:
-            # the poll left new items over its caps: read them soon, not an interval later
-            self._scheduler.add_job(
-                self._poll,
-                DateTrigger(_utc(self.clock() + BACKLOG_DELAY)),
-                args=[name],
-                id=f"backlog:{name}",
-                replace_existing=True,
-                misfire_grace_time=None,
-            )
 
     async def _prune(self) -> None:
         try:
@@ -328,8 +281,11 @@ class Service:
             self.notices.operator_channel = config.operator_channel
             self.pipeline.swap_rules(rules)
             self.worker.set_notifiers(build_notifiers(config.channels))
-            if self._scheduler is not None:
-                self._schedule_feeds(self._scheduler, config.feeds)
+            self.poller.configure(config.feeds, config.polling)
+            try:
+                await self.poller.sync()
+            except StorageError as e:  # the next reload or restart syncs again
+                log.error("storage_failed", error=describe(e))
             asyncio.get_running_loop().call_later(
                 DRAIN_GRACE * 3, lambda: _close_later(old_notifiers)
             )

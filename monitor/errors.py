@@ -65,9 +65,12 @@ class FetchError(MonitorError):
         subject: str | None = None,
         hint: str | None = None,
         status: int | None = None,
+        *,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message, subject, hint)
         self.status = status
+        self.retry_after = retry_after  # seconds a 429/503 asked us to wait
 
 
 class BlockedAddressError(FetchError):

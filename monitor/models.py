@@ -35,6 +35,25 @@ class FeedConfig:
     allow_networks: tuple[str, ...] = ()  # CIDRs article links may resolve into
     enabled: bool = True
     auth: tuple[str, str] | None = field(default=None, repr=False)  # basic auth (user, password)
+    # bounds on the interval a server's hints (Cache-Control, Expires, <ttl>) may set;
+    # None: `interval` itself as the floor, max(interval, 30 min) as the ceiling
+    min_interval: float | None = None
+    max_interval: float | None = None
+    max_age: float | None = 3 * 86400.0  # items published longer ago are seen, never alerted
+
+    @property
+    def interval_bounds(self) -> tuple[float, float]:
+        low = self.min_interval if self.min_interval is not None else self.interval
+        high = self.max_interval if self.max_interval is not None else max(self.interval, 1800.0)
+        return low, max(low, high)
+
+
+@dataclass(frozen=True)
+class PollingConfig:
+    """How many polls run at once: in all, and to any one host."""
+
+    max_polls: int = 50
+    per_host: int = 2
 
 
 @dataclass(frozen=True)
@@ -117,7 +136,8 @@ class ChannelConfig:
 
 @dataclass(frozen=True)
 class FeedState:
-    """What the store remembers about one feed between polls and restarts."""
+    """What the store remembers about one feed between polls and restarts: its schedule,
+    validators and health."""
 
     name: str
     url: str
@@ -128,6 +148,71 @@ class FeedState:
     next_check: datetime | None = None
     consecutive_failures: int = 0
     last_error: str | None = None
+    interval: float | None = None  # the effective interval (after the server's hints)
+    last_status: str | None = None
+    moved_to: str | None = None  # where a permanent redirect sent us; polled instead of url
+    gone: bool = False  # answered 410: no longer polled until its URL changes in feeds.yaml
+    active: bool = True  # in feeds.yaml and enabled
+    polls: int = 0
+    not_modified: int = 0  # polls answered 304
+    new_items: int = 0
+    last_new_item: datetime | None = None
+    failures: int = 0  # failed polls in all
+    last_lateness: float | None = None  # seconds the last poll started after it was due
+    mean_lateness: float | None = None
+
+
+@dataclass(frozen=True)
+class FeedSlot:
+    """A configured feed as the schedule sees it."""
+
+    name: str
+    url: str
+    host: str
+    interval: float
+    min_interval: float
+    max_interval: float
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A due feed taken for one poll, with what the poll needs from its row."""
+
+    name: str
+    url: str  # as configured
+    poll_url: str  # where to poll: `moved_to` if the feed moved for good, else `url`
+    due: float
+    interval: float
+    etag: str | None
+    last_modified: str | None
+    failures: int  # consecutive
+    body_hash: str | None
+    host: str  # the host its polls count against
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    """What one poll of a feed leaves in its row.
+
+    status: ok | not_modified (304) | unchanged (200 with the last body) | failed |
+    rate_limited (429/503 with Retry-After: not a failure) | gone (410) | postponed (its host
+    is paused; not polled).
+    """
+
+    name: str
+    url: str
+    status: str
+    started: float
+    next_check: float
+    interval: float
+    lateness: float = 0.0
+    etag: str | None = None
+    last_modified: str | None = None
+    keep_validators: bool = True  # False: drop them (new items were left for the next poll)
+    body_hash: str | None = None
+    new_items: int = 0
+    error: str | None = None
+    moved_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +223,8 @@ class FetchResult:
     content_type: str | None = None
     etag: str | None = None
     last_modified: str | None = None
+    max_age: float | None = None  # freshness lifetime (Cache-Control max-age, Expires)
+    moved_to: str | None = None  # final URL when every redirect hop was permanent (301/308)
 
     @property
     def not_modified(self) -> bool:
@@ -156,6 +243,7 @@ class Item:
     content: str = ""  # plain text of the full content the feed carries, if any
     published: datetime | None = None
     author: str | None = None
+    language: str | None = None  # declared by the entry, else by the feed
 
 
 @dataclass(frozen=True)
@@ -168,6 +256,8 @@ class ParsedFeed:
     cut: int = 0
     skipped: int = 0
     problems: tuple[str, ...] = ()
+    language: str | None = None  # the feed's declared language
+    ttl: float | None = None  # seconds, from <ttl> or sy:updatePeriod
 
 
 @dataclass(frozen=True)

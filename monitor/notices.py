@@ -84,6 +84,16 @@ class Notices:
     def feed_ok(self, feed: str) -> None:
         self._success(f"feed:{feed}", f"Feed {feed!r}")
 
+    def once(self, subject: str, text: str) -> None:
+        """Tell the operator `text` the first time `subject` happens, never again."""
+        if not self.operator_channel:
+            return
+        state = self.store.notice_state(subject)
+        if state.notified is not None:
+            return
+        now = self.clock()
+        self._save(replace(state, notified=now), text, now)
+
     def channel_failed(self, channel: str, error: str) -> None:
         if channel != self.operator_channel:
             self._failure(f"channel:{channel}", f"Channel {channel!r}", error)

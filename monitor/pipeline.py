@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -45,6 +44,7 @@ from monitor.models import (
     Alert,
     AlertRule,
     ChannelConfig,
+    Claim,
     Document,
     FeedConfig,
     Item,
@@ -53,7 +53,6 @@ from monitor.models import (
     RateLimit,
     RuleConfig,
 )
-from monitor.notices import Notices
 from monitor.parse import canonical_url, parse_feed
 from monitor.redact import redact
 from monitor.schedule import next_digest
@@ -64,7 +63,6 @@ from monitor.workers import CpuPool
 
 log = get_logger("monitor.pipeline")
 
-MAX_BACKOFF = 6 * 3600.0
 TWIN_WINDOW = 3 * 86400.0  # how far back a near-identical article counts as the same story
 MAX_NEW_ITEMS = 100  # new items read in one poll of one feed; the rest at the next poll
 MAX_PAGE_FETCHES = 30  # article pages fetched in one poll of one feed; the rest next poll
@@ -80,9 +78,10 @@ class FeedReport:
     """What one poll did; logged as one summary line per feed."""
 
     feed: str
-    status: str = "ok"  # ok | not_modified | failed
+    status: str = "ok"  # ok | not_modified | unchanged | failed | rate_limited | gone
     items: int = 0
     new: int = 0
+    old: int = 0  # new to us, but published before the feed's max_age: seen, not read
     matched: int = 0
     queued: int = 0
     partial: int = 0
@@ -91,6 +90,13 @@ class FeedReport:
     cut: int = 0  # entries past the per-document cap, never read
     skipped: int = 0  # entries that could not be read at all
     error: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    moved_to: str | None = None  # a permanent redirect to a URL not polled before
+    max_age: float | None = None  # the server's hints for the next poll, in seconds
+    ttl: float | None = None
+    retry_after: float | None = None
 
 
 @dataclass(frozen=True)
@@ -109,13 +115,6 @@ def article_id(item: Item) -> str:
     """
     basis = f"url:{canonical_url(item.link)}" if item.link else f"item:{item.feed}\x1f{item.key}"
     return "art_" + hashlib.sha256(basis.encode("utf-8", "replace")).hexdigest()[:24]
-
-
-def failure_backoff(interval: float, failures: int, rng: random.Random | None = None) -> float:
-    """Delay before polling a failing feed again: the interval doubled per failure, capped."""
-    r = rng or random
-    delay = min(MAX_BACKOFF, interval * (2 ** min(failures - 1, 10)))
-    return float(max(interval, delay) * (0.9 + 0.2 * r.random()))
 
 
 def describe(error: BaseException) -> str:
@@ -149,7 +148,6 @@ class Pipeline:
         *,
         clock: Callable[[], float] = time.time,
         on_queued: Callable[[], None] | None = None,
-        notices: Notices | None = None,
         db: StoreThread | None = None,
     ) -> None:
         self.store = store
@@ -158,7 +156,6 @@ class Pipeline:
         self.pool = pool
         self.clock = clock
         self.on_queued = on_queued
-        self.notices = notices or Notices(store, None, clock)
         self.db = db or StoreThread()
         self._pages = asyncio.Semaphore(PAGES_IN_FLIGHT)
 
@@ -166,36 +163,23 @@ class Pipeline:
         """Replace the rule settings (a reload); items in flight keep theirs."""
         self.rules = rules
 
-    async def poll_feed(self, feed: FeedConfig) -> FeedReport:
-        """Poll one feed. Never raises (but for cancellation): whatever goes wrong is
-        recorded as this feed's failure."""
+    async def poll_feed(self, feed: FeedConfig, claim: Claim) -> FeedReport:
+        """Poll one claimed feed. Never raises (but for cancellation): whatever goes wrong is
+        this feed's failure, in the report. What the poll leaves in the feed's row (the
+        schedule, validators, health) is the caller's to write (`monitor.poller`)."""
         report = FeedReport(feed.name)
-        flog = log.bind(feed=feed.name)
         try:
-            result_etag, result_modified, backlog = await self._poll(feed, report)
+            await self._poll(feed, claim, report)
         except Exception as e:  # the backstop: any failure of this feed is this feed's only
-            await self._feed_failed(feed, report, e)
+            self._feed_failed(feed, claim, report, e)
             return report
-        now = self.clock()
-        try:
-            await self.db.call(
-                self.store.record_feed_success,
-                feed.name,
-                feed.url,
-                etag=result_etag,
-                last_modified=result_modified,
-                now=now,
-                next_check=now + (BACKLOG_DELAY if backlog else feed.interval),
-                backlog=backlog,
-            )
-            await self.db.call(self.notices.feed_ok, feed.name)
-        except StorageError as e:
-            flog.error("storage_failed", error=describe(e))
-        flog.info(
+        log.info(
             "feed_polled",
+            feed=feed.name,
             status=report.status,
             items=report.items,
             new=report.new,
+            old=report.old,
             matched=report.matched,
             queued=report.queued,
             partial=report.partial,
@@ -206,31 +190,37 @@ class Pipeline:
         )
         return report
 
-    async def _poll(
-        self, feed: FeedConfig, report: FeedReport
-    ) -> tuple[str | None, str | None, bool]:
-        """Fetch, parse and read the new items; returns the validators to keep and whether
-        new items were left for the next poll."""
-        etag, last_modified = await self.db.call(self.store.validators, feed.name, feed.url)
+    async def _poll(self, feed: FeedConfig, claim: Claim, report: FeedReport) -> None:
+        """Fetch, parse and read the new items, filling `report`."""
         result = await self.fetcher.fetch_feed(
-            feed.url,
+            claim.poll_url,
             timeout=feed.timeout,
-            etag=etag,
-            last_modified=last_modified,
+            etag=claim.etag,
+            last_modified=claim.last_modified,
             allow_networks=feed.allow_networks,
             auth=feed.auth,
         )
+        report.etag, report.last_modified = result.etag, result.last_modified
+        report.max_age = result.max_age
+        if result.moved_to and result.moved_to != claim.poll_url:
+            report.moved_to = result.moved_to
         if result.not_modified:
             report.status = "not_modified"
-            return result.etag, result.last_modified, False
+            return
+        body_hash = hashlib.sha256(result.body).hexdigest()
+        report.body_hash = body_hash
+        if body_hash == claim.body_hash:
+            report.status = "unchanged"  # the same document again: nothing new in it
+            return
         parsed: ParsedFeed = await self.pool.run(
             PARSE_DEADLINE,
             parse_feed,
             result.body,
             feed=feed.name,
-            url=feed.url,
+            url=result.url,
             content_type=result.content_type,
         )
+        report.ttl = parsed.ttl
         report.cut, report.skipped = parsed.cut, parsed.skipped
         if parsed.skipped:
             log.warning(
@@ -240,36 +230,31 @@ class Pipeline:
                 problems=[redact(p) for p in parsed.problems],
             )
         await self._process_items(feed, parsed.items, report)
-        return result.etag, result.last_modified, report.deferred > 0
 
-    async def _feed_failed(self, feed: FeedConfig, report: FeedReport, error: Exception) -> None:
+    def _feed_failed(
+        self, feed: FeedConfig, claim: Claim, report: FeedReport, error: Exception
+    ) -> None:
         text = describe(error)
-        report.status, report.error = "failed", text
+        report.error = text
+        status = error.status if isinstance(error, FetchError) else None
+        retry_after = error.retry_after if isinstance(error, FetchError) else None
         flog = log.bind(feed=feed.name)
-        expected = isinstance(error, MonitorError)
-        now = self.clock()
-        try:
-            state = await self.db.call(self.store.feed_state, feed.name)
-            failures = (state.consecutive_failures if state else 0) + 1
-            await self.db.call(
-                self.store.record_feed_failure,
-                feed.name,
-                feed.url,
-                error=text,
-                now=now,
-                next_check=now + failure_backoff(feed.interval, failures),
-            )
-            await self.db.call(self.notices.feed_failed, feed.name, text)
-        except StorageError as e:
-            flog.error("feed_failed", error=text, error_type=type(error).__name__)
-            flog.error("storage_failed", error=describe(e))
+        if status == 410:
+            report.status = "gone"
+            flog.warning("feed_gone", error=text, hint="remove it from feeds.yaml")
             return
+        if status in (429, 503) and retry_after is not None:
+            report.status, report.retry_after = "rate_limited", retry_after
+            flog.warning("feed_rate_limited", error=text, retry_after=retry_after)
+            return
+        report.status = "failed"
         flog.warning(
             "feed_failed",
-            failures=failures,
+            failures=claim.failures + 1,
             error=text,
             error_type=type(error).__name__,
-            exc_info=not expected,  # a bug: the traceback, once per poll of a backed-off feed
+            # a bug: the traceback, once per poll of a backed-off feed
+            exc_info=not isinstance(error, MonitorError),
         )
 
     async def _process_items(self, feed: FeedConfig, items: list[Item], report: FeedReport) -> None:
@@ -280,6 +265,19 @@ class Pipeline:
         new_keys = await self.db.call(self.store.unseen, feed.name, unique)
         report.new = len(new_keys)
         new = [unique[k] for k in reversed(new_keys)]  # feeds list newest first
+        if feed.max_age is not None:
+            cutoff = self.clock() - feed.max_age
+            old = [i for i in new if i.published is not None and i.published.timestamp() < cutoff]
+            if old:
+                report.old = len(old)
+                await self.db.call(
+                    self.store.mark_seen,
+                    feed.name,
+                    [(i.key, article_id(i)) for i in old],
+                    now=self.clock(),
+                )
+                stale = {i.key for i in old}
+                new = [i for i in new if i.key not in stale]
         taken = take_for_poll(feed, new)
         report.deferred = len(new) - len(taken)
         pages = asyncio.Semaphore(PAGES_PER_FEED)
@@ -348,6 +346,7 @@ class Pipeline:
             feed=feed.name,
             tags=frozenset(feed.tags),
             published=item.published,
+            language=item.language,
         )
         page: Page | None = None
         problem: tuple[str, str] | None = None

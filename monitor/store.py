@@ -37,7 +37,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -45,7 +45,16 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from monitor.errors import StorageError
-from monitor.models import Alert, Document, FeedState, Item, Match
+from monitor.models import (
+    Alert,
+    Claim,
+    Document,
+    FeedSlot,
+    FeedState,
+    Item,
+    Match,
+    PollOutcome,
+)
 
 APPLICATION_ID = 0x4E4D4F4E  # b"NMON": the PRAGMA application_id of every news-monitor database
 
@@ -166,6 +175,26 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (feed, item_key)
     ) WITHOUT ROWID;
     CREATE INDEX item_problems_at ON item_problems (at);
+    """,
+    # 4: the polling schedule and each feed's health live in its row (claimed with a lease)
+    """
+    ALTER TABLE feeds ADD COLUMN host TEXT;
+    ALTER TABLE feeds ADD COLUMN interval REAL;
+    ALTER TABLE feeds ADD COLUMN active INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE feeds ADD COLUMN gone INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE feeds ADD COLUMN moved_to TEXT;
+    ALTER TABLE feeds ADD COLUMN body_hash TEXT;
+    ALTER TABLE feeds ADD COLUMN lease_owner TEXT;
+    ALTER TABLE feeds ADD COLUMN lease_until REAL;
+    ALTER TABLE feeds ADD COLUMN last_status TEXT;
+    ALTER TABLE feeds ADD COLUMN polls INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE feeds ADD COLUMN not_modified INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE feeds ADD COLUMN new_items INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE feeds ADD COLUMN last_new_item REAL;
+    ALTER TABLE feeds ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE feeds ADD COLUMN last_lateness REAL;
+    ALTER TABLE feeds ADD COLUMN lateness_sum REAL NOT NULL DEFAULT 0;
+    CREATE INDEX feeds_due ON feeds (next_check) WHERE active = 1 AND gone = 0;
     """,
 )
 
@@ -538,23 +567,23 @@ class Store:
 
     # ------------------------------------------------------------------ feeds
 
+    _FEED_COLUMNS = (
+        "name, url, etag, last_modified, last_success, last_attempt, next_check,"
+        " consecutive_failures, last_error, interval, last_status, moved_to, gone, active,"
+        " polls, not_modified, new_items, last_new_item, failures, last_lateness, lateness_sum"
+    )
+
     def feed_state(self, name: str) -> FeedState | None:
-        rows = self._query(
-            "SELECT name, url, etag, last_modified, last_success, last_attempt, next_check,"
-            " consecutive_failures, last_error FROM feeds WHERE name = ?",
-            (name,),
-        )
+        rows = self._query(f"SELECT {self._FEED_COLUMNS} FROM feeds WHERE name = ?", (name,))
         return self._feed_row(rows[0]) if rows else None
 
     def feed_states(self) -> list[FeedState]:
-        rows = self._query(
-            "SELECT name, url, etag, last_modified, last_success, last_attempt, next_check,"
-            " consecutive_failures, last_error FROM feeds ORDER BY name"
-        )
+        rows = self._query(f"SELECT {self._FEED_COLUMNS} FROM feeds ORDER BY name")
         return [self._feed_row(r) for r in rows]
 
     @staticmethod
     def _feed_row(r: tuple[Any, ...]) -> FeedState:
+        polls = int(r[14])
         return FeedState(
             name=r[0],
             url=r[1],
@@ -565,80 +594,216 @@ class Store:
             next_check=_ts(r[6]),
             consecutive_failures=r[7],
             last_error=r[8],
+            interval=r[9],
+            last_status=r[10],
+            moved_to=r[11],
+            gone=bool(r[12]),
+            active=bool(r[13]),
+            polls=polls,
+            not_modified=r[15],
+            new_items=r[16],
+            last_new_item=_ts(r[17]),
+            failures=r[18],
+            last_lateness=r[19],
+            mean_lateness=r[20] / polls if polls else None,
         )
 
     def failing_since(self, name: str) -> datetime | None:
         rows = self._query("SELECT failing_since FROM feeds WHERE name = ?", (name,))
         return _ts(rows[0][0]) if rows else None
 
-    def record_feed_success(
+    def sync_feeds(
         self,
-        name: str,
-        url: str,
+        feeds: Sequence[FeedSlot],
         *,
-        etag: str | None,
-        last_modified: str | None,
         now: float,
-        next_check: float,
-        backlog: bool = False,
-    ) -> None:
-        """A poll worked (200 or 304); validators are replaced only by new ones. With
-        `backlog` (the poll left new items for the next one) they are dropped instead, so
-        the next poll reads the whole document again: a 304 would hide the rest."""
-        keep = 0 if backlog else 1
+        first_due: Callable[[FeedSlot, int], float],
+    ) -> int:
+        """Make the feeds table hold exactly these feeds as active (a start or a reload).
+
+        A feed new to the table is first due at `first_due(slot, count)` (`count`: how many
+        are placed at once), so that due times spread out rather than all falling at once. A feed whose URL changed in
+        feeds.yaml starts afresh (validators, a permanent redirect, a 410 are forgotten) and is
+        due at `first_due` too. Stored due times of the others stay (a restart resumes the
+        schedule), but never later than one `slot.max_interval` from now. Feeds no longer
+        listed are kept (their history) but never claimed. Returns how many feeds were added.
+        """
+        wanted = {slot.name: slot for slot in feeds}
         with self._tx() as db:
+            stored = {
+                r[0]: (r[1], r[2])
+                for r in db.execute("SELECT name, url, next_check FROM feeds").fetchall()
+            }
+            db.execute("UPDATE feeds SET active = 0 WHERE active = 1")
+            added = [s for s in wanted.values() if s.name not in stored]
+            moved = [s for s in wanted.values() if s.name in stored and stored[s.name][0] != s.url]
+            placed = len(added) + len(moved)
+            db.executemany(
+                "INSERT INTO feeds (name, url, host, interval, next_check, active)"
+                " VALUES (?, ?, ?, ?, ?, 1)",
+                [(s.name, s.url, s.host, s.interval, first_due(s, placed)) for s in added],
+            )
+            db.executemany(
+                "UPDATE feeds SET url = ?, host = ?, interval = ?, next_check = ?, active = 1,"
+                " etag = NULL, last_modified = NULL, moved_to = NULL, gone = 0, body_hash = NULL,"
+                " consecutive_failures = 0, failing_since = NULL, last_error = NULL"
+                " WHERE name = ?",
+                [(s.url, s.host, s.interval, first_due(s, placed), s.name) for s in moved],
+            )
+            kept = [s for s in wanted.values() if s.name in stored and stored[s.name][0] == s.url]
+            db.executemany(
+                "UPDATE feeds SET active = 1, host = ?,"
+                " interval = min(max(coalesce(interval, ?), ?), ?),"
+                " next_check = CASE WHEN next_check IS NULL THEN ?"
+                "   WHEN next_check > ? THEN ? ELSE next_check END"
+                " WHERE name = ?",
+                [
+                    (
+                        s.host,
+                        s.interval,
+                        s.min_interval,
+                        s.max_interval,
+                        first_due(s, 1),
+                        now + s.max_interval,
+                        first_due(s, 1),
+                        s.name,
+                    )
+                    for s in kept
+                ],
+            )
+        return len(added)
+
+    def claim_due(
+        self,
+        now: float,
+        limit: int,
+        owner: str,
+        *,
+        lease: float,
+        per_host: int | None = None,
+        skip_hosts: Sequence[str] = (),
+        names: Sequence[str] = (),
+    ) -> list[Claim]:
+        """Take up to `limit` feeds due by `now`, earliest first, for `owner` until `now +
+        lease` (another owner cannot take them meanwhile; a lease left by a process that
+        died runs out): at most `per_host` of one host, none of `skip_hosts`. With `names`,
+        those feeds, due or not (``run --once``).
+
+        On PostgreSQL the same statement selects with FOR UPDATE SKIP LOCKED.
+        """
+        if names:
+            where = f"name IN ({','.join('?' * len(names))})"
+            params: list[Any] = [*names]
+        else:
+            where = "next_check <= ?"
+            params = [now]
+        if skip_hosts:
+            where += f" AND coalesce(host, '') NOT IN ({','.join('?' * len(skip_hosts))})"
+            params += skip_hosts
+        with self._tx() as db:
+            rows = db.execute(
+                "UPDATE feeds SET lease_owner = ?, lease_until = ? WHERE name IN ("
+                " SELECT name FROM (SELECT name, next_check, row_number() OVER"
+                "   (PARTITION BY host ORDER BY next_check) AS nth"
+                f"  FROM feeds WHERE active = 1 AND gone = 0 AND {where}"
+                "  AND (lease_until IS NULL OR lease_until <= ?))"
+                " WHERE nth <= ? ORDER BY next_check LIMIT ?)"
+                " RETURNING name, url, coalesce(moved_to, url), next_check, interval, etag,"
+                " last_modified, consecutive_failures, body_hash, coalesce(host, '')",
+                (owner, now + lease, *params, now, per_host or limit, limit),
+            ).fetchall()
+        claims = [
+            Claim(
+                name=r[0],
+                url=r[1],
+                poll_url=r[2],
+                due=r[3] if r[3] is not None else now,
+                interval=r[4] or 0.0,
+                etag=r[5],
+                last_modified=r[6],
+                failures=r[7],
+                body_hash=r[8],
+                host=r[9],
+            )
+            for r in rows
+        ]
+        claims.sort(key=lambda c: c.due)
+        return claims
+
+    def next_feed_due(self) -> float | None:
+        """When the next active feed is due (None: no feed to poll)."""
+        rows = self._query(
+            "SELECT min(next_check) FROM feeds WHERE active = 1 AND gone = 0"
+            " AND lease_until IS NULL"
+        )
+        return float(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def record_polls(self, outcomes: Sequence[PollOutcome]) -> None:
+        """Write what polls did (a batch, one transaction) and free their leases."""
+        with self._tx() as db:
+            for o in outcomes:
+                self._record_poll(db, o)
+
+    @staticmethod
+    def _record_poll(db: sqlite3.Connection, o: PollOutcome) -> None:
+        db.execute(
+            "INSERT INTO feeds (name, url, next_check, interval) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET next_check = excluded.next_check,"
+            " interval = excluded.interval, lease_owner = NULL, lease_until = NULL",
+            (o.name, o.url, o.next_check, o.interval),
+        )
+        if o.status == "postponed":
+            return
+        db.execute(
+            "UPDATE feeds SET last_attempt = ?, last_status = ?, polls = polls + 1,"
+            " last_lateness = ?, lateness_sum = lateness_sum + ?,"
+            " moved_to = coalesce(?, moved_to) WHERE name = ?",
+            (o.started, o.status, o.lateness, o.lateness, o.moved_to, o.name),
+        )
+        if o.status in ("ok", "not_modified", "unchanged"):
+            keep = int(o.keep_validators)
             db.execute(
-                "INSERT INTO feeds (name, url, etag, last_modified, last_attempt, last_success,"
-                " next_check, consecutive_failures, failing_since, last_error)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL, NULL)"
-                " ON CONFLICT (name) DO UPDATE SET url = excluded.url,"
-                " etag = CASE WHEN ? = 0 THEN NULL WHEN feeds.url = excluded.url"
-                "   THEN coalesce(excluded.etag, feeds.etag) ELSE excluded.etag END,"
-                " last_modified = CASE WHEN ? = 0 THEN NULL WHEN feeds.url = excluded.url"
-                "   THEN coalesce(excluded.last_modified, feeds.last_modified)"
-                "   ELSE excluded.last_modified END,"
-                " last_attempt = excluded.last_attempt, last_success = excluded.last_success,"
-                " next_check = excluded.next_check, consecutive_failures = 0,"
-                " failing_since = NULL, last_error = NULL",
+                "UPDATE feeds SET last_success = ?, consecutive_failures = 0,"
+                " failing_since = NULL, last_error = NULL,"
+                " not_modified = not_modified + ?,"
+                " new_items = new_items + ?,"
+                " last_new_item = CASE WHEN ? > 0 THEN ? ELSE last_new_item END,"
+                " etag = CASE WHEN ? = 0 THEN NULL WHEN ? THEN ? ELSE coalesce(?, etag) END,"
+                " last_modified = CASE WHEN ? = 0 THEN NULL WHEN ? THEN ?"
+                "   ELSE coalesce(?, last_modified) END,"
+                " body_hash = CASE WHEN ? = 0 THEN NULL ELSE coalesce(?, body_hash) END"
+                " WHERE name = ?",
                 (
-                    name,
-                    url,
-                    None if backlog else etag,
-                    None if backlog else last_modified,
-                    now,
-                    now,
-                    next_check,
+                    o.started,
+                    int(o.status == "not_modified"),
+                    o.new_items,
+                    o.new_items,
+                    o.started,
                     keep,
+                    int(o.moved_to is not None),
+                    o.etag,
+                    o.etag,
                     keep,
+                    int(o.moved_to is not None),
+                    o.last_modified,
+                    o.last_modified,
+                    keep,
+                    o.body_hash,
+                    o.name,
                 ),
             )
-
-    def record_feed_failure(
-        self, name: str, url: str, *, error: str, now: float, next_check: float
-    ) -> int:
-        """A poll failed; returns the number of failures in a row."""
-        with self._tx() as db:
+        elif o.status == "failed":
             db.execute(
-                "INSERT INTO feeds (name, url, last_attempt, next_check, consecutive_failures,"
-                " failing_since, last_error) VALUES (?, ?, ?, ?, 1, ?, ?)"
-                " ON CONFLICT (name) DO UPDATE SET url = excluded.url,"
-                " last_attempt = excluded.last_attempt, next_check = excluded.next_check,"
-                " consecutive_failures = feeds.consecutive_failures + 1,"
-                " failing_since = coalesce(feeds.failing_since, excluded.failing_since),"
-                " last_error = excluded.last_error",
-                (name, url, now, next_check, now, error),
+                "UPDATE feeds SET consecutive_failures = consecutive_failures + 1,"
+                " failures = failures + 1, failing_since = coalesce(failing_since, ?),"
+                " last_error = ? WHERE name = ?",
+                (o.started, o.error, o.name),
             )
-            (count,) = db.execute(
-                "SELECT consecutive_failures FROM feeds WHERE name = ?", (name,)
-            ).fetchone()
-        return int(count)
-
-    def validators(self, name: str, url: str) -> tuple[str | None, str | None]:
-        """ETag and Last-Modified to send, if they belong to this URL."""
-        rows = self._query("SELECT url, etag, last_modified FROM feeds WHERE name = ?", (name,))
-        if not rows or rows[0][0] != url:
-            return None, None
-        return rows[0][1], rows[0][2]
+        else:  # rate_limited, gone: told, not counted as failures
+            db.execute(
+                "UPDATE feeds SET last_error = ?, gone = ? WHERE name = ?",
+                (o.error, int(o.status == "gone"), o.name),
+            )
 
     # ------------------------------------------------------------------ items
 
@@ -657,6 +822,16 @@ class Store:
                 )
             )
         return [k for k in wanted if k not in seen]
+
+    def mark_seen(self, feed: str, items: Sequence[tuple[str, str]], *, now: float) -> None:
+        """Record (item key, article id) pairs of `feed` as seen without reading them (items
+        older than the feed's max_age)."""
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO seen_items (feed, item_key, article_id, first_seen)"
+                " VALUES (?, ?, ?, ?)",
+                [(feed, key, article, now) for key, article in items],
+            )
 
     def record_item(
         self,
@@ -980,8 +1155,13 @@ class Store:
         return [replace(self._outbox_row(r), attempts=r[6] + 1) for r in rows]
 
     def release_leases(self) -> int:
-        """Free leases left by a process that died mid-send (call with the instance lock held)."""
+        """Free leases left by a process that died mid-send or mid-poll (call with the
+        instance lock held); returns the number of alerts freed."""
         with self._tx() as db:
+            db.execute(
+                "UPDATE feeds SET lease_owner = NULL, lease_until = NULL"
+                " WHERE lease_until IS NOT NULL"
+            )
             cur = db.execute(
                 "UPDATE outbox SET leased_until = NULL"
                 " WHERE status = 'pending' AND leased_until IS NOT NULL"

@@ -1,0 +1,334 @@
+"""Which feeds are polled when, and how many at once: the claim loop over the schedule.
+
+The schedule lives in the database (each feed's row: when it is due, its effective interval,
+validators, failures, health; see `Store.sync_feeds`, `Store.claim_due`). A claim takes due
+feeds in batches, earliest first, under a lease, so another process sharing the database
+(PostgreSQL) or this one after a crash never polls a feed twice at once. APScheduler only
+ticks the claim (`Service`); finishing polls claim again at once while feeds are waiting.
+
+Concurrency is bounded and fair: at most `max_polls` polls in flight in all and `per_host`
+to one host. A claimed feed waits for its slots before its request starts, so the wait
+never counts toward the request's deadline or the feed's failures: a feed due while the
+pool is full is polled late, not failed, and its lateness (start - due) is stored in its row,
+logged with the poll and shown by `monitor status`. At most `QUEUE_PER_SLOT * max_polls`
+feeds wait claimed at once and at most `HOST_QUEUE` of one host, so a slow host never holds
+the queue against the others; a host that answered 429/503 with Retry-After is not claimed
+from until its pause ends.
+
+What each poll leaves in its row is written in batches (`record_polls`: one transaction for
+up to `FLUSH_BATCH` polls or every `FLUSH_DELAY` s), so 300 polls a second do not cost 300
+commits. Items are recorded by the pipeline as each finishes, before that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from collections import Counter
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import replace
+from typing import Any
+
+from monitor.cadence import (
+    MAX_BACKOFF,
+    MAX_PAUSE,
+    adapted_interval,
+    failure_backoff,
+    first_due,
+    next_after_success,
+    slot,
+)
+from monitor.errors import StorageError
+from monitor.log import get_logger
+from monitor.models import Claim, FeedConfig, PollingConfig, PollOutcome
+from monitor.notices import Notices
+from monitor.pipeline import BACKLOG_DELAY, FeedReport, Pipeline, describe
+from monitor.store import Store
+from monitor.storethread import StoreThread
+
+log = get_logger("monitor.poller")
+
+LEASE = 900.0  # a claim's lease: longer than any poll (its requests, pages and matching)
+QUEUE_PER_SLOT = 4  # feeds claimed and waiting, per slot of max_polls
+HOST_QUEUE = 32  # feeds of one host claimed and waiting at most
+FLUSH_BATCH = 200
+FLUSH_DELAY = 0.5
+CLAIM_GAP = 0.05  # seconds between claims made by finishing polls
+NAMES_PER_CLAIM = 500
+
+
+def owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Poller:
+    def __init__(
+        self,
+        store: Store,
+        db: StoreThread,
+        pipeline: Pipeline,
+        notices: Notices,
+        *,
+        feeds: Sequence[FeedConfig],
+        polling: PollingConfig,
+        clock: Callable[[], float] = time.time,
+        owner: str | None = None,
+    ) -> None:
+        self.store = store
+        self.db = db
+        self.pipeline = pipeline
+        self.notices = notices
+        self.clock = clock
+        self.owner = owner or owner_id()
+        self._feeds: dict[str, FeedConfig] = {}
+        self.polling = polling
+        self._slots = asyncio.Semaphore(polling.max_polls)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._waiting: Counter[str] = Counter()  # claimed and not finished, per host
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._helpers: set[asyncio.Future[object]] = set()  # claims and flushes under way
+        self._pending: list[PollOutcome] = []
+        self._flush_timer: asyncio.TimerHandle | None = None
+        self._flushing: asyncio.Task[None] | None = None
+        self._paused: dict[str, float] = {}  # host -> until when (Retry-After)
+        self._claiming = False
+        self._more = False  # the last claim found feeds: more may be due
+        self._last_claim = 0.0
+        self._stopped = False
+        self.set_feeds(feeds)
+
+    # ------------------------------------------------------------------ configuration
+
+    def set_feeds(self, feeds: Sequence[FeedConfig]) -> None:
+        self._feeds = {f.name: f for f in feeds if f.enabled}
+
+    def configure(self, feeds: Sequence[FeedConfig], polling: PollingConfig) -> None:
+        """New feeds and limits (a reload); polls in flight finish under the old limits."""
+        self.set_feeds(feeds)
+        if polling != self.polling:
+            self.polling = polling
+            self._slots = asyncio.Semaphore(polling.max_polls)
+            self._hosts = {}
+
+    async def sync(self) -> int:
+        """Bring the schedule in the database in line with the feeds configured."""
+        now = self.clock()
+        slots = [slot(f) for f in self._feeds.values()]
+        added = await self.db.call(self.store.sync_feeds, slots, now=now, first_due=first_due(now))
+        log.info("schedule_synced", feeds=len(slots), added=added)
+        return added
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    # ------------------------------------------------------------------ claiming
+
+    async def claim(self) -> int:
+        """Claim the feeds due now, as many as the queue has room for, and start them."""
+        if self._claiming or self._stopped:
+            return 0
+        self._claiming = True
+        try:
+            now = self.clock()
+            self._last_claim = now
+            room = QUEUE_PER_SLOT * self.polling.max_polls - len(self._tasks)
+            if room <= 0:
+                self._more = True
+                return 0
+            for host, until in list(self._paused.items()):
+                if until <= now:
+                    del self._paused[host]
+            busy = [h for h, n in self._waiting.items() if n >= HOST_QUEUE]
+            try:
+                claims = await self.db.call(
+                    self.store.claim_due,
+                    now,
+                    room,
+                    self.owner,
+                    lease=LEASE,
+                    per_host=HOST_QUEUE,
+                    skip_hosts=sorted({*busy, *self._paused}),
+                )
+            except StorageError as e:
+                log.error("storage_failed", error=describe(e))
+                return 0
+            self._more = bool(claims)
+            for c in claims:
+                self._start(c)
+            return len(claims)
+        finally:
+            self._claiming = False
+
+    async def poll_all(self) -> None:
+        """Poll every configured feed once, due or not, and wait for all (``run --once``)."""
+        names = sorted(self._feeds)
+        for start in range(0, len(names), NAMES_PER_CLAIM):
+            chunk = names[start : start + NAMES_PER_CLAIM]
+            claims = await self.db.call(
+                self.store.claim_due,
+                self.clock(),
+                len(chunk),
+                self.owner,
+                lease=LEASE,
+                names=chunk,
+            )
+            for c in claims:
+                self._start(c)
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.flush()
+
+    def _start(self, claim: Claim) -> None:
+        self._waiting[claim.host] += 1
+        task = asyncio.create_task(self._run(claim), name=f"poll:{claim.name}")
+        self._tasks.add(task)
+        task.add_done_callback(lambda t: self._done(t, claim))
+
+    def _done(self, task: asyncio.Task[None], claim: Claim) -> None:
+        self._tasks.discard(task)
+        self._waiting[claim.host] -= 1
+        if self._waiting[claim.host] <= 0:
+            del self._waiting[claim.host]
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            log.error("poll_crashed", feed=claim.name, error=describe(error))
+        if self._more and not self._claiming and self.clock() - self._last_claim >= CLAIM_GAP:
+            self._spawn(self.claim())
+
+    def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._helpers.add(task)
+        task.add_done_callback(self._helpers.discard)
+
+    # ------------------------------------------------------------------ one poll
+
+    async def _run(self, claim: Claim) -> None:
+        feed = self._feeds.get(claim.name)
+        if feed is None:  # removed from feeds.yaml since it was claimed
+            now = self.clock()
+            self._record(
+                PollOutcome(claim.name, claim.url, "postponed", now, claim.due, claim.interval)
+            )
+            return
+        host = claim.host
+        gate = self._hosts.get(host)
+        if gate is None:
+            gate = self._hosts[host] = asyncio.Semaphore(self.polling.per_host)
+        async with gate, self._slots:
+            started = self.clock()
+            report = await self.pipeline.poll_feed(feed, claim)
+        self._record(self._outcome(feed, claim, report, started))
+        await self._tell(feed, claim, report)
+
+    def _outcome(
+        self, feed: FeedConfig, claim: Claim, report: FeedReport, started: float
+    ) -> PollOutcome:
+        now = self.clock()
+        interval = claim.interval or feed.interval
+        base = PollOutcome(
+            name=feed.name,
+            url=feed.url,
+            status=report.status,
+            started=started,
+            next_check=now + failure_backoff(interval, claim.failures + 1),
+            interval=interval,
+            lateness=max(0.0, started - claim.due),
+            error=report.error,
+            moved_to=report.moved_to,
+        )
+        if report.status in ("ok", "not_modified", "unchanged"):
+            if report.status == "ok":
+                hints: tuple[float | None, ...] = (report.max_age, report.ttl)
+            else:  # no document read: the <ttl> behind the current interval still holds
+                hints = (report.max_age, interval)
+            interval = adapted_interval(feed, hints)
+            backlog = report.deferred > 0
+            following = (
+                now + BACKLOG_DELAY if backlog else next_after_success(claim.due, started, interval)
+            )
+            return replace(
+                base,
+                next_check=following,
+                interval=interval,
+                etag=report.etag,
+                last_modified=report.last_modified,
+                keep_validators=not backlog,
+                body_hash=report.body_hash,
+                new_items=report.new - report.old,
+            )
+        if report.status == "rate_limited":
+            pause = min(MAX_PAUSE, report.retry_after or 0.0)
+            self._paused[claim.host] = max(self._paused.get(claim.host, 0.0), now + pause)
+            log.warning("host_paused", host=claim.host, seconds=pause, feed=feed.name)
+            return replace(base, next_check=now + pause)
+        if report.status == "gone":
+            return replace(base, next_check=now + MAX_BACKOFF)
+        return base
+
+    async def _tell(self, feed: FeedConfig, claim: Claim, report: FeedReport) -> None:
+        """The operator's notices: a feed failing, working again, moved or gone."""
+        try:
+            if report.status == "failed":
+                await self.db.call(self.notices.feed_failed, feed.name, report.error or "failed")
+            elif claim.failures and report.status in ("ok", "not_modified", "unchanged"):
+                await self.db.call(self.notices.feed_ok, feed.name)
+            if report.moved_to:
+                log.warning(
+                    "feed_moved",
+                    feed=feed.name,
+                    url=report.moved_to,
+                    hint="update its url in feeds.yaml",
+                )
+                await self.db.call(
+                    self.notices.once,
+                    f"feed-moved:{feed.name}:{report.moved_to}",
+                    f"Feed {feed.name!r} moved permanently to {report.moved_to}; it is polled"
+                    " there now: update its url in feeds.yaml",
+                )
+            if report.status == "gone":
+                await self.db.call(
+                    self.notices.once,
+                    f"feed-gone:{feed.name}:{claim.poll_url}",
+                    f"Feed {feed.name!r} is gone (HTTP 410) and is no longer polled: remove it"
+                    " from feeds.yaml, or give it a new url",
+                )
+        except StorageError as e:
+            log.error("storage_failed", feed=feed.name, error=describe(e))
+
+    # ------------------------------------------------------------------ writing outcomes
+
+    def _record(self, outcome: PollOutcome) -> None:
+        self._pending.append(outcome)
+        if len(self._pending) >= FLUSH_BATCH:
+            self._spawn(self.flush())
+        elif self._flush_timer is None:
+            loop = asyncio.get_running_loop()
+            self._flush_timer = loop.call_later(FLUSH_DELAY, lambda: self._spawn(self.flush()))
+
+    async def flush(self) -> None:
+        """Write the outcomes waiting; on a database failure they wait for the next flush."""
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        try:
+            await self.db.call(self.store.record_polls, batch)
+        except StorageError as e:
+            log.error("storage_failed", polls=len(batch), error=describe(e))
+            self._pending = batch + self._pending
+            loop = asyncio.get_running_loop()
+            self._flush_timer = loop.call_later(FLUSH_DELAY * 10, lambda: self._spawn(self.flush()))
+
+    async def stop(self) -> None:
+        """Stop claiming, cancel the polls in flight (what they recorded stays; their feeds
+        are polled again after a restart) and write the outcomes of those that finished."""
+        self._stopped = True
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.flush()
