@@ -36,7 +36,7 @@ from monitor import __version__
 from monitor.config import config_dir_from_env, load_config, load_rules
 from monitor.errors import ConfigError, MonitorError, StorageError
 from monitor.log import setup_logging
-from monitor.models import Document, Match
+from monitor.models import Document, FeedState, Match
 from monitor.redact import redact, url_origin
 from monitor.sanitize import escape_unsafe, neutralize
 
@@ -326,17 +326,7 @@ def _status(store: Store) -> None:
     print(f"database {store.path}: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
     problems = store.item_problem_counts(since=time.time() - PROBLEM_WINDOW)
     for state in store.feed_states():
-        when = state.last_success.isoformat(timespec="seconds") if state.last_success else "never"
-        line = f"  {_shown(state.name)}: last success {when}"
-        if state.consecutive_failures:
-            since = store.failing_since(state.name)
-            started = f" since {since.isoformat(timespec='seconds')}" if since else ""
-            error = _shown(state.last_error or "")
-            line += f", FAILING x{state.consecutive_failures}{started}: {error}"
-        partial, failed = problems.get(state.name, (0, 0))
-        if partial or failed:
-            line += f"; last 24 h: {partial} item(s) read from the feed only, {failed} failed"
-        print(line)
+        print(_feed_line(store, state, problems.get(state.name, (0, 0))))
     recent = store.item_problems(limit=PROBLEMS_SHOWN)
     if recent:
         print(f"item problems (latest {len(recent)}):")
@@ -346,6 +336,42 @@ def _status(store: Store) -> None:
             f"  {when}  {_shown(p.feed)}  {_shown(p.item_key, 80)}  {p.stage} {p.outcome}:"
             f" {_shown(p.error)}"
         )
+
+
+def _feed_line(store: Store, state: FeedState, problems: tuple[int, int]) -> str:
+    """One feed's health: when it last worked, what its polls found, how late they ran."""
+    when = _iso(state.last_success) if state.last_success else "never"
+    line = f"  {_shown(state.name)}: last success {when}"
+    if not state.active:
+        line += " (no longer in feeds.yaml)"
+    if state.gone:
+        line += f"; GONE (HTTP 410), not polled: {_shown(state.url)}"
+    if state.moved_to:
+        line += f"; MOVED to {_shown(state.moved_to)} (update feeds.yaml)"
+    if state.consecutive_failures:
+        since = store.failing_since(state.name)
+        started = f" since {_iso(since)}" if since else ""
+        error = _shown(state.last_error or "")
+        line += f", FAILING x{state.consecutive_failures}{started}: {error}"
+    elif state.last_status == "rate_limited":
+        line += f", rate limited: {_shown(state.last_error or '')}"
+    if state.polls:
+        last_new = _iso(state.last_new_item) if state.last_new_item else "never"
+        line += (
+            f"; polls {state.polls} (304: {state.not_modified}, failed: {state.failures}),"
+            f" new items {state.new_items} (last {last_new}),"
+            f" late {state.last_lateness or 0:.1f}s (mean {state.mean_lateness or 0:.1f}s)"
+        )
+    if state.interval and state.next_check and state.active and not state.gone:
+        line += f"; every {state.interval:g}s, next {_iso(state.next_check)}"
+    partial, failed = problems
+    if partial or failed:
+        line += f"; last 24 h: {partial} item(s) read from the feed only, {failed} failed"
+    return line
+
+
+def _iso(when: datetime) -> str:
+    return when.isoformat(timespec="seconds")
 
 
 # --------------------------------------------------------------------------- output

@@ -87,7 +87,7 @@ class Poller:
         self._slots = asyncio.Semaphore(polling.max_polls)
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._waiting: Counter[str] = Counter()  # claimed and not finished, per host
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[FeedReport | None]] = set()
         self._helpers: set[asyncio.Future[object]] = set()  # claims and flushes under way
         self._pending: list[PollOutcome] = []
         self._flush_timer: asyncio.TimerHandle | None = None
@@ -162,32 +162,37 @@ class Poller:
         finally:
             self._claiming = False
 
-    async def poll_all(self) -> None:
-        """Poll every configured feed once, due or not, and wait for all (``run --once``)."""
-        names = sorted(self._feeds)
-        for start in range(0, len(names), NAMES_PER_CLAIM):
-            chunk = names[start : start + NAMES_PER_CLAIM]
+    async def poll_all(self, names: Sequence[str] | None = None) -> list[FeedReport]:
+        """Poll every configured feed (or those of `names`, in that order) once, due or not,
+        wait for all, and write their outcomes (``run --once``)."""
+        wanted = sorted(self._feeds) if names is None else [n for n in names if n in self._feeds]
+        tasks: dict[str, asyncio.Task[FeedReport | None]] = {}
+        for start in range(0, len(wanted), NAMES_PER_CLAIM):
+            chunk = wanted[start : start + NAMES_PER_CLAIM]
             claims = await self.db.call(
-                self.store.claim_due,
-                self.clock(),
-                len(chunk),
-                self.owner,
-                lease=LEASE,
-                names=chunk,
+                self.store.claim_due, self.clock(), len(chunk), self.owner, lease=LEASE, names=chunk
             )
             for c in claims:
-                self._start(c)
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+                tasks[c.name] = self._start(c)
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
         await self.flush()
+        reports = []
+        for name in wanted:
+            task = tasks.get(name)
+            if task is not None and not task.cancelled() and task.exception() is None:
+                report = task.result()
+                if report is not None:
+                    reports.append(report)
+        return reports
 
-    def _start(self, claim: Claim) -> None:
+    def _start(self, claim: Claim) -> asyncio.Task[FeedReport | None]:
         self._waiting[claim.host] += 1
         task = asyncio.create_task(self._run(claim), name=f"poll:{claim.name}")
         self._tasks.add(task)
         task.add_done_callback(lambda t: self._done(t, claim))
+        return task
 
-    def _done(self, task: asyncio.Task[None], claim: Claim) -> None:
+    def _done(self, task: asyncio.Task[FeedReport | None], claim: Claim) -> None:
         self._tasks.discard(task)
         self._waiting[claim.host] -= 1
         if self._waiting[claim.host] <= 0:
@@ -205,14 +210,14 @@ class Poller:
 
     # ------------------------------------------------------------------ one poll
 
-    async def _run(self, claim: Claim) -> None:
+    async def _run(self, claim: Claim) -> FeedReport | None:
         feed = self._feeds.get(claim.name)
         if feed is None:  # removed from feeds.yaml since it was claimed
             now = self.clock()
             self._record(
                 PollOutcome(claim.name, claim.url, "postponed", now, claim.due, claim.interval)
             )
-            return
+            return None
         host = claim.host
         gate = self._hosts.get(host)
         if gate is None:
@@ -222,6 +227,7 @@ class Poller:
             report = await self.pipeline.poll_feed(feed, claim)
         self._record(self._outcome(feed, claim, report, started))
         await self._tell(feed, claim, report)
+        return report
 
     def _outcome(
         self, feed: FeedConfig, claim: Claim, report: FeedReport, started: float

@@ -622,11 +622,12 @@ class Store:
         """Make the feeds table hold exactly these feeds as active (a start or a reload).
 
         A feed new to the table is first due at `first_due(slot, count)` (`count`: how many
-        are placed at once), so that due times spread out rather than all falling at once. A feed whose URL changed in
-        feeds.yaml starts afresh (validators, a permanent redirect, a 410 are forgotten) and is
-        due at `first_due` too. Stored due times of the others stay (a restart resumes the
-        schedule), but never later than one `slot.max_interval` from now. Feeds no longer
-        listed are kept (their history) but never claimed. Returns how many feeds were added.
+        are placed at once), so that due times spread out rather than all falling at once.
+        A feed whose URL changed in feeds.yaml starts afresh (validators, a permanent
+        redirect, a 410 are forgotten) and is due at `first_due` too. Stored due times of
+        the others stay (a restart resumes the schedule), but never later than one
+        `slot.max_interval` from now. Feeds no longer listed are kept (their history) but
+        never claimed. Returns how many feeds were added.
         """
         wanted = {slot.name: slot for slot in feeds}
         with self._tx() as db:

@@ -24,6 +24,7 @@ from monitor.pipeline import Pipeline, Rules
 from monitor.store import NoticeState, Store
 from monitor.tasks import load_rules
 from monitor.workers import CpuPool
+from tests.support.polling import poll_feeds
 from tests.support.receivers import WebhookReceiver
 from tests.support.site import FeedEntry, NewsSite, Resource, rss_feed
 
@@ -67,9 +68,7 @@ class Room:
             rule_set = Rules({r.name: r for r in rules}, channels)
             pool = CpuPool(1, (load_rules, (rules, ENTITIES)))
             await pool.start()
-            pipeline = Pipeline(
-                self.store, fetcher, rule_set, pool, clock=self.clock, notices=notices
-            )
+            pipeline = Pipeline(self.store, fetcher, rule_set, pool, clock=self.clock)
             worker = OutboxWorker(
                 self.store,
                 {n: build_notifier(c) for n, c in channels.items()},
@@ -78,7 +77,7 @@ class Room:
             )
             try:
                 for _ in range(polls):
-                    await pipeline.poll_feed(self.feed)
+                    await poll_feeds(pipeline, [self.feed], notices=notices, clock=self.clock)
                 await worker.drain()
             finally:
                 await pool.close()

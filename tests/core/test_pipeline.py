@@ -9,13 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from monitor.cadence import failure_backoff
 from monitor.fetch import Fetcher
 from monitor.models import EntityConfig, FeedConfig, RuleConfig
-from monitor.pipeline import Pipeline, Rules, failure_backoff
+from monitor.pipeline import Pipeline, Rules
 from monitor.store import Store
 from monitor.tasks import load_rules
 from monitor.workers import CpuPool
 from tests.support.newsroom import article_page, load_story
+from tests.support.polling import poll_feeds
 from tests.support.site import FeedEntry, NewsSite, Resource, rss_feed
 
 ENTITIES = {
@@ -43,7 +45,7 @@ def poll(store: Store, *feeds: FeedConfig) -> list[object]:
         await pool.start()
         pipeline = Pipeline(store, fetcher, Rules({r.name: r for r in RULES}), pool)
         try:
-            return [await pipeline.poll_feed(f) for f in feeds]
+            return list(await poll_feeds(pipeline, feeds))
         finally:
             await pool.close()
             await fetcher.aclose()
@@ -120,13 +122,13 @@ def test_same_story_through_two_feeds_is_one_alert_listing_both(store: Store) ->
     assert alert["sources"] == ["Wire One", "Wire Two"]
 
 
-def test_failure_backoff_doubles_and_is_capped() -> None:
+def test_failure_backoff_doubles_and_is_capped_at_a_day() -> None:
     import random
 
     rng = random.Random(1)
     delays = [failure_backoff(300, n, rng) for n in (1, 2, 3, 10, 30)]
-    assert 270 <= delays[0] <= 330 and 540 <= delays[1] <= 660 and 1080 <= delays[2] <= 1320
-    assert delays[3] <= 6 * 3600 * 1.1 and delays[4] <= 6 * 3600 * 1.1
+    assert 270 <= delays[0] <= 300 and 540 <= delays[1] <= 600 and 1080 <= delays[2] <= 1200
+    assert 0.9 * 86400 <= delays[3] <= 86400 and 0.9 * 86400 <= delays[4] <= 86400
 
 
 def test_near_identical_text_under_another_link_is_one_alert(store: Store) -> None:

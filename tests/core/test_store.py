@@ -150,34 +150,6 @@ def test_recent_alerts_count_only_unbatched(tmp_path: Path) -> None:
     assert store.recent_alerts("r1", "hook", since=T0) == 0
 
 
-def test_feed_state_round_trip(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
-    assert (
-        store.record_feed_failure("F", "http://x/f", error="boom", now=T0, next_check=T0 + 60) == 1
-    )
-    assert (
-        store.record_feed_failure(
-            "F", "http://x/f", error="boom2", now=T0 + 60, next_check=T0 + 180
-        )
-        == 2
-    )
-    state = store.feed_state("F")
-    assert state is not None and state.consecutive_failures == 2 and state.last_error == "boom2"
-    assert store.failing_since("F") == datetime.fromtimestamp(T0, UTC)
-    store.record_feed_success(
-        "F", "http://x/f", etag='"e1"', last_modified="LM", now=T0 + 200, next_check=T0 + 500
-    )
-    assert store.validators("F", "http://x/f") == ('"e1"', "LM")
-    assert store.validators("F", "http://x/other") == (None, None)  # URL changed in feeds.yaml
-    # a 304 sends no new validators: the old ones stay
-    store.record_feed_success(
-        "F", "http://x/f", etag=None, last_modified=None, now=T0 + 600, next_check=T0 + 900
-    )
-    state = store.feed_state("F")
-    assert state is not None and state.consecutive_failures == 0 and state.etag == '"e1"'
-    assert store.integrity_check() == "ok"
-
-
 def test_one_process_per_database(tmp_path: Path) -> None:
     first = Store(tmp_path / "m.db")
     first.lock_instance()

@@ -24,6 +24,7 @@ import pytest
 from monitor.extract import decode_html, extract_article
 from monitor.models import Alert
 from monitor.store import Store
+from tests.support.polling import record_failure
 from tests.support.site import NewsSite, Resource
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,7 +73,8 @@ def hostile_db(tmp_path: Path) -> Path:
     db = tmp_path / "monitor.db"
     store = Store(db)
     now = time.time()
-    store.record_feed_failure(
+    record_failure(
+        store,
         hostile("Feed"),
         "https://feeds.example/rss",
         error=f"https://editor:{PASSWORD}@feeds.example/rss: HTTP 503 {hostile('Busy')}",

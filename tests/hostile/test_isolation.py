@@ -16,6 +16,7 @@ from monitor.pipeline import MAX_NEW_ITEMS, FeedReport, Pipeline, Rules
 from monitor.store import Store
 from monitor.workers import CpuPool
 from tests.support import worktasks
+from tests.support.polling import poll_feeds
 from tests.support.site import FeedEntry, NewsSite, Resource, rss_feed
 
 ENTITIES = {
@@ -39,7 +40,7 @@ def poll(store: Store, *feeds: FeedConfig) -> list[FeedReport]:
         await pool.start()
         pipe = Pipeline(store, fetcher, Rules({r.name: r for r in RULES}), pool)
         try:
-            return [await pipe.poll_feed(f) for f in feeds]
+            return await poll_feeds(pipe, feeds)
         finally:
             await pool.close()
             await fetcher.aclose()

@@ -37,6 +37,7 @@ from monitor.store import (
     Store,
     retryable,
 )
+from tests.support.polling import record_failure
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_700_000_000.0
@@ -75,7 +76,7 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     store = Store(path)
     for n in range(ITEMS):
         record(store, n, text=f"article {n} " * 40)
-        store.record_feed_failure(f"F{n}", "http://x/f", error="boom", now=T0, next_check=T0 + 1)
+        record_failure(store, f"F{n}", "http://x/f", error="boom", now=T0, next_check=T0 + 1)
     store.close()
     return path.read_bytes()
 
@@ -611,7 +612,7 @@ def test_a_write_lock_held_by_another_process_fails_the_write_without_holding_th
         started = time.perf_counter()
         write = asyncio.create_task(
             asyncio.to_thread(
-                store.record_feed_failure, "F1", "http://x/f", error="e", now=T0, next_check=T0
+                record_failure, store, "F1", "http://x/f", error="e", now=T0, next_check=T0
             )
         )
         await asyncio.sleep(0.2)
@@ -637,7 +638,7 @@ def test_a_write_lock_held_by_another_process_fails_the_write_without_holding_th
     state = store.feed_state("F1")  # their write went in once they committed; ours did not
     assert state is not None and state.consecutive_failures == 1 and state.last_error == "theirs"
     # the lock is gone: the same write works
-    assert store.record_feed_failure("F1", "http://x/f", error="e", now=T0, next_check=T0) == 2
+    assert record_failure(store, "F1", "http://x/f", error="e", now=T0, next_check=T0) == 2
 
 
 def test_writes_waiting_for_a_lock_wait_side_by_side(tmp_path: Path, made: bytes) -> None:
@@ -647,7 +648,7 @@ def test_writes_waiting_for_a_lock_wait_side_by_side(tmp_path: Path, made: bytes
 
     def write(n: int) -> None:
         try:
-            store.record_feed_failure(f"F{n}", "http://x/f", error="e", now=T0, next_check=T0)
+            record_failure(store, f"F{n}", "http://x/f", error="e", now=T0, next_check=T0)
         except StorageError as e:
             errors.append(e)
 
@@ -700,7 +701,7 @@ def test_stranger_text_is_stored_as_data(tmp_path: Path, text: str) -> None:
     assert (problem.feed, problem.item_key) == (text, text)
     assert problem.error == (text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 1] + "…")
     assert store.unseen(text, [text, "other"]) == ["other"]
-    store.record_feed_failure(text, text, error=text, now=T0, next_check=T0)
+    record_failure(store, text, text, error=text, now=T0, next_check=T0)
     assert [s.name for s in store.feed_states()] == [text]
     assert store.integrity_check() == "ok"
     assert {r[0] for r in store._query("SELECT name FROM sqlite_master WHERE type = 'table'")} >= {
