@@ -188,6 +188,7 @@ class Claim:
     failures: int  # consecutive
     body_hash: str | None
     host: str  # the host its polls count against
+    ttl: float | None = None  # the <ttl> of the document last read, in seconds
 
 
 @dataclass(frozen=True)
@@ -213,6 +214,7 @@ class PollOutcome:
     new_items: int = 0
     error: str | None = None
     moved_to: str | None = None
+    ttl: float | None = None  # the document's <ttl> (status ok): kept for 304s to come
 
 
 @dataclass(frozen=True)

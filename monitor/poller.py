@@ -246,11 +246,9 @@ class Poller:
             moved_to=report.moved_to,
         )
         if report.status in ("ok", "not_modified", "unchanged"):
-            if report.status == "ok":
-                hints: tuple[float | None, ...] = (report.max_age, report.ttl)
-            else:  # no document read: the <ttl> behind the current interval still holds
-                hints = (report.max_age, interval)
-            interval = adapted_interval(feed, hints)
+            # no document read (304, unchanged): the <ttl> of the last one still holds
+            ttl = report.ttl if report.status == "ok" else claim.ttl
+            interval = adapted_interval(feed, (report.max_age, ttl))
             backlog = report.deferred > 0
             following = (
                 now + BACKLOG_DELAY if backlog else next_after_success(claim.due, started, interval)
@@ -264,6 +262,7 @@ class Poller:
                 keep_validators=not backlog,
                 body_hash=report.body_hash,
                 new_items=report.new - report.old,
+                ttl=report.ttl,
             )
         if report.status == "rate_limited":
             pause = min(MAX_PAUSE, report.retry_after or 0.0)

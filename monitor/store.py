@@ -194,6 +194,7 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE feeds ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE feeds ADD COLUMN last_lateness REAL;
     ALTER TABLE feeds ADD COLUMN lateness_sum REAL NOT NULL DEFAULT 0;
+    ALTER TABLE feeds ADD COLUMN ttl REAL;
     CREATE INDEX feeds_due ON feeds (next_check) WHERE active = 1 AND gone = 0;
     """,
 )
@@ -625,9 +626,10 @@ class Store:
         are placed at once), so that due times spread out rather than all falling at once.
         A feed whose URL changed in feeds.yaml starts afresh (validators, a permanent
         redirect, a 410 are forgotten) and is due at `first_due` too. Stored due times of
-        the others stay (a restart resumes the schedule), but never later than one
-        `slot.max_interval` from now. Feeds no longer listed are kept (their history) but
-        never claimed. Returns how many feeds were added.
+        the others stay (a restart resumes the schedule, backoffs included), but a feed in
+        good health is due within one `slot.max_interval` (the operator shortened it).
+        Feeds no longer listed are kept (their history) but never claimed. Returns how many
+        feeds were added.
         """
         wanted = {slot.name: slot for slot in feeds}
         with self._tx() as db:
@@ -654,9 +656,10 @@ class Store:
             kept = [s for s in wanted.values() if s.name in stored and stored[s.name][0] == s.url]
             db.executemany(
                 "UPDATE feeds SET active = 1, host = ?,"
-                " interval = min(max(coalesce(interval, ?), ?), ?),"
+                " interval = min(max(max(coalesce(ttl, 0), ?), ?), ?),"
                 " next_check = CASE WHEN next_check IS NULL THEN ?"
-                "   WHEN next_check > ? THEN ? ELSE next_check END"
+                "   WHEN next_check > ? AND consecutive_failures = 0"
+                "   AND coalesce(last_status, '') != 'rate_limited' THEN ? ELSE next_check END"
                 " WHERE name = ?",
                 [
                     (
@@ -710,7 +713,7 @@ class Store:
                 "  AND (lease_until IS NULL OR lease_until <= ?))"
                 " WHERE nth <= ? ORDER BY next_check LIMIT ?)"
                 " RETURNING name, url, coalesce(moved_to, url), next_check, interval, etag,"
-                " last_modified, consecutive_failures, body_hash, coalesce(host, '')",
+                " last_modified, consecutive_failures, body_hash, coalesce(host, ''), ttl",
                 (owner, now + lease, *params, now, per_host or limit, limit),
             ).fetchall()
         claims = [
@@ -725,6 +728,7 @@ class Store:
                 failures=r[7],
                 body_hash=r[8],
                 host=r[9],
+                ttl=r[10],
             )
             for r in rows
         ]
@@ -772,7 +776,8 @@ class Store:
                 " etag = CASE WHEN ? = 0 THEN NULL WHEN ? THEN ? ELSE coalesce(?, etag) END,"
                 " last_modified = CASE WHEN ? = 0 THEN NULL WHEN ? THEN ?"
                 "   ELSE coalesce(?, last_modified) END,"
-                " body_hash = CASE WHEN ? = 0 THEN NULL ELSE coalesce(?, body_hash) END"
+                " body_hash = CASE WHEN ? = 0 THEN NULL ELSE coalesce(?, body_hash) END,"
+                " ttl = CASE WHEN ? THEN ? ELSE ttl END"
                 " WHERE name = ?",
                 (
                     o.started,
@@ -790,6 +795,8 @@ class Store:
                     o.last_modified,
                     keep,
                     o.body_hash,
+                    int(o.status == "ok"),
+                    o.ttl,
                     o.name,
                 ),
             )

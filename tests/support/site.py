@@ -109,10 +109,13 @@ def compressed_zeros(mib: int, wrapper: str = "gzip") -> bytes:
 
 
 class NewsSite:
-    def __init__(self) -> None:
+    def __init__(self, host: str = HOST) -> None:
         self._resources: dict[str, Resource] = {}
         self._lock = threading.Lock()
         self.requests: list[Request] = []
+        self.host = host
+        self.in_flight = 0  # requests being answered now
+        self.peak_in_flight = 0  # the most answered at once
         site = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -124,7 +127,7 @@ class NewsSite:
             def do_GET(self) -> None:
                 site._serve(self)
 
-        self._server = ThreadingHTTPServer((HOST, 0), Handler)
+        self._server = ThreadingHTTPServer((host, 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -134,7 +137,7 @@ class NewsSite:
 
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def __enter__(self) -> NewsSite:
         self._thread.start()
@@ -169,6 +172,16 @@ class NewsSite:
     # ------------------------------------------------------------------ serving
 
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            self._answer(handler)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _answer(self, handler: BaseHTTPRequestHandler) -> None:
         path = handler.path
         headers = {k.lower(): v for k, v in handler.headers.items()}
         with self._lock:
