@@ -108,6 +108,10 @@ def compressed_zeros(mib: int, wrapper: str = "gzip") -> bytes:
     return header + stream + struct.pack("<II", crc, (mib << 20) & 0xFFFFFFFF)
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default 5 drops connections when many clients arrive at once
+
+
 class NewsSite:
     def __init__(self, host: str = HOST) -> None:
         self._resources: dict[str, Resource] = {}
@@ -127,7 +131,7 @@ class NewsSite:
             def do_GET(self) -> None:
                 site._serve(self)
 
-        self._server = ThreadingHTTPServer((host, 0), Handler)
+        self._server = _Server((host, 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
