@@ -71,6 +71,7 @@ PAGES_PER_FEED = 4  # pages of one feed fetched at the same time
 PAGES_IN_FLIGHT = 16  # pages fetched at the same time, all feeds together
 PARSE_DEADLINE = 30.0  # seconds of CPU for parsing one feed document in a worker
 ITEM_DEADLINE = 20.0  # seconds for extracting and matching one item in a worker
+LATE_NOTED = 10.0  # a poll that started this many seconds late is logged even if it was routine
 
 
 @dataclass
@@ -78,6 +79,7 @@ class FeedReport:
     """What one poll did; logged as one summary line per feed."""
 
     feed: str
+    late: float = 0.0  # seconds the poll started after the feed was due
     status: str = "ok"  # ok | not_modified | unchanged | failed | rate_limited | gone
     items: int = 0
     new: int = 0
@@ -113,7 +115,20 @@ def article_id(item: Item) -> str:
 
     Two feeds carrying the same link get the same id, so they share one alert per channel.
     """
-    basis = f"url:{canonical_url(item.link)}" if item.link else f"item:{item.feed}\x1f{item.key}"
+    return _hashed(f"url:{canonical_url(item.link)}" if item.link else own_basis(item))
+
+
+def own_article_id(item: Item) -> str:
+    """The id of an item that is a story of its own whatever its link says: one of two items
+    of one feed with different keys and the same link."""
+    return _hashed(own_basis(item))
+
+
+def own_basis(item: Item) -> str:
+    return f"item:{item.feed}\x1f{item.key}"
+
+
+def _hashed(basis: str) -> str:
     return "art_" + hashlib.sha256(basis.encode("utf-8", "replace")).hexdigest()[:24]
 
 
@@ -167,16 +182,21 @@ class Pipeline:
         """Poll one claimed feed. Never raises (but for cancellation): whatever goes wrong is
         this feed's failure, in the report. What the poll leaves in the feed's row (the
         schedule, validators, health) is the caller's to write (`monitor.poller`)."""
-        report = FeedReport(feed.name)
+        report = FeedReport(feed.name, late=max(0.0, self.clock() - claim.due))
         try:
             await self._poll(feed, claim, report)
         except Exception as e:  # the backstop: any failure of this feed is this feed's only
             self._feed_failed(feed, claim, report, e)
             return report
-        log.info(
+        # a poll that found nothing new is routine: 10,000 feeds would log 30 lines a second
+        quiet = report.status in ("not_modified", "unchanged") or (
+            report.new == 0 and report.skipped == 0 and report.cut == 0
+        )
+        (log.debug if quiet and report.late < LATE_NOTED else log.info)(
             "feed_polled",
             feed=feed.name,
             status=report.status,
+            late=round(report.late, 1),
             items=report.items,
             new=report.new,
             old=report.old,
@@ -251,6 +271,7 @@ class Pipeline:
         flog.warning(
             "feed_failed",
             failures=claim.failures + 1,
+            late=round(report.late, 1),
             error=text,
             error_type=type(error).__name__,
             # a bug: the traceback, once per poll of a backed-off feed
@@ -400,15 +421,27 @@ class Pipeline:
 
         A near-identical article seen recently under another link (the same wire story in
         two feeds) lends its id, so both share one alert per channel listing every source.
+        Items of one feed are never merged with each other: an item whose link or text is
+        another item's of the same feed (different keys) is a story of its own, so every
+        (feed, item) pair is in exactly one alert's sources.
         """
         doc, matches = result.doc, result.matches
+        story = doc.id
+        if self.store.article_taken(feed.name, story, item.key):
+            story = own_article_id(item)  # another item of this feed has the link: two stories
         twin = self.store.near_duplicate(
             result.sketch, since=self.clock() - TWIN_WINDOW, min_shared=MIN_SHARED
         )
-        if twin is not None and twin != doc.id:
+        if (
+            twin is not None
+            and twin != story
+            and not self.store.article_taken(feed.name, twin, item.key)
+        ):
             log.debug("article_twin", feed=feed.name, item=item.key, article=twin)
-            doc = replace(doc, id=twin)
-            matches = [m._replace(article_id=twin) for m in matches]
+            story = twin
+        if story != doc.id:
+            doc = replace(doc, id=story)
+            matches = [m._replace(article_id=story) for m in matches]
         rules = self.rules
         now = self.clock()
         alerts = build_alerts(doc, item, matches, rules.by_name, now=now)

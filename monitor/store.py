@@ -195,6 +195,7 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE feeds ADD COLUMN last_lateness REAL;
     ALTER TABLE feeds ADD COLUMN lateness_sum REAL NOT NULL DEFAULT 0;
     ALTER TABLE feeds ADD COLUMN ttl REAL;
+    CREATE INDEX seen_items_article ON seen_items (feed, article_id);
     CREATE INDEX feeds_due ON feeds (next_check) WHERE active = 1 AND gone = 0;
     """,
 )
@@ -941,6 +942,14 @@ class Store:
                 "UPDATE outbox SET payload = ? WHERE id = ?",
                 (json.dumps(payload, ensure_ascii=False), alert.id),
             )
+
+    def article_taken(self, feed: str, article_id: str, item_key: str) -> bool:
+        """Whether another item of `feed` was already recorded as article `article_id`."""
+        rows = self._query(
+            "SELECT 1 FROM seen_items WHERE feed = ? AND article_id = ? AND item_key != ? LIMIT 1",
+            (feed, article_id, item_key),
+        )
+        return bool(rows)
 
     def near_duplicate(self, sketch: Sequence[int], *, since: float, min_shared: int) -> str | None:
         """A recent article whose text sketch shares at least `min_shared` values."""
