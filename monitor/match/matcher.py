@@ -14,7 +14,7 @@ from monitor.match.decide import Decide, compile_decision, needs_deciding
 from monitor.match.evaluate import FOUND, DocText, Evidence, Hits, Occurrence
 from monitor.match.explain import explain_query
 from monitor.match.presearch import Presearch, needs
-from monitor.match.query import Entity, Field, Node, intern, leaves, parse_query
+from monitor.match.query import Entity, Everything, Field, Node, intern, leaves, parse_query
 from monitor.match.snippets import MAX_SNIPPETS, make_snippets
 from monitor.models import Document, EntityConfig, Match, RuleConfig, Snippet, Span
 
@@ -179,7 +179,9 @@ class Matcher:
                     entity = entities[leaf.id]
                     surfaces[leaf.id] = entity_surfaces(entity.aliases, entity.exact)
                 compiled.concept(leaf, surfaces)
-            group = group_of.setdefault((query, rc.min_mentions), len(group_of))
+            # min_mentions means nothing to `*` alone: all passthrough rules share one group
+            k = 1 if isinstance(query, Everything) else rc.min_mentions
+            group = group_of.setdefault((query, k), len(group_of))
             if group == len(members):
                 members.append([])
             members[group].append(i)
