@@ -696,7 +696,7 @@ def _parse_rule(
     path: PathKey,
     entity_ids: set[str],
     channel_names: set[str] | None,
-    validate: Callable[[str, set[str]], list[str]],
+    validate: Callable[[str, set[str], bool], list[str]],
     warnings: list[str],
 ) -> RuleConfig | None:
     data = c.mapping(raw, path)
@@ -708,8 +708,9 @@ def _parse_rule(
     query = c.string(data.get("query"), (*path, "query"))
     label = (*path, "query")
     if query:
+        filtered = any(data.get(key) for key in ("feeds", "tags", "languages"))
         try:
-            for w in validate(query, entity_ids):
+            for w in validate(query, entity_ids, filtered):
                 warnings.append(c.doc.problem(label, f"rule {_show(name)}: {w}"))
         except QueryError as e:
             c.fail(label, str(e))

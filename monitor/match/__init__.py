@@ -8,21 +8,31 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from monitor.match.evaluate import FOUND
 from monitor.match.matcher import Matcher
-from monitor.match.query import Prefix, can_be_found, leaves, parse_query
+from monitor.match.query import Prefix, bare_value, can_be_found, leaves, parse_query
 
 __all__ = ["Matcher", "validate_query"]
 
 SHORT_PREFIX = 3  # prefixes shorter than this match a great many words
 
 
-def validate_query(query: str, entity_ids: Collection[str]) -> list[str]:
+UNFILTERED = (
+    "'*' lets every article through and the rule has no feeds, tags or languages filter: "
+    "it alerts on every article of every feed"
+)
+
+
+def validate_query(query: str, entity_ids: Collection[str], filtered: bool = True) -> list[str]:
     """Parse ``query``; raise QueryError(message, column) on the first error.
 
     Returns warnings about queries that parse but are probably not what was meant.
+    ``filtered``: whether the rule has a feeds, tags or languages filter.
     """
     node = parse_query(query, entity_ids)
     warnings = []
+    if not filtered and bare_value(node) == FOUND:  # found with no word: a passthrough
+        warnings.append(UNFILTERED)
     if not can_be_found(node):
         warnings.append("query has only NOT terms and can never match by itself")
     for leaf, _ in leaves(node):

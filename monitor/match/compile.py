@@ -1,9 +1,10 @@
 """Compile rules into one term dictionary and fast per-rule checks.
 
 Every operand becomes a *concept* (a word, phrase, prefix or entity; equal operands share
-one). Every concept has *surfaces*, token sequences that stand for it: the tokens of a word or
-phrase, or of each alias of an entity (``exact`` aliases in exact case). All surfaces go into
-two token tries (folded and exact case) that are walked once per article, so the cost of the
+one; ``*`` is one more, which the scan finds in every document). Every concept has
+*surfaces*, token sequences that stand for it: the tokens of a word or phrase, or of each
+alias of an entity (``exact`` aliases in exact case). All surfaces go into two token tries
+(folded and exact case) that are walked once per article, so the cost of the
 scan hardly depends on the number of rules.
 
 Which rules are worth evaluating after the scan is ``presearch``'s business; whether they
@@ -19,6 +20,7 @@ from monitor.match.evaluate import (
     ABSENT,
     NO_EVIDENCE,
     ONLY_NOT,
+    WHOLE,
     ConceptKey,
     DocText,
     Evidence,
@@ -26,13 +28,29 @@ from monitor.match.evaluate import (
     Occurrence,
     combine,
     concept_key,
+    everything_evidence,
     leaf_evidence,
     near_evidence,
 )
-from monitor.match.query import And, Entity, Field, Leaf, Near, Node, Not, Or, Prefix, Term
+from monitor.match.query import (
+    And,
+    Entity,
+    Everything,
+    Field,
+    Leaf,
+    Near,
+    Node,
+    Not,
+    Or,
+    Prefix,
+    Term,
+)
 from monitor.match.tokens import query_tokens
 
 Check = Callable[[Hits], Evidence]  # a (sub)query's value and words in one document
+# The estimated frequency of ``*``, which every document has: more than any other concept's
+# (at most a few per surface), so the presearch never prefers it to a word.
+EVERYWHERE = 1e9
 Surface = tuple[tuple[str, ...], bool]  # tokens, and whether they are exact-case
 
 
@@ -52,6 +70,7 @@ class TermIndex:
     exact: dict[str, _TrieNode] = field(default_factory=dict)
     # stem of the last token -> [(tokens before it, concept)]
     prefixes: dict[str, list[tuple[tuple[str, ...], int]]] = field(default_factory=dict)
+    everything: int | None = None  # the concept of ``*``, if a rule uses it
 
     def add_surface(self, tokens: tuple[str, ...], exact: bool, concept: int) -> None:
         children = self.exact if exact else self.folded
@@ -79,6 +98,8 @@ class TermIndex:
             _walk(exact, tl, self.exact, occ)
         if self.prefixes:
             self._scan_prefixes(folded, tl, occ)
+        if self.everything is not None:
+            occ[self.everything] = [WHOLE]
         return occ
 
     def _scan_prefixes(self, folded: list[str], tl: int, occ: dict[int, list[Occurrence]]) -> None:
@@ -138,6 +159,10 @@ class Compiled:
         if c is not None:
             return c
         c = self.concepts[key] = len(self.costs)
+        if isinstance(leaf, Everything):
+            self.index.everything = c
+            self.costs.append(EVERYWHERE)
+            return c
         if isinstance(leaf, Prefix):
             self.index.add_prefix(leaf.tokens, c)
             self.costs.append(3.0 / sum(map(len, leaf.tokens)))
@@ -172,7 +197,7 @@ def compile_check(
     equal nodes (``query.intern``) to share the work and the resulting Evidence objects;
     ``shared`` (by node identity, scope and k) then shares their closures too.
     """
-    if isinstance(node, Term | Prefix | Entity | Near):
+    if isinstance(node, Term | Prefix | Entity | Everything | Near):
         key = (id(node), scope, k)
         check = shared.get(key) if shared is not None else None
         if check is None:
@@ -209,10 +234,14 @@ def compile_check(
 
 
 def _cost_rank(node: Node) -> int:
-    return 0 if isinstance(node, Term | Prefix | Entity) else 2 if isinstance(node, Near) else 1
+    if isinstance(node, Term | Prefix | Entity | Everything):
+        return 0
+    return 2 if isinstance(node, Near) else 1
 
 
 def _leaf_check(leaf: Leaf, c: int, k: int, scope: Field | None) -> Check:
+    if isinstance(leaf, Everything):
+        return lambda h: _everything(h, leaf)
     key = (id(leaf), scope, k)
 
     def check(h: Hits) -> Evidence:
@@ -224,6 +253,15 @@ def _leaf_check(leaf: Leaf, c: int, k: int, scope: Field | None) -> Check:
         return ev
 
     return check
+
+
+def _everything(h: Hits, leaf: Everything) -> Evidence:
+    """``*``'s evidence, one object per document (min_mentions and scope do not apply)."""
+    key = id(leaf)
+    ev = h.memo.get(key)
+    if ev is None:
+        ev = h.memo[key] = everything_evidence(h, leaf)
+    return ev
 
 
 def _near_check(

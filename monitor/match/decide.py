@@ -14,14 +14,28 @@ from collections.abc import Callable, Mapping
 
 from monitor.match.compile import Check, compile_check
 from monitor.match.evaluate import ABSENT, FOUND, TRUE, ConceptKey, Hits, concept_key
-from monitor.match.query import And, Entity, Field, Near, Node, Not, Prefix, Scope, Term
+from monitor.match.query import (
+    And,
+    Entity,
+    Everything,
+    Field,
+    Near,
+    Node,
+    Not,
+    Prefix,
+    Scope,
+    Term,
+)
 
 Decide = Callable[[Hits], int]  # a (sub)query's value in one document
 
 
 def needs_deciding(node: Node, k: int) -> bool:
     """False for a single operand that is FOUND wherever it occurs: the presearch, which
-    only proposes a group when one of its concepts occurs, has decided it already."""
+    only proposes a group when one of its concepts occurs, has decided it already (``*``
+    occurs in every document, whatever ``min_mentions``)."""
+    if isinstance(node, Everything):
+        return False
     return not (k == 1 and isinstance(node, Term | Prefix | Entity))
 
 
@@ -37,7 +51,7 @@ def compile_decision(
     plain = _plain(node, concepts, k, scope)
     if plain is not None:
         return lambda h: FOUND if plain in h.occ else ABSENT
-    if isinstance(node, Term | Prefix | Entity | Near):
+    if isinstance(node, Term | Prefix | Entity | Everything | Near):
         check = compile_check(node, concepts, k, scope, checks)
         return lambda h: check(h).value
     if isinstance(node, Scope):
@@ -71,8 +85,10 @@ def _plain(
     node: Node, concepts: Mapping[ConceptKey, int], k: int, scope: Field | None
 ) -> int | None:
     """The concept of an operand that is FOUND exactly when it occurs anywhere (no field
-    limit, one mention is enough), else None."""
-    if k == 1 and scope is None and isinstance(node, Term | Prefix | Entity):
+    limit, one mention is enough; ``*``, found in every document), else None."""
+    if isinstance(node, Everything) or (
+        k == 1 and scope is None and isinstance(node, Term | Prefix | Entity)
+    ):
         return concepts[concept_key(node)]
     return None
 

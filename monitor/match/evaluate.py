@@ -11,6 +11,10 @@ children; ``NOT x`` is TRUE when x is ABSENT, else ABSENT. A rule matches only w
 is FOUND: an alert always has matched words to show, and a query made only of NOT terms
 never matches by itself.
 
+``*`` (``Everything``) is FOUND in every document, whatever ``min_mentions``: its words are the
+title (see ``DocText.lead``), and a document with no title or text is the one match without
+words.
+
 Operands (a word, phrase, prefix or entity) are FOUND when they occur in the fields the query
 looks at (``title:``/``body:`` narrow it) at least ``min_mentions`` times, counting
 non-overlapping occurrences. NOT ignores ``min_mentions``: ``NOT x`` fails at the first x.
@@ -28,7 +32,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 
-from monitor.match.query import Field, Leaf, Near, Prefix, Term
+from monitor.match.query import Everything, Field, Leaf, Near, Prefix, Term
 from monitor.match.tokens import Tokens, tokenize, units
 
 ABSENT, TRUE, FOUND = 0, 1, 2
@@ -36,10 +40,16 @@ ABSENT, TRUE, FOUND = 0, 1, 2
 Occurrence = tuple[int, int]  # token positions [start, end) in title + body
 ConceptKey = tuple[str, str | tuple[str, ...]]
 SHOWN = 5  # most occurrences of one operand (or one NEAR side) that evidence keeps
+# The occurrence of ``*``: the whole document. Every other occurrence has start < end.
+WHOLE: Occurrence = (0, 0)
+EVERYTHING: ConceptKey = ("everything", "*")
+LEAD_CHARS = 200  # at most this much of the body's first line stands for an untitled document
 
 
 def concept_key(leaf: Leaf) -> ConceptKey:
     """Operands that match the same words share one concept (``Iran`` and ``iran``)."""
+    if isinstance(leaf, Everything):
+        return EVERYTHING
     if isinstance(leaf, Term):
         return ("term", leaf.tokens)
     if isinstance(leaf, Prefix):
@@ -66,12 +76,38 @@ class DocText:
 
     def locate(self, occ: Occurrence) -> tuple[Field, int, int]:
         """(field, start, end): the character offsets of an occurrence in its field's text."""
+        if occ[1] == 0:
+            return self.lead()
         tl = self.title_length
         if occ[0] < tl:
             spans = self.title_tokens.spans
             return "title", spans[occ[0]][0], spans[occ[1] - 1][1]
         spans = self.body_tokens.spans
         return "body", spans[occ[0] - tl][0], spans[occ[1] - 1 - tl][1]
+
+    def lead(self) -> tuple[Field, int, int]:
+        """What stands for the whole document (``WHOLE``): the title without the spaces
+        around it; for a blank title, the body's first line, at most ``LEAD_CHARS`` and cut
+        at a space; ("title", 0, 0) when both are blank (see ``blank``)."""
+        title = self.title
+        start = len(title) - len(title.lstrip())
+        if start < len(title):
+            return "title", start, len(title.rstrip())
+        body = self.body
+        start = len(body) - len(body.lstrip())
+        if start == len(body):
+            return "title", 0, 0
+        end = body.find("\n", start, start + LEAD_CHARS + 1)
+        if end < 0 and len(body) - start > LEAD_CHARS:
+            space = body.rfind(" ", start, start + LEAD_CHARS + 1)
+            end = space if space > start else start + LEAD_CHARS
+        line = body[start:end] if end >= 0 else body[start:]
+        return "body", start, start + len(line.rstrip())
+
+    @property
+    def blank(self) -> bool:
+        """Whether title and body are both blank: ``*`` then has nothing to show."""
+        return not (self.title.strip() or self.body.strip())
 
 
 class Hits:
@@ -169,6 +205,11 @@ def leaf_evidence(hits: Hits, leaf: Leaf, concept: int, scope: Field | None, k: 
     if not occ or (k > 1 and mentions(occ) < k):
         return NO_EVIDENCE
     return Evidence(FOUND, tuple((leaf, o) for o in hits.shown(occ)))
+
+
+def everything_evidence(hits: Hits, leaf: Everything) -> Evidence:
+    """``*``: FOUND in every document, shown by ``DocText.lead`` (no words in a blank one)."""
+    return Evidence(FOUND, () if hits.text.blank else ((leaf, WHOLE),))
 
 
 def near_evidence(

@@ -19,6 +19,7 @@ from monitor.match.evaluate import (
 from monitor.match.query import (
     And,
     Entity,
+    Everything,
     Field,
     Leaf,
     Near,
@@ -75,7 +76,9 @@ def _explain(node: Node, ev: _Context, scope: Field | None, depth: int, out: lis
     result = ev.evaluate(node, scope)
     mark = "✗" if result.value == ABSENT else "✓"
     pad = "  " * depth
-    if isinstance(node, Term | Prefix | Entity):
+    if isinstance(node, Everything):
+        out.append(f"{pad}{mark} *: every article; {_everything_detail(ev)}")
+    elif isinstance(node, Term | Prefix | Entity):
         out.append(f"{pad}{mark} {node.operand}: {_leaf_detail(node, ev, scope)}")
     elif isinstance(node, And | Or):
         what = "all of" if isinstance(node, And) else "any of"
@@ -96,6 +99,15 @@ def _explain(node: Node, ev: _Context, scope: Field | None, depth: int, out: lis
     else:
         out.append(f"{pad}{mark} only in the {node.field}:")
         _explain(node.child, ev, node.field, depth + 1, out)
+
+
+def _everything_detail(ev: _Context) -> str:
+    text = ev.hits.text
+    if text.blank:
+        return "this one has no title or text to show"
+    field, start, end = text.lead()
+    shown = (text.title if field == "title" else text.body)[start:end]
+    return f'shown by its {"title" if field == "title" else "first line"}: "{shown}"'
 
 
 def _leaf_detail(leaf: Leaf, ev: _Context, scope: Field | None) -> str:

@@ -14,7 +14,7 @@ from monitor.match.decide import Decide, compile_decision, needs_deciding
 from monitor.match.evaluate import FOUND, DocText, Evidence, Hits, Occurrence
 from monitor.match.explain import explain_query
 from monitor.match.presearch import Presearch, needs
-from monitor.match.query import Entity, Field, Node, intern, leaves, parse_query
+from monitor.match.query import Entity, Everything, Field, Node, intern, leaves, parse_query
 from monitor.match.snippets import MAX_SNIPPETS, make_snippets
 from monitor.models import Document, EntityConfig, Match, RuleConfig, Snippet, Span
 
@@ -107,6 +107,9 @@ class _Render:
         return rendered
 
 
+Member = tuple[int, str, tuple[str, ...]]  # a rule of a group: index, name, channels
+
+
 @dataclass(frozen=True, slots=True)
 class _Group:
     """The rules written alike (same query once interned, same min_mentions): decided and
@@ -114,8 +117,36 @@ class _Group:
 
     decide: Decide | None  # None: being a candidate means being FOUND (see needs_deciding)
     check: Check
-    rules: tuple[tuple[int, str, tuple[str, ...]], ...]  # index, name, channels; ascending
+    rules: tuple[Member, ...]  # ascending
     filtered: bool  # whether any of these rules has feeds, tags or languages set
+    # When some rules list feeds: those rules by feed, and the rules that list none. A
+    # passthrough group (``*``) is a candidate for every document, and thousands of desks'
+    # rules may share it: only the rules of the document's feed are looked at.
+    by_feed: Mapping[str, tuple[Member, ...]] | None = None
+    any_feed: tuple[Member, ...] = ()
+
+    @classmethod
+    def of(
+        cls, decide: Decide | None, check: Check, members: tuple[Member, ...], rules: list[_Rule]
+    ) -> _Group:
+        filtered = any(rules[i].filtered for i, _, _ in members)
+        if not any(rules[i].feeds for i, _, _ in members):
+            return cls(decide, check, members, filtered)
+        by_feed: dict[str, list[Member]] = {}
+        for m in members:
+            for feed in rules[m[0]].feeds:
+                by_feed.setdefault(feed, []).append(m)
+        any_feed = tuple(m for m in members if not rules[m[0]].feeds)
+        feeds = {feed: tuple(ms) for feed, ms in by_feed.items()}
+        return cls(decide, check, members, filtered, feeds, any_feed)
+
+    def admitted(self, doc: Document, rules: tuple[_Rule, ...]) -> tuple[Member, ...]:
+        """The members whose filters let ``doc`` through (the group is ``filtered``)."""
+        pool = self.rules
+        if self.by_feed is not None:
+            listed = self.by_feed.get(doc.feed, ()) if doc.feed is not None else ()
+            pool = tuple(sorted(listed + self.any_feed)) if listed else self.any_feed
+        return tuple(r for r in pool if rules[r[0]].refusal(doc) is None)
 
 
 class SharedMatch(NamedTuple):
@@ -179,7 +210,9 @@ class Matcher:
                     entity = entities[leaf.id]
                     surfaces[leaf.id] = entity_surfaces(entity.aliases, entity.exact)
                 compiled.concept(leaf, surfaces)
-            group = group_of.setdefault((query, rc.min_mentions), len(group_of))
+            # min_mentions means nothing to `*` alone: all passthrough rules share one group
+            k = 1 if isinstance(query, Everything) else rc.min_mentions
+            group = group_of.setdefault((query, k), len(group_of))
             if group == len(members):
                 members.append([])
             members[group].append(i)
@@ -204,9 +237,8 @@ class Matcher:
                 else None
             )
             check = compile_check(query, compiled.concepts, k, shared=checks)
-            filtered = any(out[i].filtered for i in ids)
             named = tuple((i, rules[i].name, rules[i].channels) for i in ids)
-            groups.append(_Group(decide, check, named, filtered))
+            groups.append(_Group.of(decide, check, named, out))
         presearch = Presearch.index(clauses, compiled.costs)
         return cls(tuple(out), tuple(groups), compiled, presearch)
 
@@ -242,7 +274,7 @@ class Matcher:
                 continue
             members = group.rules
             if group.filtered:
-                members = tuple(r for r in members if rules[r[0]].refusal(doc) is None)
+                members = group.admitted(doc, rules)
                 if not members:
                     continue
             ev = group.check(hits)

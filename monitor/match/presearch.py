@@ -6,14 +6,18 @@ one of which must occur: ``@iran NEAR/10 (oil OR gas) NOT @iraq`` needs {iran} a
 clauses, so after the scan a group is a candidate only when a concept of each occurs; a
 query with a single clause is indexed under that one. Clauses are necessary conditions
 only: candidates are still decided in full (see ``decide``).
+
+``*`` occurs in every document, so a clause that holds it is no condition and is dropped; a
+query that needs nothing else (a passthrough such as ``*`` or ``* NOT sport``) is indexed
+under ``*`` alone and is a candidate for every document.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from monitor.match.evaluate import ConceptKey, concept_key
-from monitor.match.query import And, Entity, Near, Node, Not, Prefix, Scope, Term
+from monitor.match.evaluate import EVERYTHING, ConceptKey, concept_key
+from monitor.match.query import And, Entity, Everything, Near, Node, Not, Prefix, Scope, Term
 
 Clause = frozenset[int]
 MAX_PAIRS = 16  # a pair of clauses costs |first| x |second| index entries; beyond: one clause
@@ -75,7 +79,13 @@ class Presearch:
 def needs(node: Node, concepts: Mapping[ConceptKey, int], cost: Sequence[float]) -> list[Clause]:
     """Clauses that must all be met for ``node`` to be FOUND; empty when it never is."""
     found = _Needs(concepts, cost).found(node)
-    return [] if found is None else list(dict.fromkeys(found))
+    if found is None:
+        return []
+    clauses = list(dict.fromkeys(found))
+    always = concepts.get(EVERYTHING)
+    if always is None:
+        return clauses
+    return [cl for cl in clauses if always not in cl] or [frozenset((always,))]
 
 
 class _Needs:
@@ -86,7 +96,7 @@ class _Needs:
     def cheapest(self, clauses: list[Clause]) -> Clause:
         return min(clauses, key=lambda clause: sum(self.cost[c] for c in clause))
 
-    def leaf(self, node: Term | Prefix | Entity) -> Clause:
+    def leaf(self, node: Term | Prefix | Entity | Everything) -> Clause:
         return frozenset((self.concepts[concept_key(node)],))
 
     def near(self, node: Near) -> list[Clause]:
@@ -95,7 +105,7 @@ class _Needs:
 
     def true(self, node: Node) -> list[Clause]:
         """Clauses needed for the node to be TRUE or FOUND."""
-        if isinstance(node, Term | Prefix | Entity):
+        if isinstance(node, Term | Prefix | Entity | Everything):
             return [self.leaf(node)]
         if isinstance(node, Near):
             return self.near(node)
@@ -112,7 +122,7 @@ class _Needs:
 
     def found(self, node: Node) -> list[Clause] | None:
         """Clauses needed for the node to be FOUND, None when it never is."""
-        if isinstance(node, Term | Prefix | Entity):
+        if isinstance(node, Term | Prefix | Entity | Everything):
             return [self.leaf(node)]
         if isinstance(node, Near):
             return self.near(node)

@@ -6,7 +6,12 @@ Grammar, from lowest to highest precedence::
     and      := not (["AND"] not)*            two operands side by side are ANDed
     not      := "NOT" not | near
     near     := primary [("NEAR/" | "ONEAR/") (n | "s" | "p") primary]
-    primary  := word | "phrase" | prefix* | @entity | "(" query ")" | ("title:" | "body:") primary
+    primary  := word | "phrase" | prefix* | @entity | "*" | "(" query ")"
+              | ("title:" | "body:") primary
+
+``*`` alone stands for the whole article: it is found in every article (a passthrough rule,
+``*``, matches everything its filters let through; ``* NOT sport`` every article without
+"sport"). It cannot be limited to a field, negated or be a NEAR operand.
 
 Operators are upper case (``and`` is an ordinary word). NEAR operands must be words, phrases,
 prefixes, entities or a parenthesised OR of those. Parentheses, NOT and title:/body: nest at
@@ -58,7 +63,16 @@ class Entity:
         return "@" + self.id
 
 
-Leaf: TypeAlias = Term | Prefix | Entity
+@dataclass(frozen=True, slots=True)
+class Everything:
+    """``*``: the whole article, found in every one."""
+
+    @property
+    def operand(self) -> str:
+        return "*"
+
+
+Leaf: TypeAlias = Term | Prefix | Entity | Everything
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +115,7 @@ class Scope:
     child: Node
 
 
-Node: TypeAlias = Term | Prefix | Entity | And | Or | Not | Near | Scope
+Node: TypeAlias = Term | Prefix | Entity | Everything | And | Or | Not | Near | Scope
 
 
 def leaves(node: Node) -> Iterator[tuple[Leaf, bool]]:
@@ -109,7 +123,7 @@ def leaves(node: Node) -> Iterator[tuple[Leaf, bool]]:
     stack: list[tuple[Node, bool]] = [(node, False)]
     while stack:
         n, negated = stack.pop()
-        if isinstance(n, Term | Prefix | Entity):
+        if isinstance(n, Term | Prefix | Entity | Everything):
             yield n, negated
         elif isinstance(n, And | Or):
             stack.extend((c, negated) for c in reversed(n.children))
@@ -123,7 +137,7 @@ def leaves(node: Node) -> Iterator[tuple[Leaf, bool]]:
 
 def render(node: Node) -> str:
     """Query text for a node (fully parenthesised groups), for explanations."""
-    if isinstance(node, Term | Prefix | Entity):
+    if isinstance(node, Term | Prefix | Entity | Everything):
         return node.operand
     if isinstance(node, And | Or):
         op = " AND " if isinstance(node, And) else " OR "
@@ -216,6 +230,7 @@ class _Parser:
         self.pos = 0
         self.entity_ids = entity_ids
         self.scope: Field | None = None
+        self.negated = 0  # NOTs around the next token
         self.depth = 0  # open parentheses, NOTs and scopes around the next token
 
     def enter(self, tok: _Token) -> None:
@@ -268,7 +283,9 @@ class _Parser:
     def p_not(self, after: str | None = None) -> Node:
         if self.peek() == "NOT":
             self.enter(self.next())
+            self.negated += 1
             node = Not(self.p_not("NOT"))
+            self.negated -= 1
             self.depth -= 1
             return node
         return self.p_near(after)
@@ -305,6 +322,8 @@ class _Parser:
         stack = [node]
         while stack:
             n = stack.pop()
+            if isinstance(n, Everything):
+                raise QueryError(f"'*' (every article) cannot be a {op} operand", column)
             if isinstance(n, Term | Prefix | Entity):
                 alts.append(n)
             elif isinstance(n, Or):
@@ -351,6 +370,8 @@ class _Parser:
 
     def _word(self, tok: _Token) -> Node:
         text = tok.text
+        if text == "*":
+            return self._everything(tok)
         if text.startswith("@"):
             eid = text[1:]
             if not ENTITY_ID.match(eid):
@@ -366,6 +387,17 @@ class _Parser:
                 raise QueryError(f"'*' may only end a word: {text!r}", tok.column)
             return Prefix(text, self._tokens(tok, text[:-1]))
         return Term(text, self._tokens(tok, text))
+
+    def _everything(self, tok: _Token) -> Everything:
+        if self.scope is not None:
+            raise QueryError(
+                f"'*' is the whole article and cannot be limited to the {self.scope}: "
+                f"write {self.scope}:(...) around words",
+                tok.column,
+            )
+        if self.negated:
+            raise QueryError("NOT '*' can never be true: every article has '*'", tok.column)
+        return Everything()
 
     @staticmethod
     def _tokens(tok: _Token, text: str) -> tuple[str, ...]:
@@ -383,7 +415,7 @@ def parse_query(query: str, entity_ids: Collection[str]) -> Node:
 def intern(node: Node, table: dict[Node, Node]) -> Node:
     """The node with every operand and NEAR replaced by the first equal one in ``table``,
     so that rules written alike share the same objects (and their evaluation)."""
-    if isinstance(node, Term | Prefix | Entity):
+    if isinstance(node, Term | Prefix | Entity | Everything):
         return table.setdefault(node, node)
     if isinstance(node, Near):
         left = tuple(cast(Leaf, table.setdefault(x, x)) for x in node.left)
@@ -408,3 +440,20 @@ def can_be_found(node: Node) -> bool:
     if isinstance(node, Scope):
         return can_be_found(node.child)
     return True
+
+
+def bare_value(node: Node) -> int:
+    """The node's value (0 absent, 1 true through NOT only, 2 found) in an article where
+    none of its words occur: 2 for a query that ``*`` alone satisfies (a passthrough)."""
+    if isinstance(node, Everything):
+        return 2
+    if isinstance(node, Term | Prefix | Entity | Near):
+        return 0
+    if isinstance(node, Not):
+        return 1 if bare_value(node.child) == 0 else 0
+    if isinstance(node, Scope):
+        return bare_value(node.child)
+    values = [bare_value(c) for c in node.children]
+    if isinstance(node, And) and 0 in values:
+        return 0
+    return max(values)

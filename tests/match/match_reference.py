@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from monitor.match.query import And, Entity, Near, Node, Not, Or, Prefix, Scope, Term
+from monitor.match.query import And, Entity, Everything, Near, Node, Not, Or, Prefix, Scope, Term
 from monitor.match.tokens import ABBREVIATIONS, Tokens, fold, query_tokens, tokenize
 from monitor.match.tokens import _normalise as normalise
 from monitor.models import EntityConfig
@@ -183,6 +183,8 @@ def count(occ) -> int:
 def evaluate(node: Node, fs: list[Field], entities, k: int, scope: str | None = None):
     """(true?, supported by words?) for a node."""
     chosen = [f for f in fs if scope in (None, f.name)]
+    if isinstance(node, Everything):  # `*`: every article, supported by its title
+        return True, True
     if isinstance(node, Term | Prefix | Entity):
         total = sum(count(occurrences(node, f, entities)) for f in chosen)
         ok = total >= k and total > 0

@@ -78,6 +78,10 @@ def _title_ok(q: str) -> bool:
 def test_matcher_agrees_with_reference(
     queries: list[str], title: str, body: str, min_mentions: int
 ) -> None:
+    _agree(queries, title, body, min_mentions)
+
+
+def _agree(queries: list[str], title: str, body: str, min_mentions: int) -> None:
     rules = [
         RuleConfig(name=f"r{i}", query=q, min_mentions=min_mentions) for i, q in enumerate(queries)
     ]
@@ -89,3 +93,30 @@ def test_matcher_agrees_with_reference(
     ]
     event(f"matched {len(expected)} of {len(rules)}")
     assert got == expected
+
+
+# `*` where it is allowed: beside any query in an AND or an OR (never under NOT, in a scope
+# or as a NEAR operand; those are errors, see tests/ingest/test_passthrough.py).
+with_star = st.one_of(
+    query.map(lambda q: f"* AND {q}"),
+    query.map(lambda q: f"{q} OR *"),
+    query.map(lambda q: f"* NOT {q}"),
+    st.tuples(query, query).map(lambda p: f"({p[0]} OR *) AND {p[1]}"),
+    st.tuples(query, query).map(lambda p: f"({p[0]} * NOT {p[1]})"),
+    st.just("*"),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.one_of(query, with_star).filter(_title_ok), min_size=1, max_size=4),
+    text.map(_text),
+    text.map(_text),
+    st.sampled_from([1, 1, 1, 2]),
+)
+def test_matcher_agrees_with_reference_on_star(
+    queries: list[str], title: str, body: str, min_mentions: int
+) -> None:
+    """`*` is found in every article: with the presearch dropping the clauses it meets, the
+    matcher still agrees with the plain evaluator, alone or among ordinary rules."""
+    _agree(queries, title, body, min_mentions)
