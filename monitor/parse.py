@@ -9,6 +9,20 @@ restart, an edited title and a re-ordered feed:
                                                 -> ``link:<url>``
 3. else a hash of its content, summary or title -> ``hash:<sha256>``
 
+A link that leads to the feed itself is no entry's own: the feed's URL, its xml:base (where
+an empty ``href=""`` resolves) or its home page becomes None, so entries that write one stay
+apart (see `_elsewhere`).
+
+The feed's declared language (`ParsedFeed.language`, `Item.language`) and its caching hint
+(`ParsedFeed.ttl`) are read by `feedmeta`.
+
+HTML becomes plain text here (`html_to_text`: scripts, styles and markup dropped) and links
+are resolved by `links.resolve_link`, so feedparser's sanitizer and its resolver of links
+inside HTML are off (`sanitize_html=False, resolve_relative_uris=False`): they would only
+rewrite markup that is thrown away, and cost about half of feedparser's CPU on the corpus
+(tests/bench/feed_parse.py). feedparser still resolves
+an entry's own link against xml:base, and `resolve_link` against the feed's URL.
+
 Feeds are written by strangers, so reading one is bounded and every entry stands alone:
 
 - The first `max_items` entries (MAX_ITEMS) in document order are read; feeds list the

@@ -512,3 +512,30 @@ def test_html_needs_no_sanitizer_it_becomes_text() -> None:
     item = parse(doc)[0]
     assert item.title == "a bold"
     assert item.summary == "Hello there\n\nWorld & co"
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    [
+        "a" * 1_000_000,
+        "." + "a" * 1_000_000 + "!",
+        "utm_source=x&" * 100_000,
+        "utm_source=x&" * 100_000 + "p=1",
+        "more-" + "1" * 1_000_000 + "x",
+        "=" * 1_000_000,
+        "&" * 1_000_000,
+    ],
+)
+def test_long_hostile_fragments_are_read_in_linear_time(fragment: str) -> None:
+    link = f"https://news.example/a#{fragment}"
+    start = time.perf_counter()
+    canonical = canonical_url(link)
+    points_into_page(link)
+    assert time.perf_counter() - start < 1.0  # about 20 ms for a megabyte
+    assert canonical.startswith("https://news.example/a")
+
+
+def test_a_link_that_is_not_a_url_points_nowhere() -> None:
+    assert not points_into_page("http://[x/#a1")
+    assert not points_into_page(None)
+    assert canonical_url("http://[x/#a1") == "http://[x/#a1"
