@@ -63,12 +63,17 @@ MAX_PROBLEMS = 5  # reasons kept for the entries that could not be read
 _PROBLEM_CHARS = 200
 
 # A fullmatch of one alternation of literals: nothing to backtrack into.
-_TRACKING = re.compile(
-    r"^(utm_[a-z]+|fbclid|gclid|mc_cid|mc_eid|ocid|cmpid|at_medium|at_campaign|xtor)$"
+_TRACKING_KEYS = r"utm_[a-z]++|fbclid|gclid|mc_cid|mc_eid|ocid|cmpid|at_medium|at_campaign|xtor"
+_TRACKING = re.compile(rf"^({_TRACKING_KEYS})$")
+# A fragment of key=value pairs whose keys are all tracking: the query's, or keys that only
+# say where a link was followed from. Those are tracking in a fragment (which no server
+# sees); in a query they may choose a page or a branch, so they stay there. Fullmatched on
+# the lower-cased fragment; every repetition possessive and each ends at a different
+# character: linear.
+_TRACKING_FRAGMENT = re.compile(
+    rf"[&;]*+(?:(?:{_TRACKING_KEYS}|ref|referrer|src|source|from|via|rss|feed|share)"
+    r"=[^&;]*+[&;]*+)*+"
 )
-# Keys that only say where a link was followed from. In a fragment (which no server sees)
-# they are tracking; in a query they may choose a page or a branch, so they stay there.
-_FRAGMENT_TRACKING = re.compile(r"^(ref|referrer|src|source|from|via|rss|feed|share)$")
 # Fragments that name a part of every page, not a post: the top, the main text, the
 # comments ("#comments", but "#comment-42" is one comment: kept), WordPress's "read more"
 # anchor. Lower-cased before the lookup.
@@ -76,10 +81,10 @@ _NAVIGATION = frozenset(
     {"top", "content", "main", "main-content", "maincontent", "article", "comments"}
     | {"respond", "disqus_thread", "more", "continue", "read-more", "readmore"}
 )
-_MORE = re.compile(r"more-[0-9]+")  # fullmatched; WordPress's "#more-1234"
-# AddThis's share tracking ("#.VxY2aBcD" or "#.VxY2aBcD.twitter"): fullmatched, one class
-# per run and the runs end at a ".": linear.
-_ADDTHIS = re.compile(r"\.[A-Za-z0-9_-]{6,}(?:\.[A-Za-z0-9_-]+)?")
+_MORE = re.compile(r"more-[0-9]++")  # fullmatched, possessive; WordPress's "#more-1234"
+# AddThis's share tracking ("#.VxY2aBcD" or "#.VxY2aBcD.twitter"): fullmatched, every run
+# possessive, so a long near-miss fails without backtracking.
+_ADDTHIS = re.compile(r"\.[A-Za-z0-9_-]{6,}+(?:\.[A-Za-z0-9_-]++)?+")
 _BLOCKS = "p, div, li, h1, h2, h3, h4, h5, h6, blockquote, pre, tr, section, article, figure, br"
 _WS = re.compile(r"[ \t\r\f\v\u00a0]+")  # one character class: linear
 # At a "\n", `\s*` takes the whole run of white space and gives back to its last "\n": one
@@ -136,12 +141,7 @@ def is_identity_fragment(fragment: str) -> bool:
     lowered = fragment.lower()
     if lowered in _NAVIGATION or _MORE.fullmatch(lowered) or _ADDTHIS.fullmatch(fragment):
         return False
-    pairs = [pair for pair in lowered.replace(";", "&").split("&") if pair]
-    return bool(pairs) and not all(
-        "=" in pair
-        and (_TRACKING.match(key := pair.split("=", 1)[0]) or _FRAGMENT_TRACKING.match(key))
-        for pair in pairs
-    )
+    return _TRACKING_FRAGMENT.fullmatch(lowered) is None
 
 
 def points_into_page(link: str | None) -> bool:
