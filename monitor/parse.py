@@ -63,7 +63,9 @@ MAX_PROBLEMS = 5  # reasons kept for the entries that could not be read
 _PROBLEM_CHARS = 200
 
 # A fullmatch of one alternation of literals: nothing to backtrack into.
-_TRACKING_KEYS = r"utm_[a-z]++|fbclid|gclid|mc_cid|mc_eid|ocid|cmpid|at_medium|at_campaign|xtor"
+_TRACKING_KEYS = (
+    r"utm_[a-z]++|fbclid|gclid|mc_cid|mc_eid|ocid|cmpid|at_medium|at_campaign|xtor|ns_[a-z]++"
+)
 _TRACKING = re.compile(rf"^({_TRACKING_KEYS})$")
 # A fragment of key=value pairs whose keys are all tracking: the query's, or keys that only
 # say where a link was followed from. Those are tracking in a fragment (which no server
@@ -82,9 +84,12 @@ _NAVIGATION = frozenset(
     | {"respond", "disqus_thread", "more", "continue", "read-more", "readmore"}
 )
 _MORE = re.compile(r"more-[0-9]++")  # fullmatched, possessive; WordPress's "#more-1234"
-# AddThis's share tracking ("#.VxY2aBcD" or "#.VxY2aBcD.twitter"): fullmatched, every run
-# possessive, so a long near-miss fails without backtracking.
-_ADDTHIS = re.compile(r"\.[A-Za-z0-9_-]{6,}+(?:\.[A-Za-z0-9_-]++)?+")
+# Share-button and publisher tracking: AddThis ("#.VxY2aBcD", "#.VxY2aBcD.twitter"),
+# ShareThis ("#sthash.AbC123xy.dpuf"), IDG ("#tk.rss_all"). Fullmatched on the lower-cased
+# fragment; every run possessive, so a long near-miss fails without backtracking.
+_SHARE_TRACKING = re.compile(
+    r"(?:\.[a-z0-9_-]{6,}+|sthash\.[a-z0-9_-]++|tk\.[a-z0-9_-]++)(?:\.[a-z0-9_-]++)?+"
+)
 _BLOCKS = "p, div, li, h1, h2, h3, h4, h5, h6, blockquote, pre, tr, section, article, figure, br"
 _WS = re.compile(r"[ \t\r\f\v\u00a0]+")  # one character class: linear
 # At a "\n", `\s*` takes the whole run of white space and gives back to its last "\n": one
@@ -106,12 +111,14 @@ def canonical_url(url: str) -> str:
     ``#!/story/1`` route). It is dropped when it is not:
 
     - empty (``#``);
-    - key=value pairs (split at ``&`` or ``;``) whose keys are all tracking keys: the query's
-      (``utm_*``, ``xtor``, ...) or the fragment-only ``ref``, ``src``, ``source``, ``from``,
-      ``via``, ``rss``, ``feed``, ``share`` (``#xtor=RSS-3``, ``#ref=rss``);
+    - key=value pairs (split at ``&`` or ``;``) whose keys are all tracking keys: the
+      query's (``utm_*``, ``xtor``, ``ns_*``, ...) or the fragment-only ``ref``, ``src``,
+      ``source``, ``from``, ``via``, ``rss``, ``feed``, ``share`` (``#xtor=RSS-3``,
+      ``#ref=rss``);
     - a part of every page: ``#top``, ``#content``, ``#main``, ``#article``, ``#comments``,
       ``#respond``, ``#disqus_thread``, ``#more``, ``#more-1234`` (case-insensitive);
-    - AddThis share tracking (``#.VxY2aBcD``).
+    - share-button and publisher tracking: AddThis (``#.VxY2aBcD``), ShareThis
+      (``#sthash.AbC123xy.dpuf``), IDG (``#tk.rss_all``, Macworld's feed).
     """
     try:
         parts = urlsplit(url.strip())
@@ -139,7 +146,7 @@ def is_identity_fragment(fragment: str) -> bool:
     if not fragment:
         return False
     lowered = fragment.lower()
-    if lowered in _NAVIGATION or _MORE.fullmatch(lowered) or _ADDTHIS.fullmatch(fragment):
+    if lowered in _NAVIGATION or _MORE.fullmatch(lowered) or _SHARE_TRACKING.fullmatch(lowered):
         return False
     return _TRACKING_FRAGMENT.fullmatch(lowered) is None
 

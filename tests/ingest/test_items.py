@@ -88,6 +88,9 @@ def test_items_without_guid_are_told_apart_by_their_fragment() -> None:
         "https://news.example/a/1.html#main-content",
         "https://news.example/a/1.html#.VxY2aBcD",
         "https://news.example/a/1.html#.VxY2aBcD.twitter",
+        "https://news.example/a/1.html#sthash.AbC123xy.dpuf",
+        "https://news.example/a/1.html#tk.rss_all",
+        "https://news.example/a/1.html?ns_mchannel=rss&ns_source=PublicRSS20-sa",
         "https://news.example/a/1.html?xtor=RSS-3",
         "https://news.example/a/1.html?utm_campaign=x#xtor=RSS-3",
         "HTTPS://News.Example:443/a/1.html#&",
@@ -110,6 +113,9 @@ def test_fragments_that_are_not_identity_are_dropped(link: str) -> None:
         "xtor=RSS-3&p=3",  # one key that is not tracking: the whole fragment stays
         "more-about-it",
         "top-stories",
+        "tk",
+        ".short",
+        "sthash",
     ],
 )
 def test_fragments_that_name_a_post_are_kept(fragment: str) -> None:
