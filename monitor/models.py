@@ -245,14 +245,20 @@ class Item:
     content: str = ""  # plain text of the full content the feed carries, if any
     published: datetime | None = None
     author: str | None = None
-    language: str | None = None  # declared by the entry, else by the feed
+    # the entry's declared language (xml:lang, dc:language), else its feed's: a lower-case
+    # tag such as "de" or "en-gb"
+    language: str | None = None
 
 
 @dataclass(frozen=True)
 class ParsedFeed:
     """What one feed document yielded: its items in document order, how many entries past
     the per-document cap were not read (`cut`), and how many could not be read (`skipped`),
-    with the reasons of the first few (`problems`) for the operator."""
+    with the reasons of the first few (`problems`) for the operator.
+
+    `language` is the feed's declared language (a lower-case tag such as "de" or "en-gb"),
+    `ttl` how many seconds the feed says it may be cached (RSS `<ttl>`, else
+    `sy:updatePeriod`/`sy:updateFrequency`); None when the feed declares none we can use."""
 
     items: list[Item]
     cut: int = 0

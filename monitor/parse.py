@@ -4,9 +4,24 @@ Item identity (``Item.key``) is what keeps alerts from repeating, so it must sur
 restart, an edited title and a re-ordered feed:
 
 1. the entry's GUID / Atom id / JSON Feed id  -> ``id:<value>``
-2. else its link, canonicalised (scheme and host lower-cased, fragment and tracking
-   parameters such as ``utm_*`` dropped)        -> ``link:<url>``
+2. else its link, canonicalised (see `canonical_url`: scheme and host lower-cased,
+   tracking parameters such as ``utm_*`` and fragments that are not identity dropped)
+                                                -> ``link:<url>``
 3. else a hash of its content, summary or title -> ``hash:<sha256>``
+
+A link that leads to the feed itself is no entry's own: the feed's URL, its xml:base (where
+an empty ``href=""`` resolves) or its home page becomes None, so entries that write one stay
+apart (see `_elsewhere`).
+
+The feed's declared language (`ParsedFeed.language`, `Item.language`) and its caching hint
+(`ParsedFeed.ttl`) are read by `feedmeta`.
+
+HTML becomes plain text here (`html_to_text`: scripts, styles and markup dropped) and links
+are resolved by `links.resolve_link`, so feedparser's sanitizer and its resolver of links
+inside HTML are off (`sanitize_html=False, resolve_relative_uris=False`): they would only
+rewrite markup that is thrown away, and cost about half of feedparser's CPU on the corpus
+(tests/bench/feed_parse.py). feedparser still resolves
+an entry's own link against xml:base, and `resolve_link` against the feed's URL.
 
 Feeds are written by strangers, so reading one is bounded and every entry stands alone:
 
@@ -29,6 +44,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -36,6 +52,7 @@ import feedparser
 from selectolax.lexbor import LexborHTMLParser
 
 from monitor.errors import ParseError
+from monitor.feedmeta import feed_ttl, language_tag
 from monitor.feedxml import bound_xml
 from monitor.links import resolve_link
 from monitor.models import Item, ParsedFeed
@@ -46,8 +63,32 @@ MAX_PROBLEMS = 5  # reasons kept for the entries that could not be read
 _PROBLEM_CHARS = 200
 
 # A fullmatch of one alternation of literals: nothing to backtrack into.
-_TRACKING = re.compile(
-    r"^(utm_[a-z]+|fbclid|gclid|mc_cid|mc_eid|ocid|cmpid|at_medium|at_campaign)$"
+_TRACKING_KEYS = (
+    r"utm_[a-z]++|fbclid|gclid|mc_cid|mc_eid|ocid|cmpid|at_medium|at_campaign|xtor|ns_[a-z]++"
+)
+_TRACKING = re.compile(rf"^({_TRACKING_KEYS})$")
+# A fragment of key=value pairs whose keys are all tracking: the query's, or keys that only
+# say where a link was followed from. Those are tracking in a fragment (which no server
+# sees); in a query they may choose a page or a branch, so they stay there. Fullmatched on
+# the lower-cased fragment; every repetition possessive and each ends at a different
+# character: linear.
+_TRACKING_FRAGMENT = re.compile(
+    rf"[&;]*+(?:(?:{_TRACKING_KEYS}|ref|referrer|src|source|from|via|rss|feed|share)"
+    r"=[^&;]*+[&;]*+)*+"
+)
+# Fragments that name a part of every page, not a post: the top, the main text, the
+# comments ("#comments", but "#comment-42" is one comment: kept), WordPress's "read more"
+# anchor. Lower-cased before the lookup.
+_NAVIGATION = frozenset(
+    {"top", "content", "main", "main-content", "maincontent", "article", "comments"}
+    | {"respond", "disqus_thread", "more", "continue", "read-more", "readmore"}
+)
+_MORE = re.compile(r"more-[0-9]++")  # fullmatched, possessive; WordPress's "#more-1234"
+# Share-button and publisher tracking: AddThis ("#.VxY2aBcD", "#.VxY2aBcD.twitter"),
+# ShareThis ("#sthash.AbC123xy.dpuf"), IDG ("#tk.rss_all"). Fullmatched on the lower-cased
+# fragment; every run possessive, so a long near-miss fails without backtracking.
+_SHARE_TRACKING = re.compile(
+    r"(?:\.[a-z0-9_-]{6,}+|sthash\.[a-z0-9_-]++|tk\.[a-z0-9_-]++)(?:\.[a-z0-9_-]++)?+"
 )
 _BLOCKS = "p, div, li, h1, h2, h3, h4, h5, h6, blockquote, pre, tr, section, article, figure, br"
 _WS = re.compile(r"[ \t\r\f\v\u00a0]+")  # one character class: linear
@@ -61,7 +102,24 @@ _LEADING = re.compile(rb"(?:\xef\xbb\xbf)?[ \t\r\n]*")
 
 
 def canonical_url(url: str) -> str:
-    """A link in one spelling: lower-case scheme and host, no fragment, no tracking params."""
+    """A link in one spelling, for identity (item keys, article ids, cross-feed merging):
+    lower-case scheme and host, no default port, tracking parameters dropped from the query,
+    and the fragment kept only when it is identity.
+
+    A fragment is identity when it names one post on a page that holds several (Scripting
+    News's ``/2017/06/21.html#a020637``, a live blog's ``#post-5``, ``#comment-42``, a
+    ``#!/story/1`` route). It is dropped when it is not:
+
+    - empty (``#``);
+    - key=value pairs (split at ``&`` or ``;``) whose keys are all tracking keys: the
+      query's (``utm_*``, ``xtor``, ``ns_*``, ...) or the fragment-only ``ref``, ``src``,
+      ``source``, ``from``, ``via``, ``rss``, ``feed``, ``share`` (``#xtor=RSS-3``,
+      ``#ref=rss``);
+    - a part of every page: ``#top``, ``#content``, ``#main``, ``#article``, ``#comments``,
+      ``#respond``, ``#disqus_thread``, ``#more``, ``#more-1234`` (case-insensitive);
+    - share-button and publisher tracking: AddThis (``#.VxY2aBcD``), ShareThis
+      (``#sthash.AbC123xy.dpuf``), IDG (``#tk.rss_all``, Macworld's feed).
+    """
     try:
         parts = urlsplit(url.strip())
     except ValueError:
@@ -78,7 +136,31 @@ def canonical_url(url: str) -> str:
         parts.scheme == "https" and netloc.endswith(":443")
     ):
         netloc = netloc.rsplit(":", 1)[0]
-    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", query, ""))
+    fragment = parts.fragment if is_identity_fragment(parts.fragment) else ""
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", query, fragment))
+
+
+def is_identity_fragment(fragment: str) -> bool:
+    """Whether a link's fragment (without its "#") names something of its own on the page
+    (see `canonical_url` for what does not)."""
+    if not fragment:
+        return False
+    lowered = fragment.lower()
+    if lowered in _NAVIGATION or _MORE.fullmatch(lowered) or _SHARE_TRACKING.fullmatch(lowered):
+        return False
+    return _TRACKING_FRAGMENT.fullmatch(lowered) is None
+
+
+def points_into_page(link: str | None) -> bool:
+    """Whether `link` names one post on a page that may hold several: its fragment is
+    identity. The page's text is then not the item's own."""
+    if not link:
+        return False
+    try:
+        fragment = urlsplit(link).fragment
+    except ValueError:
+        return False
+    return is_identity_fragment(fragment)
 
 
 def html_to_text(html: str) -> str:
@@ -187,7 +269,24 @@ def _parse_xml_feed(
             hint="check the URL in feeds.yaml points at the feed, not a web page",
         )
     cut = bounded.cut + max(len(entries) - max_items, 0)
-    return _items(entries[:max_items], _entry_item, feed=feed, base=url, cut=cut)
+    channel = parsed.get("feed")
+    if not isinstance(channel, Mapping):
+        channel = {}
+    title = channel.get("title_detail")
+    if not isinstance(title, Mapping):
+        title = {}
+    return _items(
+        entries[:max_items],
+        partial(_entry_item, scope=title.get("language")),
+        feed=feed,
+        base=url,
+        cut=cut,
+        elsewhere=_elsewhere(url, title.get("base"), channel.get("link")),
+        language=language_tag(channel.get("language")),
+        ttl=feed_ttl(
+            channel.get("ttl"), channel.get("sy_updateperiod"), channel.get("sy_updatefrequency")
+        ),
+    )
 
 
 def _items(
@@ -197,6 +296,9 @@ def _items(
     feed: str,
     base: str,
     cut: int,
+    elsewhere: frozenset[str],
+    language: str | None,
+    ttl: float | None = None,
 ) -> ParsedFeed:
     """Each entry converted on its own: one that cannot be is skipped with its reason."""
     items: list[Item] = []
@@ -206,18 +308,78 @@ def _items(
         try:
             if not isinstance(entry, Mapping):
                 raise TypeError(f"an entry must be an object, not {type(entry).__name__}")
-            items.append(convert(entry, feed=feed, base=base))
+            items.append(
+                convert(entry, feed=feed, base=base, elsewhere=elsewhere, language=language)
+            )
         except Exception as e:  # a backstop: one entry's failure is that entry's alone
             skipped += 1
             if len(problems) < MAX_PROBLEMS:
                 problems.append(f"entry {number}: {type(e).__name__}: {e}"[:_PROBLEM_CHARS])
-    return ParsedFeed(items=items, cut=cut, skipped=skipped, problems=tuple(problems))
+    return ParsedFeed(
+        items=items,
+        cut=cut,
+        skipped=skipped,
+        problems=tuple(problems),
+        language=language,
+        ttl=ttl,
+    )
 
 
-def _entry_item(entry: Mapping[str, Any], *, feed: str, base: str) -> Item:
+def _elsewhere(*urls: object) -> frozenset[str]:
+    """The links that lead to the feed itself, not to one of its items: the feed's URL, the
+    xml:base it declares, its home page. An entry written with an empty link (`href=""`,
+    which resolves to its base) or linking to the home page has no page of its own, and
+    taking that link would make all such entries one story."""
+    return frozenset(canonical_url(u) for u in urls if isinstance(u, str) and u.strip())
+
+
+def _own_link(
+    written: str | None, base: str, elsewhere: frozenset[str]
+) -> tuple[str | None, str | None]:
+    """The entry's link resolved (see `links.resolve_link`), and what its key may use: that
+    link, else the link as written. Both None when the link is not the entry's own (see
+    `_elsewhere`)."""
+    link = resolve_link(written, base)
+    if link is not None and canonical_url(link) in elsewhere:
+        return None, None
+    return link, link or written
+
+
+def _entry_language(
+    entry: Mapping[str, Any], feed_language: str | None, scope: object
+) -> str | None:
+    """The entry's own declared language: its dc:language, else the xml:lang in force on its
+    content, summary or title when that is not the one in force on the feed's title (then
+    it was inherited, and the feed's declaration stands); else the feed's language."""
+    declared = language_tag(entry.get("language"))
+    if declared:
+        return declared
+    contents = entry.get("content")
+    details = (
+        contents[0] if isinstance(contents, list) and contents else None,
+        entry.get("summary_detail"),
+        entry.get("title_detail"),
+    )
+    for detail in details:
+        if isinstance(detail, Mapping):
+            lang = detail.get("language")
+            if lang and lang != scope and (tag := language_tag(lang)):
+                return tag
+    return feed_language
+
+
+def _entry_item(
+    entry: Mapping[str, Any],
+    *,
+    feed: str,
+    base: str,
+    elsewhere: frozenset[str],
+    language: str | None,
+    scope: object,
+) -> Item:
     title = html_to_text(_string(entry.get("title"))).replace("\n\n", " ")
     written = _string(entry.get("link")).strip() or None
-    link = resolve_link(written, base)
+    link, identity = _own_link(written, base, elsewhere)
     summary = html_to_text(_string(entry.get("summary")))
     contents = entry.get("content") or []
     content = "\n\n".join(
@@ -228,7 +390,7 @@ def _entry_item(entry: Mapping[str, Any], *, feed: str, base: str) -> Item:
     guid = _string(entry.get("id")) or _string(entry.get("guid"))
     published = _date(entry.get("published_parsed")) or _date(entry.get("updated_parsed"))
     return Item(
-        key=_item_key(guid or None, link or written, content, summary, title),
+        key=_item_key(guid or None, identity, content, summary, title),
         feed=feed,
         title=title,
         link=link,
@@ -236,6 +398,7 @@ def _entry_item(entry: Mapping[str, Any], *, feed: str, base: str) -> Item:
         content=content,
         published=published,
         author=_string(entry.get("author")) or None,
+        language=_entry_language(entry, language, scope),
     )
 
 
@@ -255,14 +418,22 @@ def _parse_json_feed(body: bytes, *, feed: str, url: str, max_items: int) -> Par
     if items is None:
         raise ParseError("JSON Feed has no items list", url)
     base = _string(members.get("feed_url")) or _string(members.get("home_page_url")) or url
-    return _items(items, _json_item, feed=feed, base=base, cut=cut)
+    return _items(
+        items,
+        _json_item,
+        feed=feed,
+        base=base,
+        cut=cut,
+        elsewhere=_elsewhere(url, members.get("feed_url"), members.get("home_page_url")),
+        language=language_tag(members.get("language")),
+    )
 
 
 def _read_json_feed(text: str, max_items: int) -> tuple[dict[str, Any], list[Any] | None, int]:
-    """A JSON Feed read member by member: its "version", "feed_url" and "home_page_url",
-    the first `max_items` of its items, and how many items came after them. Items are
-    decoded one at a time and those past the cap are dropped at once, so memory holds one
-    item beyond the ones kept. Raises ValueError where the text is not JSON."""
+    """A JSON Feed read member by member: its "version", "feed_url", "home_page_url" and
+    "language", the first `max_items` of its items, and how many items came after them.
+    Items are decoded one at a time and those past the cap are dropped at once, so memory
+    holds one item beyond the ones kept. Raises ValueError where the text is not JSON."""
     pos = _space(text, 0)
     if text[pos : pos + 1] != "{":
         value, pos = _JSON.raw_decode(text, pos)  # valid JSON, but not an object
@@ -288,7 +459,7 @@ def _read_json_feed(text: str, max_items: int) -> tuple[dict[str, Any], list[Any
             items, cut, pos = _read_items(text, pos + 1, max_items)
         else:
             value, pos = _JSON.raw_decode(text, pos)
-            if name in ("version", "feed_url", "home_page_url"):
+            if name in ("version", "feed_url", "home_page_url", "language"):
                 members[name] = value
         pos = _space(text, pos)
         separator = text[pos : pos + 1]
@@ -335,9 +506,16 @@ def _objects(values: Any) -> Iterable[Mapping[str, Any]]:
     return (v for v in values if isinstance(v, dict)) if isinstance(values, list) else ()
 
 
-def _json_item(entry: Mapping[str, Any], *, feed: str, base: str) -> Item:
+def _json_item(
+    entry: Mapping[str, Any],
+    *,
+    feed: str,
+    base: str,
+    elsewhere: frozenset[str],
+    language: str | None,
+) -> Item:
     written = _string(entry.get("url")) or _string(entry.get("external_url")) or None
-    link = resolve_link(written, base)
+    link, identity = _own_link(written, base, elsewhere)
     content = html_to_text(_string(entry.get("content_html"))) or _tidy(
         _string(entry.get("content_text"))
     )
@@ -353,9 +531,7 @@ def _json_item(entry: Mapping[str, Any], *, feed: str, base: str) -> Item:
     elif isinstance(guid, str):
         guid = _string(guid)
     return Item(
-        key=_item_key(
-            str(guid) if guid is not None else None, link or written, content, summary, title
-        ),
+        key=_item_key(str(guid) if guid is not None else None, identity, content, summary, title),
         feed=feed,
         title=title,
         link=link,
@@ -363,4 +539,5 @@ def _json_item(entry: Mapping[str, Any], *, feed: str, base: str) -> Item:
         content=content,
         published=_iso_date(entry.get("date_published")) or _iso_date(entry.get("date_modified")),
         author=", ".join(a for a in authors if a) or None,
+        language=language_tag(entry.get("language")) or language,
     )

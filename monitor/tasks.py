@@ -3,8 +3,13 @@
 - `monitor.parse.parse_feed` runs as it is: a feed document to items.
 - `read_and_match`: one new item. Its page, when one was fetched, is decoded and
   extracted; when the page says too little (a paywall, a script-only page) or cannot be
-  read at all, the feed's own text stands in and the document is marked partial. Then the
-  text is sketched (for twin detection) and every rule is matched.
+  read at all, the feed's own text stands in and the document is marked partial. An item
+  whose link points into its page (`#a020637`: one post of the many on a day's page, see
+  `parse.points_into_page`) keeps the feed's text: the page's is every post's, and would
+  make them all one story. The document's language is the page's (declared or detected)
+  when extraction finds one, else the one the item declares (`Item.language`, the feed's
+  when the entry has none). Then the text is sketched (for twin detection) and every rule
+  is matched.
 
 A worker holds the compiled rules, built by its setup task `load_rules` when it starts and
 again on a reload; nothing else survives from one task to the next. Everything here is a
@@ -21,6 +26,7 @@ from monitor.dedupe import text_sketch
 from monitor.extract import decode_html, extract_article, is_too_little
 from monitor.match import Matcher
 from monitor.models import Document, EntityConfig, ExtractOverride, Match, RuleConfig
+from monitor.parse import points_into_page
 
 _matcher: Matcher | None = None
 
@@ -59,7 +65,8 @@ class ItemResult:
 def read_and_match(
     base: Document, page: Page | None, override: ExtractOverride | None = None
 ) -> ItemResult:
-    """`base` is the item as the feed gives it; `page` its fetched page, if any."""
+    """`base` is the item as the feed gives it (with the language it declares); `page` its
+    fetched page, if any."""
     doc, canonical, problem = base, None, None
     if page is not None:
         try:
@@ -82,13 +89,16 @@ def _read_page(
         selector=override.selector if override else None,
         remove=override.remove if override else (),
     )
+    language = article.language or base.language
+    if points_into_page(base.url):
+        return replace(base, title=base.title or article.title, language=language), None
     if is_too_little(article) and len(base.text) >= len(article.text):
-        return replace(base, partial=True, language=article.language), None
+        return replace(base, partial=True, language=language), None
     doc = replace(
         base,
         title=base.title or article.title,
         text=article.text,
-        language=article.language,
+        language=language,
         published=base.published or article.published,
     )
     return doc, article.canonical_url
