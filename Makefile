@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SHARED ?= ../shared
 
-.PHONY: run test lint typecheck pytest demo bench bench-extract check clean
+.PHONY: run test lint typecheck pytest demo bench bench-extract bench-ingest check clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -43,6 +43,11 @@ bench: $(STAMP)
 bench-extract: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python tests/bench/extraction.py --shared $(SHARED)
+
+# The real daemon against ../shared/bench/ingest/feed_server.py: about 40 minutes for all
+# scenarios; ARGS="--quick" for a smoke run, ARGS="--scenario 2000x60s" for one.
+bench-ingest: $(STAMP)
+	$(BIN)/python tests/bench/ingest.py --shared $(SHARED) $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
