@@ -79,7 +79,8 @@ class FeedReport:
     """What one poll did; logged as one summary line per feed."""
 
     feed: str
-    late: float = 0.0  # seconds the poll started after the feed was due
+    started: float = 0.0  # when its request started (Unix seconds)
+    late: float = 0.0  # seconds the request started after the feed was due
     status: str = "ok"  # ok | not_modified | unchanged | failed | rate_limited | gone
     items: int = 0
     new: int = 0
@@ -99,6 +100,22 @@ class FeedReport:
     max_age: float | None = None  # the server's hints for the next poll, in seconds
     ttl: float | None = None
     retry_after: float | None = None
+
+
+class Turn:
+    """A poll's place among the polls in flight, entered for the whole poll. `request_done`
+    is called once the feed's own request is over, so that a limit on requests to its host
+    is not held while the document is parsed and its items read. This one waits for nothing
+    (a poll on its own); `monitor.poller` has the real limits."""
+
+    async def __aenter__(self) -> Turn:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    def request_done(self) -> None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -178,13 +195,20 @@ class Pipeline:
         """Replace the rule settings (a reload); items in flight keep theirs."""
         self.rules = rules
 
-    async def poll_feed(self, feed: FeedConfig, claim: Claim) -> FeedReport:
-        """Poll one claimed feed. Never raises (but for cancellation): whatever goes wrong is
-        this feed's failure, in the report. What the poll leaves in the feed's row (the
-        schedule, validators, health) is the caller's to write (`monitor.poller`)."""
-        report = FeedReport(feed.name, late=max(0.0, self.clock() - claim.due))
+    async def poll_feed(
+        self, feed: FeedConfig, claim: Claim, turn: Turn | None = None
+    ) -> FeedReport:
+        """Poll one claimed feed when `turn` lets it. Never raises (but for cancellation):
+        whatever goes wrong is this feed's failure, in the report. What the poll leaves in
+        the feed's row (the schedule, validators, health) is the caller's to write
+        (`monitor.poller`)."""
+        report = FeedReport(feed.name)
+        turn = turn or Turn()
         try:
-            await self._poll(feed, claim, report)
+            async with turn:
+                report.started = self.clock()
+                report.late = max(0.0, report.started - claim.due)
+                await self._poll(feed, claim, report, turn)
         except Exception as e:  # the backstop: any failure of this feed is this feed's only
             self._feed_failed(feed, claim, report, e)
             return report
@@ -210,16 +234,19 @@ class Pipeline:
         )
         return report
 
-    async def _poll(self, feed: FeedConfig, claim: Claim, report: FeedReport) -> None:
+    async def _poll(self, feed: FeedConfig, claim: Claim, report: FeedReport, turn: Turn) -> None:
         """Fetch, parse and read the new items, filling `report`."""
-        result = await self.fetcher.fetch_feed(
-            claim.poll_url,
-            timeout=feed.timeout,
-            etag=claim.etag,
-            last_modified=claim.last_modified,
-            allow_networks=feed.allow_networks,
-            auth=feed.auth,
-        )
+        try:
+            result = await self.fetcher.fetch_feed(
+                claim.poll_url,
+                timeout=feed.timeout,
+                etag=claim.etag,
+                last_modified=claim.last_modified,
+                allow_networks=feed.allow_networks,
+                auth=feed.auth,
+            )
+        finally:
+            turn.request_done()
         report.etag, report.last_modified = result.etag, result.last_modified
         report.max_age = result.max_age
         if result.moved_to and result.moved_to != claim.poll_url:

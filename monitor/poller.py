@@ -6,9 +6,11 @@ feeds in batches, earliest first, under a lease, so another process sharing the 
 (PostgreSQL) or this one after a crash never polls a feed twice at once. APScheduler only
 ticks the claim (`Service`); finishing polls claim again at once while feeds are waiting.
 
-Concurrency is bounded and fair: at most `max_polls` polls in flight in all and `per_host`
-to one host. A claimed feed waits for its slots before its request starts, so the wait
-never counts toward the request's deadline or the feed's failures: a feed due while the
+Concurrency is bounded and fair: at most `max_polls` polls in flight in all, and at most
+`per_host` feed requests to one host at a time (the host's slot is given back once the
+response is in, while the document is parsed and its items read). A claimed feed waits for
+its slots before its request starts, so the wait never counts toward the request's deadline
+or the feed's failures: a feed due while the
 pool is full is polled late, not failed, and its lateness (start - due) is stored in its row,
 logged with the poll and shown by `monitor status`. At most `QUEUE_PER_SLOT * max_polls`
 feeds wait claimed at once and at most `HOST_QUEUE` of one host, so a slow host never holds
@@ -44,7 +46,7 @@ from monitor.errors import StorageError
 from monitor.log import get_logger
 from monitor.models import Claim, FeedConfig, PollingConfig, PollOutcome
 from monitor.notices import Notices
-from monitor.pipeline import BACKLOG_DELAY, FeedReport, Pipeline, describe
+from monitor.pipeline import BACKLOG_DELAY, FeedReport, Pipeline, Turn, describe
 from monitor.store import Store
 from monitor.storethread import StoreThread
 
@@ -57,6 +59,36 @@ FLUSH_BATCH = 200
 FLUSH_DELAY = 0.5
 CLAIM_GAP = 0.05  # seconds between claims made by finishing polls
 NAMES_PER_CLAIM = 500
+
+
+class _HostTurn(Turn):
+    """A slot for the feed's host while its request runs, and one of the pool's for the whole
+    poll. The host's slot is taken first, so a poll waiting for a busy host holds no pool
+    slot that another host's feed could use."""
+
+    def __init__(self, host: asyncio.Semaphore, pool: asyncio.Semaphore) -> None:
+        self._host = host
+        self._pool = pool
+        self._holding_host = False
+
+    async def __aenter__(self) -> _HostTurn:
+        await self._host.acquire()
+        try:
+            await self._pool.acquire()
+        except BaseException:
+            self._host.release()
+            raise
+        self._holding_host = True
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.request_done()
+        self._pool.release()
+
+    def request_done(self) -> None:
+        if self._holding_host:
+            self._holding_host = False
+            self._host.release()
 
 
 def owner_id() -> str:
@@ -218,21 +250,17 @@ class Poller:
                 PollOutcome(claim.name, claim.url, "postponed", now, claim.due, claim.interval)
             )
             return None
-        host = claim.host
-        gate = self._hosts.get(host)
+        gate = self._hosts.get(claim.host)
         if gate is None:
-            gate = self._hosts[host] = asyncio.Semaphore(self.polling.per_host)
-        async with gate, self._slots:
-            started = self.clock()
-            report = await self.pipeline.poll_feed(feed, claim)
-        self._record(self._outcome(feed, claim, report, started))
+            gate = self._hosts[claim.host] = asyncio.Semaphore(self.polling.per_host)
+        report = await self.pipeline.poll_feed(feed, claim, _HostTurn(gate, self._slots))
+        self._record(self._outcome(feed, claim, report))
         await self._tell(feed, claim, report)
         return report
 
-    def _outcome(
-        self, feed: FeedConfig, claim: Claim, report: FeedReport, started: float
-    ) -> PollOutcome:
+    def _outcome(self, feed: FeedConfig, claim: Claim, report: FeedReport) -> PollOutcome:
         now = self.clock()
+        started = report.started or now
         interval = claim.interval or feed.interval
         base = PollOutcome(
             name=feed.name,
@@ -241,7 +269,7 @@ class Poller:
             started=started,
             next_check=now + failure_backoff(interval, claim.failures + 1),
             interval=interval,
-            lateness=max(0.0, started - claim.due),
+            lateness=report.late,
             error=report.error,
             moved_to=report.moved_to,
         )

@@ -44,6 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from monitor.deliver.ids import alert_id
 from monitor.errors import StorageError
 from monitor.models import (
     Alert,
@@ -331,6 +332,12 @@ def _corrupt(path: Path) -> StorageError:
         hint="restore it from a backup, or move it aside so that a new one is started;"
         " items still in the feeds may then alert again",
     )
+
+
+def follow_up_id(alert: Alert) -> str:
+    """The id of the alert telling `alert`'s story again for the feeds it lists, once the
+    first alert of that story went out without them (stable, like every alert id)."""
+    return alert_id("\x1f".join((alert.article_id, *alert.sources)), alert.channel)
 
 
 def retryable(error: StorageError) -> bool:
@@ -894,8 +901,11 @@ class Store:
             for q in alerts:
                 if self._insert(db, q, now):
                     queued.append(q.alert.id)
-                else:
-                    self._add_sources(db, q.alert)
+                elif not self._add_sources(db, q.alert):
+                    # that alert is out already: this feed's item is told on its own
+                    later = replace(q, alert=replace(q.alert, id=follow_up_id(q.alert)))
+                    if self._insert(db, later, now):
+                        queued.append(later.alert.id)
         return queued
 
     @staticmethod
@@ -924,15 +934,16 @@ class Store:
         return True
 
     @staticmethod
-    def _add_sources(db: sqlite3.Connection, alert: Alert) -> None:
-        """The same article through another feed: list that feed on the alert not yet sent."""
+    def _add_sources(db: sqlite3.Connection, alert: Alert) -> bool:
+        """The same article through another feed: list that feed on the alert not yet sent.
+        False when the alert is being sent or was sent (the feed cannot join it)."""
         row = db.execute(
             "SELECT payload FROM outbox WHERE id = ? AND status = 'pending'"
             " AND leased_until IS NULL",
             (alert.id,),
         ).fetchone()
         if row is None:
-            return
+            return False
         payload = json.loads(row[0])
         sources = list(payload.get("sources") or [payload.get("source")])
         new = [s for s in alert.sources if s not in sources]
@@ -942,6 +953,7 @@ class Store:
                 "UPDATE outbox SET payload = ? WHERE id = ?",
                 (json.dumps(payload, ensure_ascii=False), alert.id),
             )
+        return True
 
     def article_taken(self, feed: str, article_id: str, item_key: str) -> bool:
         """Whether another item of `feed` was already recorded as article `article_id`."""

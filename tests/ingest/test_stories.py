@@ -4,6 +4,7 @@ alert listing both."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,17 @@ def test_one_story_in_two_feeds_is_one_alert_listing_both(store: Store) -> None:
         four = site.add_feed("/4.xml", rss_feed("Four", copy_two))
         poll(store, feed("One", one), feed("Two", two), feed("Three", three), feed("Four", four))
     assert sources(store) == [("Copy", ("Three", "Four")), ("Wire", ("One", "Two"))]
+
+
+def test_a_feed_that_brings_a_story_already_sent_gets_an_alert_of_its_own(store: Store) -> None:
+    with NewsSite() as site:
+        same_link = [FeedEntry("Wire", site.url + "/story", "x", "Tehran.")]
+        one = site.add_feed("/1.xml", rss_feed("One", same_link))
+        two = site.add_feed("/2.xml", rss_feed("Two", same_link))
+        poll(store, feed("One", one))
+        (first,) = store.outbox("pending")
+        store.mark_sent([first.alert.id], now=time.time(), status_code=200)
+        poll(store, feed("Two", two))
+    (later,) = store.outbox("pending")
+    assert later.alert.sources == ("Two",) and later.alert.id != first.alert.id
+    assert later.alert.article_id == first.alert.article_id
