@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -237,3 +239,28 @@ def test_failing_feeds_back_off_up_to_a_day_and_are_never_dropped() -> None:
 def test_feed_slot_holds_the_interval_within_its_bounds() -> None:
     s = slot(feed("F", "http://Example.ORG:8080/x", interval=10, min_interval=60.0))
     assert s == FeedSlot("F", "http://Example.ORG:8080/x", "example.org", 60.0, 60.0, 1800.0)
+
+
+def test_status_shows_each_feeds_health_from_its_row(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    sync(store, [feed("Wire", "http://x.example/wire"), feed("Moved", "http://x.example/old")])
+    store.record_polls(
+        [
+            ok("Wire", "http://x.example/wire", T0, new_items=4, lateness=3.0),
+            ok("Wire", "http://x.example/wire", T0 + 300, status="not_modified", lateness=1.0),
+            ok("Moved", "http://x.example/old", T0, moved_to="http://x.example/new"),
+        ]
+    )
+    store.close()
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor", "status", "--db", str(tmp_path / "m.db")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    (wire,) = [line for line in result.stdout.splitlines() if "Wire:" in line]
+    assert "polls 2 (304: 1, failed: 0), new items 4 (last 2027-01-15T08:00:00+00:00)" in wire
+    assert "late 1.0s (mean 2.0s)" in wire and "every 300s, next 2027-01-15T08:10:00" in wire
+    (moved,) = [line for line in result.stdout.splitlines() if "Moved:" in line]
+    assert "MOVED to http://x.example/new (update feeds.yaml)" in moved
