@@ -39,6 +39,7 @@ import http.cookiejar
 import ipaddress
 import socket
 import ssl
+import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ from monitor.addresses import (
 )
 from monitor.content import BodyDecoder, content_codings
 from monitor.errors import BlockedAddressError, FetchError
+from monitor.freshness import freshness_lifetime, retry_delay
 from monitor.models import FetchResult
 from monitor.redact import MASK, redact_url
 
@@ -71,6 +73,7 @@ _SUBJECT_CHARS = 300  # longest URL shown in an error
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _REDIRECTS = (301, 302, 303, 307, 308)
+_PERMANENT = (301, 308)
 _FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json,"
     " application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
@@ -276,6 +279,7 @@ class Fetcher:
         policy: _Policy,
     ) -> FetchResult:
         current, target = url, first
+        permanent = True  # every redirect so far was 301 or 308
         for hop in range(MAX_REDIRECTS + 1):
             addresses = None  # the first hop of a feed: connect by name, as written
             if hop or policy.guard_first:
@@ -284,10 +288,12 @@ class Fetcher:
             response = await self._send(target, addresses, headers, timeout, policy, current)
             try:
                 if response.status_code in _REDIRECTS:
+                    permanent = permanent and response.status_code in _PERMANENT
                     target = _parse_url(_redirect(current, response))
                     current = target.without_userinfo()  # userinfo never follows a redirect
                     continue
-                return await _result(response, url if hop == 0 else current, limit)
+                moved_to = current if hop and permanent else None
+                return await _result(response, url if hop == 0 else current, limit, moved_to)
             finally:
                 with contextlib.suppress(*_REQUEST_ERRORS):  # done with it either way
                     await response.aclose()
@@ -374,15 +380,21 @@ class Fetcher:
         raise FetchError("cannot connect", _subject(url)) from refused
 
 
-async def _result(response: httpx.Response, url: str, limit: int) -> FetchResult:
+async def _result(
+    response: httpx.Response, url: str, limit: int, moved_to: str | None
+) -> FetchResult:
     headers = response.headers
     if response.status_code >= 400:
         reason = _printable(response.reason_phrase, 80)
+        retry_after = None
+        if response.status_code in (429, 503):
+            retry_after = retry_delay(headers.get("retry-after"), headers.get("date"), time.time())
         raise FetchError(
             f"HTTP {response.status_code} {reason}".rstrip(),
             _subject(url),
             hint=_hint(response),
             status=response.status_code,
+            retry_after=retry_after,
         )
     if response.status_code == 304:
         body = await _read_nothing(response, url)
@@ -397,6 +409,13 @@ async def _result(response: httpx.Response, url: str, limit: int) -> FetchResult
         content_type=content_type,
         etag=headers.get("etag"),
         last_modified=headers.get("last-modified"),
+        max_age=freshness_lifetime(
+            headers.get_list("cache-control"),
+            headers.get("expires"),
+            headers.get("date"),
+            time.time(),
+        ),
+        moved_to=moved_to,
     )
 
 

@@ -138,6 +138,11 @@ class FetchResult:
     content_type: str | None = None
     etag: str | None = None
     last_modified: str | None = None
+    # seconds the response stays fresh (Cache-Control max-age, else Expires - Date); None
+    # when the server did not say or said it unreadably
+    max_age: float | None = None
+    # the final URL when every redirect on the way was permanent (301/308), else None
+    moved_to: str | None = None
 
     @property
     def not_modified(self) -> bool:

@@ -1,16 +1,19 @@
-"""What a poll costs (connections kept and reused, a pool sized by the caller), against real
-servers on 127.0.0.1."""
+"""What a poll learns beyond the body (max-age, permanent moves, Retry-After) and what it costs
+(connections kept and reused, a pool sized by the caller), against real servers on 127.0.0.1."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from email.utils import formatdate
 from typing import TypeVar
 
 import pytest
 
+from monitor.errors import FetchError
 from monitor.fetch import Fetcher
+from monitor.freshness import MAX_LIFETIME, MAX_RETRY_AFTER, freshness_lifetime, retry_delay
 from tests.support.site import NewsSite, Resource
 
 T = TypeVar("T")
@@ -139,3 +142,186 @@ def test_the_pool_opens_max_connections_at_once_and_no_more(pool: int, in_flight
     rounds = -(-in_flight // pool)
     assert elapsed >= 0.4 * rounds - 0.05
     assert elapsed < 0.4 * rounds + 3.0
+
+
+# ---------------------------------------------------------------- max_age
+
+
+@pytest.mark.parametrize(
+    ("headers", "max_age"),
+    [
+        ({"Cache-Control": "max-age=300"}, 300),
+        ({"Cache-Control": "public, s-maxage=10, max-age=60"}, 60),
+        ({"Cache-Control": "s-maxage=10"}, None),
+        ({"Cache-Control": "no-cache"}, 0),
+        ({"Cache-Control": "max-age=600, no-store"}, 0),
+        ({"Cache-Control": 'max-age="120"'}, 120),
+        ({"Cache-Control": "max-age=soon"}, None),
+        ({"Cache-Control": "max-age=-5"}, None),
+        ({"Cache-Control": "max-age=" + "9" * 400}, MAX_LIFETIME),
+        ({"Cache-Control": "max-age=60", "Expires": "Sun, 06 Nov 1994 09:49:37 GMT"}, 60),
+        ({"Expires": "Sun, 06 Nov 1994 08:51:37 GMT"}, 120),
+        ({"Expires": "Sun, 06 Nov 1994 10:49:37 +0200"}, 0),  # 08:49:37 GMT: expired now
+        ({"Expires": "Sat, 05 Nov 1994 08:49:37 GMT"}, 0),
+        ({"Expires": "0"}, None),
+        ({"Expires": "Fri, 31 Dec 9999 23:59:59 GMT"}, MAX_LIFETIME),
+        ({}, None),
+    ],
+)
+def test_max_age_of_a_200_and_a_304(
+    site: NewsSite, headers: dict[str, str], max_age: float | None
+) -> None:
+    full = {"Date": DATE, "ETag": '"e"', **headers}
+    url = site.put("/fresh-200", raw("200 OK", full, RSS))
+    site.put("/fresh-304", raw("304 Not Modified", full))
+    got = run(
+        lambda f: asyncio.gather(
+            f.fetch_feed(url, timeout=5),
+            f.fetch_feed(site.url + "/fresh-304", timeout=5, etag='"e"'),
+        )
+    )
+    assert [r.status for r in got] == [200, 304]
+    assert [r.max_age for r in got] == [max_age, max_age]
+
+
+def test_expires_without_date_counts_from_now(site: NewsSite) -> None:
+    expires = formatdate(time.time() + 600, usegmt=True)
+    url = site.put("/fresh-nodate", raw("200 OK", {"Expires": expires}, RSS))
+    result = run(lambda f: f.fetch_feed(url, timeout=5))
+    assert result.max_age is not None
+    assert 590 <= result.max_age <= 600
+
+
+@pytest.mark.parametrize(
+    ("cache_control", "expires", "date", "lifetime"),
+    [
+        (["max-age=30", "max-age=90"], None, None, 30),
+        (["public", " MAX-AGE = 45 "], None, None, 45),
+        (['private="a, no-store", max-age=20'], None, None, 20),  # a comma inside quotes
+        (['no-cache="Set-Cookie", max-age=20'], None, None, 20),  # qualified: not stale
+        (["max-age"], None, None, None),
+        (["max-age=1.5"], None, None, None),
+        (["max-age=\x00"], None, None, None),
+        (["max-age=١٢"], None, None, None),  # digits, but not ASCII ones
+        (['"unterminated, max-age=5'], None, None, None),
+        (["x" * 100_000 + ", max-age=5"], None, None, None),  # past what is read
+        ([], "Sun, 06 Nov 1994 08:50:37 GMT", "junk", 60),  # junk Date: from now
+        ([], "Sunday, 06-Nov-94 08:50:37 GMT", DATE, 60),  # RFC 850
+        ([], "Sun Nov  6 08:50:37 1994", DATE, 60),  # asctime
+        ([], "Sun, 06 Nov 99999 08:50:37 GMT", DATE, None),
+        ([], "Sun, 06 Nov 1994 08:50:37 GMT" + " " * 100, DATE, None),
+        ([], "\udcff", DATE, None),
+    ],
+)
+def test_freshness_of_hostile_headers(
+    cache_control: list[str], expires: str | None, date: str | None, lifetime: float | None
+) -> None:
+    assert freshness_lifetime(cache_control, expires, date, NOW) == lifetime
+
+
+# ---------------------------------------------------------------- moved_to
+
+
+def redirect(status: int, location: str) -> Resource:
+    return Resource(b"", "text/html", status=status, headers={"Location": location})
+
+
+@pytest.mark.parametrize(
+    ("chain", "moved"),
+    [
+        ([301], True),
+        ([308], True),
+        ([301, 308, 301], True),
+        ([302], False),
+        ([307], False),
+        ([301, 302], False),
+        ([303, 301], False),
+        ([308, 307, 308], False),
+    ],
+)
+def test_moved_to_only_when_every_hop_was_permanent(
+    site: NewsSite, chain: list[int], moved: bool
+) -> None:
+    name = "-".join(map(str, chain)) + "-" + str(moved)
+    final = site.add_feed(f"/moved/{name}/final", RSS)
+    for i, status in enumerate(chain):
+        nxt = final if i == len(chain) - 1 else f"/moved/{name}/{i + 1}"
+        site.put(f"/moved/{name}/{i}", redirect(status, nxt))
+    result = run(lambda f: f.fetch_feed(f"{site.url}/moved/{name}/0", timeout=5))
+    assert result.status == 200
+    assert result.url == final
+    assert result.moved_to == (final if moved else None)
+
+
+def test_moved_to_on_a_304_and_never_without_a_redirect(site: NewsSite) -> None:
+    final = site.add_feed("/moved-304/final", RSS)
+    site.put("/moved-304/old", redirect(301, "/moved-304/final"))
+    etag = site._resources["/moved-304/final"].etag
+
+    async def both(f: Fetcher) -> tuple[object, object]:
+        moved = await f.fetch_feed(site.url + "/moved-304/old", timeout=5, etag=etag)
+        direct = await f.fetch_feed(final, timeout=5)
+        return moved, direct
+
+    moved, direct = run(both)
+    assert (moved.status, moved.moved_to) == (304, final)  # type: ignore[attr-defined]
+    assert (direct.status, direct.moved_to) == (200, None)  # type: ignore[attr-defined]
+
+
+def test_moved_to_carries_no_userinfo(site: NewsSite) -> None:
+    site.add_feed("/moved-auth/final", RSS)
+    target = f"http://ed:hunter2@127.0.0.1:{site.port}/moved-auth/final"
+    site.put("/moved-auth/old", redirect(308, target))
+    url = f"http://ed:hunter2@127.0.0.1:{site.port}/moved-auth/old"
+    result = run(lambda f: f.fetch_feed(url, timeout=5))
+    assert result.moved_to == f"{site.url}/moved-auth/final"
+    assert "hunter2" not in result.url
+
+
+# ---------------------------------------------------------------- Retry-After
+
+
+def failure(make: Callable[[Fetcher], Awaitable[object]]) -> FetchError:
+    with pytest.raises(FetchError) as caught:
+        run(make)
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "retry_after"),
+    [
+        ("429 Too Many Requests", {"Retry-After": "120"}, 120),
+        ("503 Service Unavailable", {"Retry-After": " 7 "}, 7),
+        ("429 Too Many Requests", {"Retry-After": "Sun, 06 Nov 1994 08:50:07 GMT"}, 30),
+        ("503 Service Unavailable", {"Retry-After": "Sun, 06 Nov 1994 08:00:00 GMT"}, 0),
+        ("429 Too Many Requests", {"Retry-After": "-30"}, 0),
+        ("429 Too Many Requests", {"Retry-After": "9" * 300}, MAX_RETRY_AFTER),
+        ("503 Service Unavailable", {"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"}, 86400),
+        ("429 Too Many Requests", {"Retry-After": "in a while"}, None),
+        ("429 Too Many Requests", {"Retry-After": "1.5"}, None),
+        ("429 Too Many Requests", {}, None),
+        ("500 Internal Server Error", {"Retry-After": "120"}, None),
+        ("410 Gone", {"Retry-After": "120"}, None),
+    ],
+)
+def test_retry_after_of_429_and_503(
+    site: NewsSite, status: str, headers: dict[str, str], retry_after: float | None
+) -> None:
+    url = site.put("/busy", raw(status, {"Date": DATE, **headers}, b"busy"))
+    error = failure(lambda f: f.fetch_feed(url, timeout=5))
+    assert error.status == int(status[:3])
+    assert error.retry_after == retry_after
+
+
+def test_retry_after_date_without_date_header_counts_from_now(site: NewsSite) -> None:
+    url = site.put("/busy-nodate", raw("503 x", {"Retry-After": formatdate(time.time() + 300)}))
+    error = failure(lambda f: f.fetch_feed(url, timeout=5))
+    assert error.retry_after is not None
+    assert 290 <= error.retry_after <= 300
+
+
+def test_retry_delay_junk() -> None:
+    for junk in ("", "now", "\x00", "1e3", "0x10", "١٢", "Sun, 99 Nov 1994 08:50:07 GMT"):
+        assert retry_delay(junk, DATE, NOW) is None, junk
+    assert retry_delay("0", DATE, NOW) == 0
+    assert retry_delay(None, DATE, NOW) is None
