@@ -61,6 +61,7 @@ from monitor.errors import BlockedAddressError, FetchError
 from monitor.freshness import freshness_lifetime, retry_delay
 from monitor.models import FetchResult
 from monitor.redact import MASK, redact_url
+from monitor.transport import Transport
 
 USER_AGENT = f"news-monitor/{__version__} (+https://github.com/news-monitor/news-monitor)"
 MAX_FEED_BYTES = 20 * 1024 * 1024
@@ -187,13 +188,17 @@ class Fetcher:
         self.max_page_bytes = max_page_bytes
         self._resolve = resolver or _system_resolver
         self._user_agent = user_agent
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        # behind a proxy from the environment (HTTP_PROXY and the like) httpx's own
+        # transports go through it; else our cheaper one (monitor.transport)
         self._client = httpx.AsyncClient(
+            transport=None if urllib.request.getproxies() else Transport(_tls_context(), limits),
             verify=_tls_context(),
+            limits=limits,
             cookies=_NoCookies(),
             follow_redirects=False,
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
         )
 
     async def aclose(self) -> None:

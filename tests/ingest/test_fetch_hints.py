@@ -1,9 +1,12 @@
 """What a poll learns beyond the body (max-age, permanent moves, Retry-After) and what it costs
-(connections kept and reused, a pool sized by the caller), against real servers on 127.0.0.1."""
+(connections kept, reused and dropped when the server closed them, a pool sized by the
+caller), against real servers on 127.0.0.1."""
 
 from __future__ import annotations
 
 import asyncio
+import re
+import socket
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from email.utils import formatdate
@@ -50,8 +53,9 @@ class CountingServer:
     """HTTP/1.1 feed server on 127.0.0.1 that counts connections and the most open at once.
     Every request waits `delay` seconds, then gets 304 if it sent the ETag, else 200."""
 
-    def __init__(self, delay: float = 0.0) -> None:
+    def __init__(self, delay: float = 0.0, *, hang_up: bool = False) -> None:
         self.delay = delay
+        self.hang_up = hang_up  # close each connection after one response, without warning
         self.connections = self.open = self.peak = self.requests = 0
         self._server: asyncio.Server | None = None
 
@@ -90,6 +94,8 @@ class CountingServer:
                         b"Content-Length: %d\r\n\r\n%s" % (len(RSS), RSS)
                     )
                 await writer.drain()
+                if self.hang_up:
+                    return
         finally:
             self.open -= 1
             writer.close()
@@ -116,6 +122,59 @@ def test_304_polls_reuse_one_connection() -> None:
     assert statuses == [200] + [304] * 20
     assert requests == 21
     assert connections == 1
+
+
+def test_a_kept_connection_the_server_closed_is_not_reused() -> None:
+    """The pool notices that an idle connection was closed by the server (it is readable:
+    end of stream) and opens another rather than send a request into it."""
+
+    async def main() -> tuple[int, list[int]]:
+        async with CountingServer(hang_up=True) as server:
+            fetcher = Fetcher()
+            try:
+                statuses = []
+                for _ in range(3):
+                    statuses.append((await fetcher.fetch_feed(server.url, timeout=5)).status)
+                    await asyncio.sleep(0.2)  # the server's FIN arrives
+            finally:
+                await fetcher.aclose()
+            return server.connections, statuses
+
+    connections, statuses = asyncio.run(main())
+    assert statuses == [200, 200, 200]
+    assert connections == 3
+
+
+def test_a_proxy_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTP_PROXY is honoured: the request goes to the proxy, in absolute form."""
+    seen: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(RSS), RSS))
+        await writer.drain()
+        writer.close()
+
+    async def main() -> bytes:
+        server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+        with socket.socket() as closed:  # a port nothing listens on: no way but the proxy
+            closed.bind(("127.0.0.1", 0))
+            url = f"http://127.0.0.1:{closed.getsockname()[1]}/rss"
+        fetcher = Fetcher()
+        try:
+            return (await fetcher.fetch_feed(url, timeout=5)).body
+        finally:
+            await fetcher.aclose()
+            server.close()
+            await server.wait_closed()
+
+    assert asyncio.run(main()) == RSS
+    assert len(seen) == 1
+    assert re.match(rb"GET http://127\.0\.0\.1:\d+/rss HTTP/1\.1\r\n", seen[0])
 
 
 @pytest.mark.parametrize(("pool", "in_flight"), [(30, 30), (4, 12)])
