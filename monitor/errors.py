@@ -57,7 +57,8 @@ class ConfigError(MonitorError):
 
 
 class FetchError(MonitorError):
-    """An HTTP fetch failed; ``status`` is the HTTP status when there was a response."""
+    """An HTTP fetch failed; ``status`` is the HTTP status when there was a response, and
+    ``retry_after`` the seconds a 429 or 503 asked us to wait (its Retry-After), if it said."""
 
     def __init__(
         self,
@@ -70,7 +71,7 @@ class FetchError(MonitorError):
     ) -> None:
         super().__init__(message, subject, hint)
         self.status = status
-        self.retry_after = retry_after  # seconds a 429/503 asked us to wait
+        self.retry_after = retry_after
 
 
 class BlockedAddressError(FetchError):

@@ -39,6 +39,7 @@ import http.cookiejar
 import ipaddress
 import socket
 import ssl
+import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -57,8 +58,10 @@ from monitor.addresses import (
 )
 from monitor.content import BodyDecoder, content_codings
 from monitor.errors import BlockedAddressError, FetchError
+from monitor.freshness import freshness_lifetime, retry_delay
 from monitor.models import FetchResult
 from monitor.redact import MASK, redact_url
+from monitor.transport import Transport
 
 USER_AGENT = f"news-monitor/{__version__} (+https://github.com/news-monitor/news-monitor)"
 MAX_FEED_BYTES = 20 * 1024 * 1024
@@ -71,6 +74,12 @@ _SUBJECT_CHARS = 300  # longest URL shown in an error
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _REDIRECTS = (301, 302, 303, 307, 308)
+_PERMANENT = (301, 308)
+_FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json,"
+    " application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+)
+_PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
@@ -159,7 +168,12 @@ class _Policy:
 
 
 class Fetcher:
-    """One shared httpx client for the whole daemon (connection pooling, HTTP/1.1)."""
+    """One shared httpx client for the whole daemon (connection pooling, HTTP/1.1).
+
+    The pool holds at most `max_connections` connections, all of which may stay open
+    between requests; a request beyond that waits for one inside its deadline, so size it
+    to the requests that can be in flight at once.
+    """
 
     def __init__(
         self,
@@ -168,16 +182,23 @@ class Fetcher:
         max_feed_bytes: int = MAX_FEED_BYTES,
         max_page_bytes: int = MAX_PAGE_BYTES,
         resolver: Resolver | None = None,
+        max_connections: int = 64,
     ) -> None:
         self.max_feed_bytes = max_feed_bytes
         self.max_page_bytes = max_page_bytes
         self._resolve = resolver or _system_resolver
+        self._user_agent = user_agent
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        # behind a proxy from the environment (HTTP_PROXY and the like) httpx's own
+        # transports go through it; else our cheaper one (monitor.transport)
         self._client = httpx.AsyncClient(
-            headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
+            transport=None if urllib.request.getproxies() else Transport(_tls_context(), limits),
             verify=_tls_context(),
+            limits=limits,
             cookies=_NoCookies(),
             follow_redirects=False,
-            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
         )
 
     async def aclose(self) -> None:
@@ -198,10 +219,7 @@ class Fetcher:
         The first request goes where `url` says; redirects are checked (module docstring).
         `auth` (user, password), else the URL's userinfo, is sent to `url`'s origin only.
         """
-        headers = {
-            "Accept": "application/rss+xml, application/atom+xml, application/feed+json,"
-            " application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
-        }
+        headers = self._headers(_FEED_ACCEPT)
         if etag and _header_safe(etag):
             headers["If-None-Match"] = etag
         if last_modified and _header_safe(last_modified):
@@ -221,8 +239,15 @@ class Fetcher:
         """GET an article link from a feed, refusing addresses the operator did not allow."""
         first = _parse_url(url)
         policy = _Policy(allow=_networks(allow_networks, url), guard_first=True)
-        headers = {"Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"}
+        headers = self._headers(_PAGE_ACCEPT)
         return await self._get(url, first, headers, timeout, self.max_page_bytes, policy)
+
+    def _headers(self, accept: str) -> dict[str, str]:
+        return {
+            "User-Agent": self._user_agent,
+            "Accept-Encoding": "gzip, deflate",
+            "Accept": accept,
+        }
 
     async def check_link(self, url: str, *, allow_networks: Sequence[str] = ()) -> str | None:
         """`url` if fetch_page could go there (http(s), parses, every address its host
@@ -259,6 +284,7 @@ class Fetcher:
         policy: _Policy,
     ) -> FetchResult:
         current, target = url, first
+        permanent = True  # every redirect so far was 301 or 308
         for hop in range(MAX_REDIRECTS + 1):
             addresses = None  # the first hop of a feed: connect by name, as written
             if hop or policy.guard_first:
@@ -267,10 +293,12 @@ class Fetcher:
             response = await self._send(target, addresses, headers, timeout, policy, current)
             try:
                 if response.status_code in _REDIRECTS:
+                    permanent = permanent and response.status_code in _PERMANENT
                     target = _parse_url(_redirect(current, response))
                     current = target.without_userinfo()  # userinfo never follows a redirect
                     continue
-                return await _result(response, url if hop == 0 else current, limit)
+                moved_to = current if hop and permanent else None
+                return await _result(response, url if hop == 0 else current, limit, moved_to)
             finally:
                 with contextlib.suppress(*_REQUEST_ERRORS):  # done with it either way
                     await response.aclose()
@@ -335,7 +363,7 @@ class Fetcher:
         """Send the request to the first of the checked `addresses` that accepts a
         connection (or, with None, to the host by name)."""
         req_headers = dict(headers)
-        extensions: dict[str, object] = {"timeout": httpx.Timeout(timeout).as_dict()}
+        extensions: dict[str, object] = {"timeout": _timeouts(timeout)}
         if addresses is None:
             wire_urls = [target.without_userinfo()]
         else:
@@ -348,9 +376,7 @@ class Fetcher:
         refused: httpx.ConnectError | None = None
         for wire_url in wire_urls:
             try:
-                request = self._client.build_request(
-                    "GET", wire_url, headers=req_headers, extensions=extensions
-                )
+                request = httpx.Request("GET", wire_url, headers=req_headers, extensions=extensions)
                 return await self._client.send(request, stream=True)
             except httpx.ConnectError as e:
                 refused = e  # the next address may accept
@@ -359,32 +385,50 @@ class Fetcher:
         raise FetchError("cannot connect", _subject(url)) from refused
 
 
-async def _result(response: httpx.Response, url: str, limit: int) -> FetchResult:
-    if response.status_code == 304:
-        return FetchResult(
-            url=url,
-            status=304,
-            body=b"",
-            etag=response.headers.get("etag"),
-            last_modified=response.headers.get("last-modified"),
-        )
+async def _result(
+    response: httpx.Response, url: str, limit: int, moved_to: str | None
+) -> FetchResult:
+    headers = response.headers
     if response.status_code >= 400:
         reason = _printable(response.reason_phrase, 80)
+        retry_after = None
+        if response.status_code in (429, 503):
+            retry_after = retry_delay(headers.get("retry-after"), headers.get("date"), time.time())
         raise FetchError(
             f"HTTP {response.status_code} {reason}".rstrip(),
             _subject(url),
             hint=_hint(response),
             status=response.status_code,
+            retry_after=retry_after,
         )
-    body = await _read_limited(response, limit, url)
+    if response.status_code == 304:
+        body = await _read_nothing(response, url)
+        content_type = None
+    else:
+        body = await _read_limited(response, limit, url)
+        content_type = headers.get("content-type")
     return FetchResult(
         url=url,
         status=response.status_code,
         body=body,
-        content_type=response.headers.get("content-type"),
-        etag=response.headers.get("etag"),
-        last_modified=response.headers.get("last-modified"),
+        content_type=content_type,
+        etag=headers.get("etag"),
+        last_modified=headers.get("last-modified"),
+        max_age=freshness_lifetime(
+            headers.get_list("cache-control"),
+            headers.get("expires"),
+            headers.get("date"),
+            time.time(),
+        ),
+        moved_to=moved_to,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _timeouts(timeout: float) -> dict[str, float | None]:
+    """httpx's per-request timeout extension, made once per distinct value (httpcore only
+    reads it)."""
+    return httpx.Timeout(timeout).as_dict()
 
 
 async def _read_limited(response: httpx.Response, limit: int, url: str) -> bytes:
@@ -413,6 +457,17 @@ async def _read_limited(response: httpx.Response, limit: int, url: str) -> bytes
         raise FetchError(_describe_error(e), subject) from e
     decoder.close()
     return bytes(body)
+
+
+async def _read_nothing(response: httpx.Response, url: str) -> bytes:
+    """The end of a response that has no body (a 304). Until it is read the connection is
+    not reused: httpcore closes a connection whose response was closed unread."""
+    try:
+        async for _ in response.aiter_raw():
+            pass  # h11 gives a 304 no body whatever its headers say
+    except _REQUEST_ERRORS as e:
+        raise FetchError(_describe_error(e), _subject(url)) from e
+    return b""
 
 
 def _parse_url(url: str) -> _Url:

@@ -225,8 +225,11 @@ class FetchResult:
     content_type: str | None = None
     etag: str | None = None
     last_modified: str | None = None
-    max_age: float | None = None  # freshness lifetime (Cache-Control max-age, Expires)
-    moved_to: str | None = None  # final URL when every redirect hop was permanent (301/308)
+    # seconds the response stays fresh (Cache-Control max-age, else Expires - Date); None
+    # when the server did not say or said it unreadably
+    max_age: float | None = None
+    # the final URL when every redirect on the way was permanent (301/308), else None
+    moved_to: str | None = None
 
     @property
     def not_modified(self) -> bool:
