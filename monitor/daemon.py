@@ -24,8 +24,9 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -35,10 +36,10 @@ from monitor.deliver import Notifier, build_notifier
 from monitor.errors import ConfigError, StorageError, WorkerError
 from monitor.fetch import Fetcher
 from monitor.log import get_logger
-from monitor.models import ChannelConfig
+from monitor.models import ChannelConfig, PollingConfig
 from monitor.notices import Notices
 from monitor.outbox import OutboxWorker
-from monitor.pipeline import Pipeline, Rules, describe
+from monitor.pipeline import PAGES_IN_FLIGHT, Pipeline, Rules, describe
 from monitor.poller import Poller
 from monitor.store import Store
 from monitor.storethread import StoreThread
@@ -77,6 +78,12 @@ def rules_setup(config: Config) -> Setup:
     return load_rules, (config.rules, dict(config.entities))
 
 
+def build_fetcher(polling: PollingConfig) -> Fetcher:
+    """One HTTP client with a connection for every request that may be in flight (each poll
+    in flight and each page), so no request waits for a connection inside its deadline."""
+    return Fetcher(max_connections=polling.max_polls + PAGES_IN_FLIGHT)
+
+
 def build_notifiers(channels: Mapping[str, ChannelConfig]) -> dict[str, Notifier]:
     return {name: build_notifier(channel) for name, channel in channels.items()}
 
@@ -104,7 +111,7 @@ class Service:
         released = self.store.release_leases()
         if released:
             log.info("leases_released", alerts=released, hint="resent with the same alert id")
-        self.fetcher = Fetcher()
+        self.fetcher = build_fetcher(self.config.polling)
         self.db = StoreThread()
         self.pool = CpuPool(setup=rules_setup(self.config))
         self.notices = Notices(self.store, self.config.operator_channel, clock)
@@ -281,13 +288,19 @@ class Service:
             self.notices.operator_channel = config.operator_channel
             self.pipeline.swap_rules(rules)
             self.worker.set_notifiers(build_notifiers(config.channels))
+            if config.polling != self.poller.polling:
+                old_fetcher, self.fetcher = self.fetcher, build_fetcher(config.polling)
+                self.pipeline.fetcher = self.fetcher
+                asyncio.get_running_loop().call_later(
+                    DRAIN_GRACE * 3, lambda: _close_later([old_fetcher])
+                )
             self.poller.configure(config.feeds, config.polling)
             try:
                 await self.poller.sync()
             except StorageError as e:  # the next reload or restart syncs again
                 log.error("storage_failed", error=describe(e))
             asyncio.get_running_loop().call_later(
-                DRAIN_GRACE * 3, lambda: _close_later(old_notifiers)
+                DRAIN_GRACE * 3, lambda: _close_later(old_notifiers.values())
             )
             log.info("config_reloaded", feeds=len(config.feeds), rules=len(config.rules))
             sd_notify(f"STATUS=watching {len(config.feeds)} feeds")
@@ -297,9 +310,14 @@ class Service:
 _closing: set[asyncio.Task[None]] = set()
 
 
-def _close_later(notifiers: Mapping[str, Notifier]) -> None:
-    for notifier in notifiers.values():
-        task = asyncio.ensure_future(notifier.aclose())
+class _Closable(Protocol):
+    async def aclose(self) -> None: ...
+
+
+def _close_later(closables: Iterable[_Closable]) -> None:
+    """Close what a reload replaced, once what it had in flight is done."""
+    for closable in closables:
+        task = asyncio.ensure_future(closable.aclose())
         _closing.add(task)
         task.add_done_callback(_closing.discard)
 

@@ -13,8 +13,9 @@ its slots before its request starts, so the wait never counts toward the request
 or the feed's failures: a feed due while the
 pool is full is polled late, not failed, and its lateness (start - due) is stored in its row,
 logged with the poll and shown by `monitor status`. At most `QUEUE_PER_SLOT * max_polls`
-feeds wait claimed at once and at most `HOST_QUEUE` of one host, so a slow host never holds
-the queue against the others; a host that answered 429/503 with Retry-After is not claimed
+feeds wait claimed at once, and one claim takes at most `HOST_QUEUE` of one host (none of a
+host with more than half that waiting), so a slow host never holds the queue against the
+others; a host that answered 429/503 with Retry-After is not claimed
 from until its pause ends.
 
 What each poll leaves in its row is written in batches (`record_polls`: one transaction for
@@ -173,7 +174,7 @@ class Poller:
             for host, until in list(self._paused.items()):
                 if until <= now:
                     del self._paused[host]
-            busy = [h for h, n in self._waiting.items() if n >= HOST_QUEUE]
+            busy = [h for h, n in self._waiting.items() if n > HOST_QUEUE // 2]
             try:
                 claims = await self.db.call(
                     self.store.claim_due,
@@ -187,7 +188,8 @@ class Poller:
             except StorageError as e:
                 log.error("storage_failed", error=describe(e))
                 return 0
-            self._more = bool(claims)
+            # more may be due: claim again as polls finish (`_done`), not only at the tick
+            self._more = bool(claims) or bool(busy)
             for c in claims:
                 self._start(c)
             return len(claims)
@@ -232,7 +234,10 @@ class Poller:
         error = None if task.cancelled() else task.exception()
         if error is not None:
             log.error("poll_crashed", feed=claim.name, error=describe(error))
-        if self._more and not self._claiming and self.clock() - self._last_claim >= CLAIM_GAP:
+        if not self._more or self._claiming or self.clock() - self._last_claim < CLAIM_GAP:
+            return
+        room = QUEUE_PER_SLOT * self.polling.max_polls
+        if self._waiting.get(claim.host, 0) <= HOST_QUEUE // 2 or len(self._tasks) <= room // 2:
             self._spawn(self.claim())
 
     def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
