@@ -37,7 +37,6 @@ import contextlib
 import functools
 import http.cookiejar
 import ipaddress
-import socket
 import ssl
 import time
 import urllib.request
@@ -57,6 +56,7 @@ from monitor.addresses import (
     home_networks,
 )
 from monitor.content import BodyDecoder, content_codings
+from monitor.dns import CachingResolver
 from monitor.errors import BlockedAddressError, FetchError
 from monitor.freshness import freshness_lifetime, retry_delay
 from monitor.models import FetchResult
@@ -94,12 +94,6 @@ _STATUS_HINTS = {
 # errors from httpcore and h11 arrive mapped into it), its InvalidURL, and what escapes it
 # unmapped: UnicodeError and ValueError (IDNA or bad values while connecting), OSError.
 _REQUEST_ERRORS = (httpx.HTTPError, httpx.InvalidURL, ValueError, OSError)
-
-
-async def _system_resolver(host: str, port: int) -> list[str]:
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 @functools.cache
@@ -186,7 +180,10 @@ class Fetcher:
     ) -> None:
         self.max_feed_bytes = max_feed_bytes
         self.max_page_bytes = max_page_bytes
-        self._resolve = resolver or _system_resolver
+        self._dns: CachingResolver | None = None  # ours to close
+        if resolver is None:
+            self._dns = resolver = CachingResolver()
+        self._resolve = resolver
         self._user_agent = user_agent
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
@@ -203,6 +200,8 @@ class Fetcher:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+        if self._dns is not None:
+            self._dns.close()
 
     async def fetch_feed(
         self,
