@@ -127,6 +127,7 @@ class Poller:
         self._flushing: asyncio.Task[None] | None = None
         self._paused: dict[str, float] = {}  # host -> until when (Retry-After)
         self._claiming = False
+        self._claim_timer: asyncio.TimerHandle | None = None  # a claim soon, for finished polls
         self._more = False  # the last claim found feeds: more may be due
         self._last_claim = 0.0
         self._stopped = False
@@ -234,11 +235,16 @@ class Poller:
         error = None if task.cancelled() else task.exception()
         if error is not None:
             log.error("poll_crashed", feed=claim.name, error=describe(error))
-        if not self._more or self._claiming or self.clock() - self._last_claim < CLAIM_GAP:
+        if not self._more or self._claim_timer is not None or self._stopped:
             return
         room = QUEUE_PER_SLOT * self.polling.max_polls
         if self._waiting.get(claim.host, 0) <= HOST_QUEUE // 2 or len(self._tasks) <= room // 2:
-            self._spawn(self.claim())
+            wait = max(0.0, self._last_claim + CLAIM_GAP - self.clock())
+            self._claim_timer = asyncio.get_running_loop().call_later(wait, self._claim_now)
+
+    def _claim_now(self) -> None:
+        self._claim_timer = None
+        self._spawn(self.claim())
 
     def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
         task = asyncio.ensure_future(coro)
@@ -366,6 +372,8 @@ class Poller:
         """Stop claiming, cancel the polls in flight (what they recorded stays; their feeds
         are polled again after a restart) and write the outcomes of those that finished."""
         self._stopped = True
+        if self._claim_timer is not None:
+            self._claim_timer.cancel()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
