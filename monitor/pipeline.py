@@ -132,16 +132,16 @@ def article_id(item: Item) -> str:
 
     Two feeds carrying the same link get the same id, so they share one alert per channel.
     """
-    return _hashed(f"url:{canonical_url(item.link)}" if item.link else own_basis(item))
+    return _hashed(f"url:{canonical_url(item.link)}" if item.link else _own_basis(item))
 
 
 def own_article_id(item: Item) -> str:
     """The id of an item that is a story of its own whatever its link says: one of two items
     of one feed with different keys and the same link."""
-    return _hashed(own_basis(item))
+    return _hashed(_own_basis(item))
 
 
-def own_basis(item: Item) -> str:
+def _own_basis(item: Item) -> str:
     return f"item:{item.feed}\x1f{item.key}"
 
 

@@ -278,7 +278,7 @@ class Poller:
             url=feed.url,
             status=report.status,
             started=started,
-            next_check=now + failure_backoff(interval, claim.failures + 1),
+            next_check=now,  # each outcome below says when
             interval=interval,
             lateness=report.late,
             error=report.error,
@@ -310,7 +310,7 @@ class Poller:
             return replace(base, next_check=now + pause)
         if report.status == "gone":
             return replace(base, next_check=now + MAX_BACKOFF)
-        return base
+        return replace(base, next_check=now + failure_backoff(interval, claim.failures + 1))
 
     async def _tell(self, feed: FeedConfig, claim: Claim, report: FeedReport) -> None:
         """The operator's notices: a feed failing, working again, moved or gone."""

@@ -334,6 +334,20 @@ def _corrupt(path: Path) -> StorageError:
     )
 
 
+def _kept_row(s: FeedSlot, now: float, due: float) -> tuple[Any, ...]:
+    """`sync_feeds`' parameters for a feed already scheduled (see its UPDATE)."""
+    return (
+        s.host,
+        s.interval,
+        s.min_interval,
+        s.max_interval,
+        due,
+        now + s.max_interval,
+        due,
+        s.name,
+    )
+
+
 def follow_up_id(alert: Alert) -> str:
     """The id of the alert telling `alert`'s story again for the feeds it lists, once the
     first alert of that story went out without them (stable, like every alert id)."""
@@ -669,19 +683,7 @@ class Store:
                 "   WHEN next_check > ? AND consecutive_failures = 0"
                 "   AND coalesce(last_status, '') != 'rate_limited' THEN ? ELSE next_check END"
                 " WHERE name = ?",
-                [
-                    (
-                        s.host,
-                        s.interval,
-                        s.min_interval,
-                        s.max_interval,
-                        first_due(s, 1),
-                        now + s.max_interval,
-                        first_due(s, 1),
-                        s.name,
-                    )
-                    for s in kept
-                ],
+                [_kept_row(s, now, first_due(s, 1)) for s in kept],
             )
         return len(added)
 
@@ -742,14 +744,6 @@ class Store:
         ]
         claims.sort(key=lambda c: c.due)
         return claims
-
-    def next_feed_due(self) -> float | None:
-        """When the next active feed is due (None: no feed to poll)."""
-        rows = self._query(
-            "SELECT min(next_check) FROM feeds WHERE active = 1 AND gone = 0"
-            " AND lease_until IS NULL"
-        )
-        return float(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def record_polls(self, outcomes: Sequence[PollOutcome]) -> None:
         """Write what polls did (a batch, one transaction) and free their leases."""
