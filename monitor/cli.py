@@ -47,16 +47,17 @@ if TYPE_CHECKING:
 DEFAULT_DB = Path("var") / "monitor.db"
 
 
-def db_path(explicit: str | None) -> Path:
-    """--db, else $MONITOR_DB, else systemd's $STATE_DIRECTORY/monitor.db, else ./var/monitor.db."""
+def db_target(explicit: str | None) -> str:
+    """--db, else $MONITOR_DB, else systemd's $STATE_DIRECTORY/monitor.db, else
+    ./var/monitor.db: a SQLite file (a path or sqlite:///path) or postgresql://…"""
     if explicit:
-        return Path(explicit)
+        return explicit
     if os.environ.get("MONITOR_DB"):
-        return Path(os.environ["MONITOR_DB"])
+        return os.environ["MONITOR_DB"]
     state = (os.environ.get("STATE_DIRECTORY") or "").split(":")[0]
     if state:
-        return Path(state) / "monitor.db"
-    return DEFAULT_DB
+        return str(Path(state) / "monitor.db")
+    return str(DEFAULT_DB)
 
 
 # --------------------------------------------------------------------------- commands
@@ -67,7 +68,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     setup_logging(args.log_level)
     try:
-        service = Service(config_dir_from_env(args.config_dir), db_path(args.db))
+        service = Service(config_dir_from_env(args.config_dir), db_target(args.db))
     except ConfigError as e:
         _print_problems(e)
         return 1
@@ -253,13 +254,13 @@ def _existing_store(explicit: str | None, *, readonly: bool = True) -> Store | N
     """The state database the service uses, or None (said) when it has never run; opened
     read-only unless the command changes something. Raises StorageError for a file that is
     not ours, is corrupt, or is newer than this program."""
-    from monitor.store import Store
+    from monitor.store import is_postgres, open_store, sqlite_path
 
-    path = db_path(explicit)
-    if not path.exists():
-        print(f"no state database at {path} yet (the service has not run)")
+    target = db_target(explicit)
+    if not is_postgres(target) and not sqlite_path(target).exists():
+        print(f"no state database at {target} yet (the service has not run)")
         return None
-    return Store(path, readonly=readonly)
+    return open_store(target, readonly=readonly)
 
 
 def cmd_deliveries(args: argparse.Namespace) -> int:
@@ -323,7 +324,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def _status(store: Store) -> None:
     counts = store.counts()
-    print(f"database {store.path}: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+    print(f"database {store.location}: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+    _daemons(store)
     problems = store.item_problem_counts(since=time.time() - PROBLEM_WINDOW)
     for state in store.feed_states():
         print(_feed_line(store, state, problems.get(state.name, (0, 0))))
@@ -336,6 +338,32 @@ def _status(store: Store) -> None:
             f"  {when}  {_shown(p.feed)}  {_shown(p.item_key, 80)}  {p.stage} {p.outcome}:"
             f" {_shown(p.error)}"
         )
+
+
+DAEMON_WINDOW = 300.0  # `status` lists daemons with a heartbeat in the last five minutes
+
+
+def _daemons(store: Store) -> None:
+    """Every live daemon on this database, and whether their configurations agree."""
+    now = time.time()
+    daemons = store.daemons(now=now, within=DAEMON_WINDOW)
+    if not daemons:
+        print("daemons: none running (no heartbeat in the last 5 minutes)")
+        return
+    hashes = {d.config_hash for d in daemons}
+    agree = "same configuration" if len(hashes) == 1 else "CONFIGURATIONS DIFFER"
+    print(f"daemons: {len(daemons)} live, {agree}")
+    for d in daemons:
+        print(
+            f"  {_shown(d.id)}  host={_shown(d.host)} pid={d.pid} version={_shown(d.version)}"
+            f" config={_shown(d.config_hash)} started {_iso_ts(d.started)}"
+            f" heartbeat {now - d.heartbeat:.0f}s ago,"
+            f" holds {d.feeds_held} feed(s) and {d.alerts_held} alert(s)"
+        )
+
+
+def _iso_ts(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
 def _feed_line(store: Store, state: FeedState, problems: tuple[int, int]) -> str:

@@ -330,13 +330,15 @@ _DEFAULT_KEYS = {
     "max_interval",
     "max_age",
 }
-_POLLING_KEYS = {"max_polls", "per_host"}
+_POLLING_KEYS = {"max_polls", "per_host", "lease"}
+MIN_LEASE = 2.0  # a claim renewed every quarter of this; shorter would be all renewals
 MAX_AGE_LIMIT = 100 * 366 * 86400.0  # max_age may reach further back than other durations
 _OFF = ("off", "never", "none")
 
 
 def parse_polling(doc: Located, problems: list[str]) -> PollingConfig:
-    """The `polling:` section of feeds.yaml: polls in flight in all and to one host."""
+    """The `polling:` section of feeds.yaml: polls in flight in all and to one host, and
+    how long a daemon's claims outlive it."""
     c = _Checker(doc, problems)
     top = doc.value if isinstance(doc.value, dict) else {}
     data = c.mapping(top.get("polling"), ("polling",))
@@ -349,7 +351,20 @@ def parse_polling(doc: Located, problems: list[str]) -> PollingConfig:
         per_host=c.integer(
             data.get("per_host"), ("polling", "per_host"), default.per_host, maximum=1000
         ),
+        lease=_lease(c, data.get("lease"), default.lease),
     )
+
+
+def _lease(c: _Checker, value: Any, default: float) -> float:
+    """`lease`: how long a claim of a daemon that stopped answering holds (at least 2 s)."""
+    lease = c.duration(value, ("polling", "lease"), default)
+    if lease < MIN_LEASE:
+        c.fail(
+            ("polling", "lease"),
+            f"must be at least {MIN_LEASE:g}s (claims are renewed every quarter of it)",
+        )
+        return default
+    return lease
 
 
 def _max_age(c: _Checker, value: Any, path: PathKey, default: float | None) -> float | None:

@@ -7,7 +7,7 @@
 - The outbox worker runs beside the jobs and is woken when a poll queues alerts.
 - CPU work (parsing, extraction, matching) runs in worker processes (`monitor.workers`),
   each holding the compiled rules; store calls run on one thread of their own
-  (`monitor.storethread`). The event loop only waits, so the watchdog it pings means what
+  (`monitor.store.thread`). The event loop only waits, so the watchdog it pings means what
   it says.
 - Reload on SIGHUP, and by itself when feeds.yaml or rules.yaml change on disk. A reload
   that fails in any way is logged (`config_invalid`, file:line for every problem) and the
@@ -20,17 +20,21 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
+import secrets
 import signal
 import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor import __version__
 from monitor.config import FEEDS_FILE, RULES_FILE, Config, load_config
 from monitor.deliver import Notifier, build_notifier
 from monitor.errors import ConfigError, StorageError, WorkerError
@@ -41,8 +45,7 @@ from monitor.notices import Notices
 from monitor.outbox import OutboxWorker
 from monitor.pipeline import PAGES_IN_FLIGHT, Pipeline, Rules, describe
 from monitor.poller import Poller
-from monitor.store import Store
-from monitor.storethread import StoreThread
+from monitor.store import DaemonInfo, DaemonRow, Store, StoreThread, open_store
 from monitor.tasks import load_rules
 from monitor.workers import CpuPool, Setup
 
@@ -88,31 +91,75 @@ def build_notifiers(channels: Mapping[str, ChannelConfig]) -> dict[str, Notifier
     return {name: build_notifier(channel) for name, channel in channels.items()}
 
 
+def config_hash(config_dir: Path) -> str:
+    """A short hash of the configuration files as they are on disk (daemons sharing a database
+    compare theirs)."""
+    digest = hashlib.sha256()
+    for name in (FEEDS_FILE, RULES_FILE):
+        try:
+            data = (config_dir / name).read_bytes()
+        except OSError:
+            data = b""
+        digest.update(len(data).to_bytes(8, "big") + data)
+    return digest.hexdigest()[:12]
+
+
+def daemon_identity(config_dir: Path) -> DaemonInfo:
+    """This process as the database will know it: a new id at every start."""
+    host = socket.gethostname()
+    pid = os.getpid()
+    return DaemonInfo(
+        id=f"{host}:{pid}:{secrets.token_hex(3)}",
+        host=host,
+        pid=pid,
+        version=__version__,
+        config_hash=config_hash(config_dir),
+    )
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process `pid` runs on this host (one we may not signal runs too)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class Service:
     def __init__(
         self,
         config_dir: Path,
-        db_path: Path,
+        db: str | Path,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config_dir = config_dir
-        self.db_path = db_path
+        self.db_target = str(db)
         self.clock = clock
         self.config = load_config(config_dir)
         for warning in self.config.warnings:
             log.warning("config_warning", problem=warning)
-        self.store = Store(db_path)
+        self.identity = daemon_identity(config_dir)
+        self.store: Store = open_store(db)
         try:
-            self.store.lock_instance()
+            self.store.register_daemon(self.identity, now=clock())
+            released = self.store.release_dead(self.identity.host, pid_alive, now=clock())
         except StorageError:
             self.store.close()
             raise
-        released = self.store.release_leases()
         if released:
-            log.info("leases_released", alerts=released, hint="resent with the same alert id")
+            log.info(
+                "claims_released",
+                claims=released,
+                hint="a daemon of this host stopped without handing them back;"
+                " its alerts in flight are resent with the same alert id",
+            )
+        self._peers_warned: frozenset[str] = frozenset()
         self.fetcher = build_fetcher(self.config.polling)
-        self.db = StoreThread()
+        self.db = StoreThread(self.store.concurrency)
         self.pool = CpuPool(setup=rules_setup(self.config))
         self.notices = Notices(self.store, self.config.operator_channel, clock)
         self.pipeline = Pipeline(
@@ -126,6 +173,7 @@ class Service:
             feeds=self.config.feeds,
             polling=self.config.polling,
             clock=clock,
+            owner=self.identity.id,
         )
         self.worker = OutboxWorker(
             self.store,
@@ -133,11 +181,13 @@ class Service:
             clock=clock,
             notices=self.notices,
             db=self.db,
+            owner=self.identity.id,
         )
         self.pipeline.on_queued = self.worker.wake
         self.notices.on_queued = self.worker.wake
         self._mtimes = self._config_mtimes()
         self._stop = asyncio.Event()
+        self._heartbeat: asyncio.Task[None] | None = None
         self._reloading = asyncio.Lock()
 
     # ------------------------------------------------------------------ once
@@ -149,6 +199,7 @@ class Service:
         not start (the rules did not compile in the workers) or could not read the database.
         """
         try:
+            self._start_heartbeat()
             if not await self._start_workers():
                 return 1
             await self.poller.sync()
@@ -172,6 +223,7 @@ class Service:
     # ------------------------------------------------------------------ service
 
     async def run_forever(self) -> int:
+        self._start_heartbeat()
         if not await self._start_workers():
             await self.close()
             return 1
@@ -212,7 +264,8 @@ class Service:
             feeds=len(self.config.feeds),
             rules=len(self.config.rules),
             channels=len(self.config.channels),
-            db=str(self.db_path),
+            db=self.store.location,
+            daemon=self.identity.id,
         )
         sd_notify(f"READY=1\nSTATUS=watching {len(self.config.feeds)} feeds")
         await self._stop.wait()
@@ -231,12 +284,56 @@ class Service:
         self._stop.set()
 
     async def close(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            await asyncio.gather(self._heartbeat, return_exceptions=True)
         await self.fetcher.aclose()
         for notifier in self.worker.notifiers.values():
             await notifier.aclose()
         await self.pool.close()
+        try:
+            released = await self.db.call(
+                self.store.retire_daemon, self.identity.id, now=self.clock()
+            )
+        except StorageError as e:  # its claims run out by themselves
+            log.error("storage_failed", error=describe(e))
+        else:
+            if released:
+                log.info("claims_handed_back", claims=released)
         self.db.close()
         self.store.close()
+
+    def _start_heartbeat(self) -> None:
+        self._heartbeat = asyncio.create_task(self._beat())
+
+    async def _beat(self) -> None:
+        """Renew this daemon's claims every quarter of the lease, and compare configurations
+        with the other live daemons."""
+        while True:
+            lease = self.config.polling.lease
+            await asyncio.sleep(lease / 4)
+            identity = replace(self.identity, config_hash=config_hash(self.config_dir))
+            try:
+                await self.db.call(self.store.heartbeat, identity, now=self.clock(), lease=lease)
+                peers = await self.db.call(self.store.daemons, now=self.clock(), within=lease)
+            except StorageError as e:  # renewed at the next beat, if the lease has not run out
+                log.error("storage_failed", error=describe(e))
+                continue
+            self._compare_configs(identity, peers)
+
+    def _compare_configs(self, identity: DaemonInfo, peers: list[DaemonRow]) -> None:
+        """Warn once per disagreement when live daemons run different configurations."""
+        others = frozenset(
+            f"{p.id}={p.config_hash}" for p in peers if p.config_hash != identity.config_hash
+        )
+        if others and others != self._peers_warned:
+            log.warning(
+                "config_differs",
+                config_hash=identity.config_hash,
+                others=sorted(others),
+                hint="daemons on one database should read the same feeds.yaml and rules.yaml",
+            )
+        self._peers_warned = others
 
     async def _prune(self) -> None:
         try:

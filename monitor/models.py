@@ -50,10 +50,16 @@ class FeedConfig:
 
 @dataclass(frozen=True)
 class PollingConfig:
-    """How many polls run at once: in all, and to any one host."""
+    """How many polls run at once, in all and to any one host; how long a claim lasts.
+
+    `lease`: a daemon's claims (feeds it polls, alerts it sends) are renewed every quarter of
+    it while the daemon lives; one that dies loses them this long after its last renewal,
+    and another daemon takes the work over.
+    """
 
     max_polls: int = 50
     per_host: int = 2
+    lease: float = 60.0
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from monitor.log import get_logger
 from monitor.models import Alert
 from monitor.redact import redact
-from monitor.store import NoticeState, Store
+from monitor.store import NoticeState, NoticeStore
 
 log = get_logger("monitor.notices")
 
@@ -68,7 +68,7 @@ class Notices:
 
     def __init__(
         self,
-        store: Store,
+        store: NoticeStore,
         operator_channel: str | None,
         clock: Callable[[], float] = time.time,
         on_queued: Callable[[], None] | None = None,

@@ -23,6 +23,7 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from typing import Protocol
 
 from monitor.deliver import Notifier
 from monitor.deliver.retry import next_delay
@@ -31,8 +32,7 @@ from monitor.log import get_logger
 from monitor.models import Batch, BatchKind, DeliveryResult
 from monitor.notices import Notices
 from monitor.redact import redact
-from monitor.store import OutboxRow, Store
-from monitor.storethread import StoreThread
+from monitor.store import NoticeStore, OutboxRow, OutboxStore, StoreThread
 
 log = get_logger("monitor.outbox")
 
@@ -45,17 +45,23 @@ def _timeout(notifier: Notifier) -> float:
     return channel.smtp.timeout if channel.type == "email" else channel.timeout
 
 
+class _Store(OutboxStore, NoticeStore, Protocol):
+    """The outbox, and the notices of channels that fail."""
+
+
 class OutboxWorker:
     def __init__(
         self,
-        store: Store,
+        store: _Store,
         notifiers: Mapping[str, Notifier],
         *,
         clock: Callable[[], float] = time.time,
         notices: Notices | None = None,
         db: StoreThread | None = None,
+        owner: str = "",
     ) -> None:
         self.store = store
+        self.owner = owner  # the daemon's id, on every alert it leases
         self.notifiers = dict(notifiers)
         self.clock = clock
         self.notices = notices or Notices(store, None, clock)
@@ -90,6 +96,7 @@ class OutboxWorker:
             channel,
             now=self.clock(),
             lease=_timeout(notifier) + LEASE_MARGIN,
+            owner=self.owner,
         )
         if not rows:
             return False

@@ -56,8 +56,7 @@ from monitor.models import (
 from monitor.parse import canonical_url, parse_feed
 from monitor.redact import redact
 from monitor.schedule import next_digest
-from monitor.store import Queued, Store
-from monitor.storethread import StoreThread
+from monitor.store import ItemStore, NoiseView, Queued, StoreThread
 from monitor.tasks import ItemResult, Page, read_and_match
 from monitor.workers import CpuPool
 
@@ -173,7 +172,7 @@ def take_for_poll(feed: FeedConfig, new: list[Item]) -> list[Item]:
 class Pipeline:
     def __init__(
         self,
-        store: Store,
+        store: ItemStore,
         fetcher: Fetcher,
         rules: Rules,
         pool: CpuPool,
@@ -472,10 +471,16 @@ class Pipeline:
         rules = self.rules
         now = self.clock()
         alerts = build_alerts(doc, item, matches, rules.by_name, now=now)
-        planned = [plan_delivery(a, rules, self.store, now) for a in alerts]
         evidence = [_evidence(m) for m in matches]
         queued = self.store.record_item(
-            item, doc, matches, evidence, planned, now=now, sketch=result.sketch
+            item,
+            doc,
+            matches,
+            evidence,
+            alerts,
+            now=now,
+            plan=lambda alert, view: plan_delivery(alert, view, rules, now),
+            sketch=result.sketch,
         )
         for m in matches:
             log.info("rule_matched", feed=feed.name, item=item.key, rule=m.rule, article=doc.id)
@@ -500,12 +505,15 @@ def _evidence(m: Match) -> dict[str, Any]:
     }
 
 
-def plan_delivery(alert: Alert, rules: Rules, store: Store, now: float) -> Queued:
+def plan_delivery(alert: Alert, view: NoiseView, rules: Rules, now: float) -> Queued:
     """When and how `alert` goes out: now on its own, in the channel's digest, or rolled
-    into a rule's summary because every rule it lists is over its `max_alerts`."""
+    into a rule's summary because every rule it lists is over its `max_alerts`.
+
+    Called by the store inside the transaction that records the item, so `view`'s counts
+    cannot change (another daemon recording an alert) before this alert is in."""
     channel = rules.channels.get(alert.channel)
     if channel is not None and channel.digest:
-        due = store.batch_due(alert.channel, "digest")
+        due = view.batch_due(alert.channel, "digest")
         if due is None:
             due = next_digest(channel.digest, now, channel.timezone)
         return Queued(alert, "digest", due)
@@ -515,7 +523,7 @@ def plan_delivery(alert: Alert, rules: Rules, store: Store, now: float) -> Queue
         limit = rule.max_alerts if rule else None
         if limit is None:
             return Queued(alert)
-        sent = store.recent_alerts(entry.name, alert.channel, since=now - limit.window)
+        sent = view.recent_alerts(entry.name, alert.channel, since=now - limit.window)
         if sent < limit.count:
             return Queued(alert)
         over.append((entry.name, limit))
@@ -523,7 +531,7 @@ def plan_delivery(alert: Alert, rules: Rules, store: Store, now: float) -> Queue
         return Queued(alert)
     name, limit = over[0]
     key = f"summary:{name}"
-    due = store.batch_due(alert.channel, key)
+    due = view.batch_due(alert.channel, key)
     return Queued(alert, key, due if due is not None else now + limit.window)
 
 

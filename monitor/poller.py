@@ -1,7 +1,7 @@
 """Which feeds are polled when, and how many at once: the claim loop over the schedule.
 
 The schedule lives in the database (each feed's row: when it is due, its effective interval,
-validators, failures, health; see `Store.sync_feeds`, `Store.claim_due`). A claim takes due
+validators, failures, health; see `FeedStore.sync_feeds`, `FeedStore.claim_due`). A claim takes due
 feeds in batches, earliest first, under a lease, so another process sharing the database
 (PostgreSQL) or this one after a crash never polls a feed twice at once. APScheduler only
 ticks the claim (`Service`); finishing polls claim again at once while feeds are waiting.
@@ -48,12 +48,10 @@ from monitor.log import get_logger
 from monitor.models import Claim, FeedConfig, PollingConfig, PollOutcome
 from monitor.notices import Notices
 from monitor.pipeline import BACKLOG_DELAY, FeedReport, Pipeline, Turn, describe
-from monitor.store import Store
-from monitor.storethread import StoreThread
+from monitor.store import FeedStore, StoreThread
 
 log = get_logger("monitor.poller")
 
-LEASE = 900.0  # a claim's lease: longer than any poll (its requests, pages and matching)
 QUEUE_PER_SLOT = 4  # feeds claimed and waiting, per slot of max_polls
 HOST_QUEUE = 32  # feeds of one host claimed and waiting at most
 FLUSH_BATCH = 200
@@ -99,7 +97,7 @@ def owner_id() -> str:
 class Poller:
     def __init__(
         self,
-        store: Store,
+        store: FeedStore,
         db: StoreThread,
         pipeline: Pipeline,
         notices: Notices,
@@ -182,7 +180,7 @@ class Poller:
                     now,
                     room,
                     self.owner,
-                    lease=LEASE,
+                    lease=self.polling.lease,
                     per_host=HOST_QUEUE,
                     skip_hosts=sorted({*busy, *self._paused}),
                 )
@@ -205,7 +203,12 @@ class Poller:
         for start in range(0, len(wanted), NAMES_PER_CLAIM):
             chunk = wanted[start : start + NAMES_PER_CLAIM]
             claims = await self.db.call(
-                self.store.claim_due, self.clock(), len(chunk), self.owner, lease=LEASE, names=chunk
+                self.store.claim_due,
+                self.clock(),
+                len(chunk),
+                self.owner,
+                lease=self.polling.lease,
+                names=chunk,
             )
             for c in claims:
                 tasks[c.name] = self._start(c)

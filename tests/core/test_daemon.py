@@ -98,18 +98,24 @@ def test_a_broken_edit_is_rejected_and_the_service_keeps_running(
     assert "event='service_stopped'" in daemon.output()
 
 
-def test_a_second_instance_on_the_same_database_is_refused(
+def test_a_second_daemon_on_the_same_database_shares_it_and_alerts_once(
     setup: tuple[Path, Path, NewsSite], tmp_path: Path
 ) -> None:
     config, db, _ = setup
     daemon = Daemon(config, db, tmp_path / "log")
     try:
-        daemon.wait_for("event='service_started'")
+        daemon.wait_for("event='alert_sent'")
         second = monitor("run", "--once", "--config-dir", str(config), db=db, timeout=60)
-        assert second.returncode == 1
-        assert "another monitor process is using this database" in second.stderr
+        assert second.returncode == 0, second.stderr
+        status = monitor("status", db=db, timeout=60)
+        assert "daemons: 1 live, same configuration" in status.stdout
+        assert f"pid={daemon.proc.pid} " in status.stdout
     finally:
         assert daemon.stop() == 0
+    lines = (tmp_path / "alerts.jsonl").read_text().splitlines()
+    assert len(lines) == 1  # the second daemon found the item seen
+    after = monitor("status", db=db, timeout=60)
+    assert "daemons: none running" in after.stdout
 
 
 def test_invalid_configuration_at_start_lists_every_problem(

@@ -21,7 +21,7 @@ from monitor.models import ChannelConfig, EntityConfig, FeedConfig, RateLimit, R
 from monitor.notices import Notices, on_failure, on_success
 from monitor.outbox import OutboxWorker
 from monitor.pipeline import Pipeline, Rules
-from monitor.store import NoticeState, Store
+from monitor.store import NoticeState, Store, open_store
 from monitor.tasks import load_rules
 from monitor.workers import CpuPool
 from tests.support.polling import poll_feeds
@@ -52,7 +52,7 @@ class Room:
 
     def __init__(self, tmp: Path, site: NewsSite, hook: WebhookReceiver, clock: Clock) -> None:
         self.tmp, self.site, self.hook, self.clock = tmp, site, hook, clock
-        self.store = Store(tmp / "m.db")
+        self.store = open_store(tmp / "m.db")
         self.ops_file = tmp / "ops.jsonl"
         self.feed = FeedConfig(
             name="Wire", url=site.url + "/f.xml", interval=300, timeout=5, extract=False

@@ -15,7 +15,7 @@ from standardwebhooks import Webhook
 from monitor.deliver import alert_id, build_notifier
 from monitor.models import Alert, AlertRule, ChannelConfig, Snippet
 from monitor.outbox import OutboxWorker
-from monitor.store import Store
+from monitor.store import Store, open_store
 from tests.support.receivers import Reply, WebhookReceiver
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -67,7 +67,7 @@ async def close(worker: OutboxWorker) -> None:
 
 def test_outage_of_a_hundred_alerts_loses_nothing_and_sends_nothing_twice(tmp_path: Path) -> None:
     clock = Clock()
-    store = Store(tmp_path / "m.db")
+    store = open_store(tmp_path / "m.db")
     with WebhookReceiver() as hook:
         ids = queue(store, "hook", 100, clock)
         hook.down()
@@ -100,7 +100,7 @@ def test_outage_of_a_hundred_alerts_loses_nothing_and_sends_nothing_twice(tmp_pa
 
 def test_retry_after_is_honoured(tmp_path: Path) -> None:
     clock = Clock()
-    store = Store(tmp_path / "m.db")
+    store = open_store(tmp_path / "m.db")
     with WebhookReceiver([Reply(429, headers={"Retry-After": "5"})]) as hook:
         (aid,) = queue(store, "hook", 1, clock)
 
@@ -127,7 +127,7 @@ def test_retry_after_is_honoured(tmp_path: Path) -> None:
 
 def test_permanent_failure_is_not_retried(tmp_path: Path) -> None:
     clock = Clock()
-    store = Store(tmp_path / "m.db")
+    store = open_store(tmp_path / "m.db")
     with WebhookReceiver([Reply(400, body=b"bad payload")]) as hook:
         (aid,) = queue(store, "hook", 1, clock)
 
@@ -148,7 +148,7 @@ def test_permanent_failure_is_not_retried(tmp_path: Path) -> None:
 
 def test_a_hanging_receiver_does_not_delay_other_channels(tmp_path: Path) -> None:
     clock = Clock()
-    store = Store(tmp_path / "m.db")
+    store = open_store(tmp_path / "m.db")
     with WebhookReceiver([Reply(200, hang=30)]) as slow, WebhookReceiver() as fast:
         (slow_id,) = queue(store, "slow", 1, clock)
         fast_ids = [a.id for a in (make_alert(n, "fast") for n in range(100, 106))]
@@ -193,7 +193,7 @@ def test_smtp_451_three_times_then_250_delivers_exactly_one_message(tmp_path: Pa
     from tests.support.receivers import SmtpServer
 
     clock = Clock()
-    store = Store(tmp_path / "m.db")
+    store = open_store(tmp_path / "m.db")
     with SmtpServer(replies=["451 4.3.0 try again later"] * 3) as smtp:
         (aid,) = queue(store, "desk", 1, clock)
 
@@ -217,7 +217,7 @@ def test_smtp_550_is_failed_at_once_with_the_reason(tmp_path: Path) -> None:
     from tests.support.receivers import SmtpServer
 
     clock = Clock()
-    store = Store(tmp_path / "m.db")
+    store = open_store(tmp_path / "m.db")
     with SmtpServer(replies=["550 5.1.1 mailbox unavailable"]) as smtp:
         (aid,) = queue(store, "desk", 1, clock)
 

@@ -13,7 +13,7 @@ from monitor.cadence import failure_backoff
 from monitor.fetch import Fetcher
 from monitor.models import EntityConfig, FeedConfig, RuleConfig
 from monitor.pipeline import Pipeline, Rules
-from monitor.store import Store
+from monitor.store import Store, open_store
 from monitor.tasks import load_rules
 from monitor.workers import CpuPool
 from tests.support.newsroom import article_page, load_story
@@ -35,7 +35,7 @@ def feed(name: str, url: str, *, allow: tuple[str, ...] = LOOPBACK, **kw: object
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "m.db")
+    return open_store(tmp_path / "m.db")
 
 
 def poll(store: Store, *feeds: FeedConfig) -> list[object]:

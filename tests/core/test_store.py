@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,9 @@ import pytest
 
 from monitor.errors import StorageError
 from monitor.models import Alert, AlertRule, Document, Item, Match
-from monitor.store import APPLICATION_ID, MIGRATIONS, ItemProblemRow, Queued, Store
+from monitor.store import DaemonInfo, ItemProblemRow, NoiseView, Queued, Store, open_store
+from monitor.store.sql import SqlStore, _TxNoise
+from monitor.store.sqlite import APPLICATION_ID, MIGRATIONS
 
 T0 = 1_700_000_000.0
 
@@ -39,17 +43,25 @@ def record(store: Store, *alerts: Alert, feed: str = "Feed", key: str = "id:1") 
     return store.record_item(item, doc, [match], [{"spans": []}], queued, now=T0)
 
 
+@contextmanager
+def noise(store: Store) -> Iterator[NoiseView]:
+    """What the noise policy reads, inside a write transaction as when an item is recorded."""
+    assert isinstance(store, SqlStore)
+    with store._tx() as db:
+        yield _TxNoise(db)
+
+
 def test_migrations_and_wal(tmp_path: Path) -> None:
-    store = Store(tmp_path / "db" / "monitor.db")
+    store = open_store(tmp_path / "db" / "monitor.db")
     assert store.schema_version == len(MIGRATIONS)
     assert store._query("PRAGMA journal_mode")[0][0] == "wal"
     store.close()
-    again = Store(tmp_path / "db" / "monitor.db")  # reopening migrates nothing
+    again = open_store(tmp_path / "db" / "monitor.db")  # reopening migrates nothing
     assert again.schema_version == len(MIGRATIONS)
 
 
 def test_a_new_database_is_marked_as_ours(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
+    store = open_store(tmp_path / "m.db")
     assert store._query("PRAGMA application_id")[0][0] == APPLICATION_ID == 0x4E4D4F4E
     assert APPLICATION_ID.to_bytes(4, "big") == b"NMON"
 
@@ -63,7 +75,7 @@ def test_newer_schema_is_refused_and_left_alone(tmp_path: Path, readonly: bool) 
     db.close()
     before = path.read_bytes()
     with pytest.raises(StorageError, match="newer than this program") as caught:
-        Store(path, readonly=readonly)
+        open_store(path, readonly=readonly)
     assert caught.value.hint == "upgrade news-monitor"
     assert path.read_bytes() == before
 
@@ -71,11 +83,11 @@ def test_newer_schema_is_refused_and_left_alone(tmp_path: Path, readonly: bool) 
 def test_unwritable_path_is_a_storage_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(StorageError, match="cannot open"):
-        Store(tmp_path / "file" / "monitor.db")
+        open_store(tmp_path / "file" / "monitor.db")
 
 
 def test_record_item_is_seen_and_queued_once(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
+    store = open_store(tmp_path / "m.db")
     assert store.unseen("Feed", ["id:1", "id:2"]) == ["id:1", "id:2"]
     assert record(store, alert()) == ["msg_1"]
     assert store.unseen("Feed", ["id:1", "id:2"]) == ["id:2"]
@@ -85,7 +97,7 @@ def test_record_item_is_seen_and_queued_once(tmp_path: Path) -> None:
 
 
 def test_lease_then_sent_is_final(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
+    store = open_store(tmp_path / "m.db")
     record(store, alert("a"), alert("b"))
     (a,) = store.claim_next("desk", now=T0, lease=60)
     (b,) = store.claim_next("desk", now=T0, lease=60)
@@ -100,7 +112,7 @@ def test_lease_then_sent_is_final(tmp_path: Path) -> None:
 
 
 def test_retry_and_fail(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
+    store = open_store(tmp_path / "m.db")
     record(store, alert("a"))
     store.claim_next("desk", now=T0, lease=60)
     store.mark_retry(["a"], now=T0, next_attempt_at=T0 + 5, error="HTTP 500", status_code=500)
@@ -118,7 +130,7 @@ def test_retry_and_fail(tmp_path: Path) -> None:
 
 
 def test_channels_are_claimed_separately(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
+    store = open_store(tmp_path / "m.db")
     record(store, alert("a", "desk"), alert("b", "hook"))
     assert [r.id for r in store.claim_next("hook", now=T0, lease=60)] == ["b"]
     assert [r.id for r in store.claim_next("desk", now=T0, lease=60)] == ["a"]
@@ -126,53 +138,35 @@ def test_channels_are_claimed_separately(tmp_path: Path) -> None:
 
 
 def test_a_batch_is_claimed_and_marked_whole(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
+    store = open_store(tmp_path / "m.db")
     store.enqueue(alert("solo"), now=T0)
     for n in range(3):
         store.enqueue(Queued(alert(f"d{n}"), "digest", T0 + 3600), now=T0 + n)
-    assert store.batch_due("desk", "digest") == T0 + 3600
+    with noise(store) as view:
+        assert view.batch_due("desk", "digest") == T0 + 3600
     assert [r.id for r in store.claim_next("desk", now=T0 + 10, lease=60)] == ["solo"]
     assert store.claim_next("desk", now=T0 + 10, lease=60) == []  # digest not due yet
     store.mark_sent(["solo"], now=T0 + 11, status_code=200)
     rows = store.claim_next("desk", now=T0 + 3600, lease=60)
     assert [r.id for r in rows] == ["d0", "d1", "d2"] and {r.batch for r in rows} == {"digest"}
-    assert store.batch_due("desk", "digest") is None  # leased: a new digest starts
+    with noise(store) as view:
+        assert view.batch_due("desk", "digest") is None  # leased: a new digest starts
     store.mark_sent([r.id for r in rows], now=T0 + 3601, status_code=200)
     assert store.counts()["outbox_sent"] == 4
 
 
 def test_recent_alerts_count_only_unbatched(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
+    store = open_store(tmp_path / "m.db")
     store.enqueue(alert("a"), now=T0)
     store.enqueue(Queued(alert("b"), "summary:r1", T0 + 60), now=T0 + 1)
-    assert store.recent_alerts("r1", "desk", since=T0) == 1
-    assert store.recent_alerts("r1", "desk", since=T0 + 1) == 0
-    assert store.recent_alerts("r1", "hook", since=T0) == 0
-
-
-def test_one_process_per_database(tmp_path: Path) -> None:
-    first = Store(tmp_path / "m.db")
-    first.lock_instance()
-    second = Store(tmp_path / "m.db")
-    with pytest.raises(StorageError, match="another monitor process"):
-        second.lock_instance()
-    first.close()
-    second.lock_instance()  # the lock went with the first process's handle
-    second.close()
-
-
-def test_leases_of_a_dead_process_are_released(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
-    record(store, alert("a"))
-    assert len(store.claim_next("desk", now=T0, lease=600)) == 1
-    assert store.claim_next("desk", now=T0 + 1, lease=600) == []
-    assert store.release_leases() == 1
-    (again,) = store.claim_next("desk", now=T0 + 1, lease=600)
-    assert again.id == "a" and again.attempts == 2
+    with noise(store) as view:
+        assert view.recent_alerts("r1", "desk", since=T0) == 1
+        assert view.recent_alerts("r1", "desk", since=T0 + 1) == 0
+        assert view.recent_alerts("r1", "hook", since=T0) == 0
 
 
 def test_prune_keeps_seen_items_and_anything_unsent(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
+    store = open_store(tmp_path / "m.db")
     record(store, alert("a"))
     item = Item(key="id:2", feed="Feed", title="T2", link="https://example.org/b")
     doc = Document(id="art_2", title="T2", text="Body")
@@ -194,7 +188,7 @@ def replace_alert(aid: str, article: str) -> Alert:
 
 
 def test_a_failed_record_leaves_nothing_half_written(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
+    store = open_store(tmp_path / "m.db")
     item = Item(key="id:1", feed="Feed", title="T", link="https://example.org/a")
     doc = Document(id="art_1", title="T", text="Body")
     with pytest.raises(ValueError):  # two matches, one evidence: fails mid-transaction
@@ -205,7 +199,7 @@ def test_a_failed_record_leaves_nothing_half_written(tmp_path: Path) -> None:
 
 
 def test_item_problem_keeps_the_latest_and_counts_occurrences(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
+    store = open_store(tmp_path / "m.db")
     assert (
         store.record_item_problem(
             "Feed", "id:1", stage="page", error="HTTP 500", outcome="failed", now=T0
@@ -243,7 +237,7 @@ def test_item_problem_keeps_the_latest_and_counts_occurrences(tmp_path: Path) ->
 
 
 def test_item_problems_newest_first_per_feed_and_counted_since(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
+    store = open_store(tmp_path / "m.db")
     for n, (feed, outcome) in enumerate(
         [("A", "failed"), ("A", "partial"), ("B", "failed"), ("A", "failed"), ("B", "failed")]
     ):
@@ -259,7 +253,7 @@ def test_item_problems_newest_first_per_feed_and_counted_since(tmp_path: Path) -
 
 
 def test_item_problem_marked_seen_is_one_transaction_with_the_problem(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
+    store = open_store(tmp_path / "m.db")
     record(store, alert())  # id:1 already seen through a full record: stays as it was
     store.record_item_problem(
         "Feed", "id:1", stage="match", error="x", outcome="partial", now=T0, mark_seen=True
@@ -275,7 +269,7 @@ def test_item_problem_marked_seen_is_one_transaction_with_the_problem(tmp_path: 
 
 
 def test_prune_forgets_old_item_problems(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
+    store = open_store(tmp_path / "m.db")
     store.record_item_problem("F", "old", stage="page", error="x", outcome="failed", now=T0)
     store.record_item_problem("F", "new", stage="page", error="x", outcome="failed", now=T0 + 9)
     store.prune(before=T0 + 5)
@@ -284,17 +278,17 @@ def test_prune_forgets_old_item_problems(tmp_path: Path) -> None:
 
 def test_readonly_store_reads_and_refuses_writes(tmp_path: Path) -> None:
     path = tmp_path / "m.db"
-    writer = Store(path)
+    writer = open_store(path)
     record(writer, alert())
     writer.record_item_problem("Feed", "id:9", stage="page", error="x", outcome="failed", now=T0)
     writer.close()
-    reader = Store(path, readonly=True)
+    reader = open_store(path, readonly=True)
     assert reader.counts()["outbox_pending"] == 1
     assert reader.item_problem_counts(since=0) == {"Feed": (0, 1)}
     for write in (
         lambda: reader.retry_failed(now=T0),
         lambda: reader.enqueue(alert("b"), now=T0),
-        reader.lock_instance,
+        lambda: reader.register_daemon(DaemonInfo("h:1:x", "h", 1, "0", "c"), now=T0),
     ):
         with pytest.raises(StorageError, match="opened read-only"):
             write()
@@ -302,7 +296,7 @@ def test_readonly_store_reads_and_refuses_writes(tmp_path: Path) -> None:
 
 
 def test_calls_from_many_threads_are_each_whole(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
+    store = open_store(tmp_path / "m.db")
     threads_n, per_thread = 8, 40
 
     def work(t: int) -> None:
@@ -323,6 +317,6 @@ def test_calls_from_many_threads_are_each_whole(tmp_path: Path) -> None:
     counts = store.counts()
     assert counts["seen_items"] == counts["articles"] == total
     assert counts["outbox_pending"] == total
-    assert store._query("SELECT count(*) FROM outbox WHERE leased_until IS NOT NULL")[0][0] == total
+    assert store._query("SELECT count(*) FROM outbox WHERE lease_until IS NOT NULL")[0][0] == total
     assert store.item_problem_counts(since=0) == {"Feed": (total, 0)}
     assert store.integrity_check() == "ok"

@@ -23,7 +23,7 @@ import pytest
 
 from monitor.extract import decode_html, extract_article
 from monitor.models import Alert
-from monitor.store import Store
+from monitor.store import Store, open_store
 from tests.support.polling import record_failure
 from tests.support.site import NewsSite, Resource
 
@@ -71,7 +71,7 @@ def hostile_db(tmp_path: Path) -> Path:
     """A state database as a hostile feed leaves it: a failing feed whose error quotes a
     URL with a password, alerts and attempts whose text carries escape sequences."""
     db = tmp_path / "monitor.db"
-    store = Store(db)
+    store = open_store(db)
     now = time.time()
     record_failure(
         store,
@@ -311,7 +311,7 @@ def test_failing_feed_behind_basic_auth_leaks_nowhere(tmp_path: Path) -> None:
     [notice] = [json.loads(line) for line in notices.read_text().splitlines()]
     assert notice["type"] == "notice" and "503" in notice["message"]
     assert PASSWORD not in notice["message"] and "127.0.0.1" in notice["message"]
-    store = Store(db)
+    store = open_store(db)
     try:
         stored = store.notice_state("feed:paid").last_error or ""
     finally:

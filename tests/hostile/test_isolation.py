@@ -13,7 +13,7 @@ from monitor import pipeline as pipeline_module
 from monitor.fetch import Fetcher
 from monitor.models import EntityConfig, FeedConfig, RuleConfig
 from monitor.pipeline import MAX_NEW_ITEMS, FeedReport, Pipeline, Rules
-from monitor.store import Store
+from monitor.store import Store, open_store
 from monitor.workers import CpuPool
 from tests.support import worktasks
 from tests.support.polling import poll_feeds
@@ -54,7 +54,7 @@ def queued_titles(store: Store) -> list[str]:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "m.db")
+    return open_store(tmp_path / "m.db")
 
 
 def test_item_that_cannot_be_matched_is_recorded_failed_and_not_retried(store: Store) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from monitor import redact
 from monitor.notices import THRESHOLD, Notices
-from monitor.store import Store
+from monitor.store import Store, open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "S3cretPw42"
@@ -75,7 +75,7 @@ def test_log_lines_never_show_a_credential(tmp_path: Path) -> None:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(tmp_path / "monitor.db")
+    store = open_store(tmp_path / "monitor.db")
     redact.register_secrets([REGISTERED])
     yield store
     redact.forget_secrets()

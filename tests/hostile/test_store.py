@@ -28,15 +28,9 @@ import pytest
 
 from monitor.errors import StorageError
 from monitor.models import Alert, AlertRule, Document, Item
-from monitor.store import (
-    APPLICATION_ID,
-    BUSY_TIMEOUT,
-    ERROR_CHARS,
-    MIGRATIONS,
-    Queued,
-    Store,
-    retryable,
-)
+from monitor.store import Queued, Store, open_store, retryable
+from monitor.store.sql import ERROR_CHARS
+from monitor.store.sqlite import APPLICATION_ID, BUSY_TIMEOUT, MIGRATIONS
 from tests.support.polling import record_failure
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,7 +67,7 @@ ITEMS = 300
 def made(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """A real news-monitor database with items, articles, alerts and feed states (closed)."""
     path = tmp_path_factory.mktemp("made") / "monitor.db"
-    store = Store(path)
+    store = open_store(path)
     for n in range(ITEMS):
         record(store, n, text=f"article {n} " * 40)
         record_failure(store, f"F{n}", "http://x/f", error="boom", now=T0, next_check=T0 + 1)
@@ -157,7 +151,7 @@ def first_schema(path: Path, *extra: str) -> Path:
     """A database as news-monitor made it before application_id existed (schema 1)."""
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
-    db.executescript(MIGRATIONS[0])
+    db.executescript(MIGRATIONS[0].script)
     db.execute("PRAGMA user_version = 1")
     db.execute(
         "INSERT INTO seen_items (feed, item_key, article_id, first_seen)"
@@ -204,7 +198,7 @@ def test_someone_elses_database_is_refused_and_left_byte_for_byte(
     before = contents(path)
     started = time.perf_counter()
     with pytest.raises(StorageError, match=NOT_OURS) as caught:
-        Store(path, readonly=readonly)
+        open_store(path, readonly=readonly)
     elapsed = time.perf_counter() - started
     assert "left unchanged" in str(caught.value) and caught.value.hint
     assert caught.value.subject == str(path)
@@ -219,7 +213,7 @@ def test_a_live_database_of_another_program_is_refused_and_left_alone(tmp_path: 
         assert sorted(before) == ["live.db", "live.db-shm", "live.db-wal"]
         for readonly in (True, False):
             with pytest.raises(StorageError, match=NOT_OURS):
-                Store(path, readonly=readonly)
+                open_store(path, readonly=readonly)
         assert contents(path)["live.db"] == before["live.db"]
         assert contents(path)["live.db-wal"] == before["live.db-wal"]
     db = sqlite3.connect(path)
@@ -249,14 +243,14 @@ def test_a_database_with_another_programs_unfinished_transaction_is_left_alone(
     before = contents(path)
     assert sorted(before) == ["their.db", "their.db-journal"]  # a hot journal: needs recovery
     with pytest.raises(StorageError, match="left unfinished by a program that stopped"):
-        Store(path, readonly=readonly)
+        open_store(path, readonly=readonly)
     assert contents(path) == before
 
 
 def test_a_database_made_before_the_application_id_is_read_unchanged(tmp_path: Path) -> None:
     path = first_schema(tmp_path / "monitor.db")
     before = contents(path)
-    store = Store(path, readonly=True)
+    store = open_store(path, readonly=True)
     assert store.schema_version == 1
     assert store.unseen("Feed", ["id:old", "id:new"]) == ["id:new"]
     assert store.item_problems() == [] and store.item_problem_counts(since=0) == {}
@@ -266,27 +260,27 @@ def test_a_database_made_before_the_application_id_is_read_unchanged(tmp_path: P
 
 def test_a_database_made_before_the_application_id_is_adopted(tmp_path: Path) -> None:
     path = first_schema(tmp_path / "monitor.db")
-    store = Store(path)
+    store = open_store(path)
     assert store.schema_version == len(MIGRATIONS)
     assert store._query("PRAGMA application_id") == [(APPLICATION_ID,)]
     assert store.unseen("Feed", ["id:old", "id:new"]) == ["id:new"]  # nothing lost
     store.record_item_problem("Feed", "id:new", stage="page", error="x", outcome="failed", now=T0)
     # while it runs, the file's header may still say id 0 (page 1 is in the -wal): a
     # read-only command still sees it as ours
-    reader = Store(path, readonly=True)
+    reader = open_store(path, readonly=True)
     assert reader.item_problem_counts(since=0) == {"Feed": (0, 1)}
     reader.close()
     store.close()
-    assert Store(path).schema_version == len(MIGRATIONS)
+    assert open_store(path).schema_version == len(MIGRATIONS)
 
 
 def test_an_empty_file_becomes_a_new_database_but_is_not_read(tmp_path: Path) -> None:
     path = tmp_path / "monitor.db"
     path.touch()
     with pytest.raises(StorageError, match="empty"):
-        Store(path, readonly=True)
+        open_store(path, readonly=True)
     assert path.read_bytes() == b""
-    store = Store(path)
+    store = open_store(path)
     assert store.schema_version == len(MIGRATIONS)
 
 
@@ -317,7 +311,7 @@ def test_a_file_that_is_not_sqlite_is_a_clear_error_and_left_alone(
     path = tmp_path / "monitor.db"
     path.write_bytes(data)
     with pytest.raises(StorageError, match=CORRUPT) as caught:
-        Store(path, readonly=readonly)
+        open_store(path, readonly=readonly)
     assert caught.value.hint is not None and "backup" in caught.value.hint
     assert contents(path) == {"monitor.db": data}
 
@@ -328,7 +322,7 @@ def _damage_is_reported(path: Path, readonly: bool) -> StorageError:
     Returns the first failure; a damaged database must fail somewhere.
     """
     try:
-        store = Store(path, readonly=readonly)
+        store = open_store(path, readonly=readonly)
     except StorageError as e:
         return e
     first: StorageError | None = None
@@ -403,7 +397,7 @@ def test_a_damaged_page_is_a_clear_error(
 
 def test_a_damaged_page_in_a_running_database_is_a_clear_error(tmp_path: Path, made: bytes) -> None:
     path = populated(tmp_path / "monitor.db", made)
-    store = Store(path)
+    store = open_store(path)
     data = bytearray(path.read_bytes())
     page = _page_of(path, "seen_items")
     data[(page - 1) * 4096 : page * 4096] = _garbage(4096, 9)
@@ -428,13 +422,13 @@ def test_readonly_reads_beside_a_writer_in_another_process(tmp_path: Path, made:
         "UPDATE feeds SET last_error = 'not yet'",
     ):
         started = time.perf_counter()
-        store = Store(path, readonly=True)
+        store = open_store(path, readonly=True)
         states = store.feed_states()
         elapsed = time.perf_counter() - started
         assert {s.last_error for s in states} == {"committed"}  # a consistent snapshot
         assert elapsed < 1.0  # measured: a few ms; the write lock is not waited for
         store.close()
-    store = Store(path, readonly=True)
+    store = open_store(path, readonly=True)
     assert {s.last_error for s in store.feed_states()} == {"not yet"}
     store.close()
 
@@ -443,7 +437,7 @@ def test_readonly_on_a_stopped_service_changes_nothing(tmp_path: Path, made: byt
     path = populated(tmp_path / "monitor.db", made)
     before = contents(path)
     assert list(before) == ["monitor.db"]
-    store = Store(path, readonly=True)
+    store = open_store(path, readonly=True)
     every_read(store)
     assert store.counts()["outbox_pending"] == ITEMS
     store.close()
@@ -463,7 +457,7 @@ def test_readonly_sees_what_a_crashed_service_committed(tmp_path: Path, made: by
     subprocess.run([sys.executable, "-c", CRASHER, str(path)], check=True)
     assert beside(path) == ["monitor.db", "monitor.db-shm", "monitor.db-wal"]
     main_file = path.read_bytes()
-    store = Store(path, readonly=True)
+    store = open_store(path, readonly=True)
     assert {s.last_error for s in store.feed_states()} == {"written before the crash"}
     store.close()
     assert path.read_bytes() == main_file
@@ -472,7 +466,7 @@ def test_readonly_sees_what_a_crashed_service_committed(tmp_path: Path, made: by
 def test_readonly_on_a_missing_file_creates_nothing(tmp_path: Path) -> None:
     path = tmp_path / "state" / "monitor.db"
     with pytest.raises(StorageError, match="no state database here yet") as caught:
-        Store(path, readonly=True)
+        open_store(path, readonly=True)
     assert caught.value.subject == str(path)
     assert not path.parent.exists()
 
@@ -480,7 +474,7 @@ def test_readonly_on_a_missing_file_creates_nothing(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["a b", "q?mode=rw", "h#x", "p%20c", "ü"])
 def test_readonly_opens_paths_with_uri_characters(tmp_path: Path, made: bytes, name: str) -> None:
     path = populated(tmp_path / name / "monitor.db", made)
-    store = Store(path, readonly=True)
+    store = open_store(path, readonly=True)
     assert store.counts()["articles"] == ITEMS
     store.close()
     assert beside(path) == ["monitor.db"]
@@ -493,7 +487,7 @@ def test_a_full_database_fails_the_write_whole_and_keeps_what_was_recorded(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "monitor.db"
-    store = Store(path)
+    store = open_store(path)
     for n in range(20):
         record(store, n)
     before = store.counts()
@@ -519,7 +513,7 @@ def test_a_full_database_fails_the_write_whole_and_keeps_what_was_recorded(
     store._query("PRAGMA max_page_count = 1073741823")  # space was freed
     assert record(store, 100, text=big) == ["msg_100"]
     store.close()
-    again = Store(path, readonly=True)
+    again = open_store(path, readonly=True)
     assert again.counts()["outbox_pending"] == 21
     again.close()
 
@@ -528,11 +522,11 @@ FULL_DISK = """
 import json, os, sys
 from pathlib import Path
 from monitor.errors import StorageError
-from monitor.store import Store, retryable
+from monitor.store import Store, open_store, retryable
 from tests.hostile.test_store import record
 
 path = Path(sys.argv[1]) / "monitor.db"
-store = Store(path)
+store = open_store(path)
 for n in range(10):
     record(store, n, text="x" * 2000)
 filler = path.with_name("filler")
@@ -594,7 +588,7 @@ def test_a_write_lock_held_by_another_process_fails_the_write_without_holding_th
     made: bytes,
 ) -> None:
     path = populated(tmp_path / "monitor.db", made)
-    store = Store(path)
+    store = open_store(path)
 
     async def scenario() -> tuple[float, float, float, StorageError]:
         gaps: list[float] = []
@@ -643,7 +637,7 @@ def test_a_write_lock_held_by_another_process_fails_the_write_without_holding_th
 
 def test_writes_waiting_for_a_lock_wait_side_by_side(tmp_path: Path, made: bytes) -> None:
     path = populated(tmp_path / "monitor.db", made)
-    store = Store(path)
+    store = open_store(path)
     errors: list[StorageError] = []
 
     def write(n: int) -> None:
@@ -666,7 +660,7 @@ def test_writes_waiting_for_a_lock_wait_side_by_side(tmp_path: Path, made: bytes
 
 def test_a_lock_held_briefly_is_waited_out(tmp_path: Path, made: bytes) -> None:
     path = populated(tmp_path / "monitor.db", made)
-    store = Store(path)
+    store = open_store(path)
     with another_process(path, "BEGIN IMMEDIATE") as holder:
         assert holder.stdin is not None
         threading.Timer(0.5, holder.stdin.close).start()  # the other process commits at 0.5 s
@@ -693,7 +687,7 @@ def test_a_lock_held_briefly_is_waited_out(tmp_path: Path, made: bytes) -> None:
     ids=["sql", "quotes", "marks", "formats", "nul", "bidi-crlf", "100k"],
 )
 def test_stranger_text_is_stored_as_data(tmp_path: Path, text: str) -> None:
-    store = Store(tmp_path / "monitor.db")
+    store = open_store(tmp_path / "monitor.db")
     store.record_item_problem(
         text, text, stage="item", error=text, outcome="failed", now=T0, mark_seen=True
     )

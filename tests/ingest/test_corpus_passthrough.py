@@ -12,7 +12,7 @@ from monitor.fetch import Fetcher
 from monitor.models import FeedConfig, RuleConfig
 from monitor.parse import parse_feed
 from monitor.pipeline import Pipeline, Rules
-from monitor.store import Store
+from monitor.store import Store, open_store
 from monitor.tasks import load_rules
 from monitor.workers import CpuPool
 from tests.ingest.test_corpus_counts import CORPUS, FEEDS, NOT_A_FEED
@@ -36,7 +36,7 @@ def expected_pairs() -> Counter[str]:
 
 
 def test_every_feed_item_pair_is_in_exactly_one_alert(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
+    store = open_store(tmp_path / "m.db")
     with NewsSite() as site:
         feeds = []
         for name in CORPUS:

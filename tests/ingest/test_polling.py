@@ -18,7 +18,7 @@ from monitor.models import FeedConfig, PollingConfig, RuleConfig
 from monitor.notices import Notices
 from monitor.pipeline import Pipeline, Rules
 from monitor.poller import Poller
-from monitor.store import Store
+from monitor.store import Store, open_store
 from monitor.tasks import load_rules
 from monitor.workers import CpuPool
 from tests.support.site import FeedEntry, NewsSite, Resource, rss_feed
@@ -83,7 +83,7 @@ def due_now(store: Store, *names: str) -> None:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "m.db")
+    return open_store(tmp_path / "m.db")
 
 
 def test_feeds_waiting_for_a_full_pool_are_polled_late_not_failed(store: Store) -> None:

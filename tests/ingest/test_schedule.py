@@ -20,7 +20,8 @@ from monitor.cadence import (
     slot,
 )
 from monitor.models import FeedConfig, FeedSlot, PollOutcome
-from monitor.store import MIGRATIONS, Store
+from monitor.store import Store, open_store
+from monitor.store.sqlite import MIGRATIONS
 
 T0 = 1_800_000_000.0
 
@@ -48,7 +49,7 @@ def ok(name: str, url: str, started: float, **kw: object) -> PollOutcome:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "m.db")
+    return open_store(tmp_path / "m.db")
 
 
 def test_ten_thousand_new_feeds_are_spread_over_their_interval(store: Store) -> None:
@@ -196,7 +197,7 @@ def test_a_database_of_schema_3_keeps_its_feeds_and_their_state(tmp_path: Path) 
     path = tmp_path / "old.db"
     db = sqlite3.connect(path)
     for script in MIGRATIONS[:3]:
-        db.executescript(script)
+        db.executescript(script.script)
     db.execute("PRAGMA user_version = 3")
     db.execute(
         "INSERT INTO feeds (name, url, etag, next_check, consecutive_failures, last_error)"
@@ -205,7 +206,7 @@ def test_a_database_of_schema_3_keeps_its_feeds_and_their_state(tmp_path: Path) 
     )
     db.commit()
     db.close()
-    store = Store(path)
+    store = open_store(path)
     sync(store, [feed("F", "http://x.example/f")])
     state = store.feed_state("F")
     assert state is not None and state.consecutive_failures == 2 and state.etag == '"e"'
@@ -242,7 +243,7 @@ def test_feed_slot_holds_the_interval_within_its_bounds() -> None:
 
 
 def test_status_shows_each_feeds_health_from_its_row(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
+    store = open_store(tmp_path / "m.db")
     sync(store, [feed("Wire", "http://x.example/wire"), feed("Moved", "http://x.example/old")])
     store.record_polls(
         [

@@ -12,7 +12,7 @@ import pytest
 from monitor.fetch import Fetcher
 from monitor.models import FeedConfig, RuleConfig
 from monitor.pipeline import Pipeline, Rules
-from monitor.store import Store
+from monitor.store import Store, open_store
 from monitor.tasks import load_rules
 from monitor.workers import CpuPool
 from tests.support.polling import poll_feeds
@@ -51,7 +51,7 @@ def sources(store: Store) -> list[tuple[str, tuple[str, ...]]]:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "m.db")
+    return open_store(tmp_path / "m.db")
 
 
 def test_items_of_one_feed_with_one_link_and_different_guids_are_two_stories(

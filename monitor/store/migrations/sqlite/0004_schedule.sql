@@ -1,0 +1,20 @@
+-- 4: the polling schedule and each feed's health live in its row (claimed with a lease)
+ALTER TABLE feeds ADD COLUMN host TEXT;
+ALTER TABLE feeds ADD COLUMN interval REAL;
+ALTER TABLE feeds ADD COLUMN active INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE feeds ADD COLUMN gone INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE feeds ADD COLUMN moved_to TEXT;
+ALTER TABLE feeds ADD COLUMN body_hash TEXT;
+ALTER TABLE feeds ADD COLUMN lease_owner TEXT;
+ALTER TABLE feeds ADD COLUMN lease_until REAL;
+ALTER TABLE feeds ADD COLUMN last_status TEXT;
+ALTER TABLE feeds ADD COLUMN polls INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE feeds ADD COLUMN not_modified INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE feeds ADD COLUMN new_items INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE feeds ADD COLUMN last_new_item REAL;
+ALTER TABLE feeds ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE feeds ADD COLUMN last_lateness REAL;
+ALTER TABLE feeds ADD COLUMN lateness_sum REAL NOT NULL DEFAULT 0;
+ALTER TABLE feeds ADD COLUMN ttl REAL;
+CREATE INDEX seen_items_article ON seen_items (feed, article_id);
+CREATE INDEX feeds_due ON feeds (next_check) WHERE active = 1 AND gone = 0;

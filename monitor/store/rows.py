@@ -1,0 +1,96 @@
+"""What the store hands back and takes in, beside the domain models of `monitor.models`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from monitor.models import Alert
+
+
+@dataclass(frozen=True)
+class Queued:
+    """An alert to put in the outbox, and when and how it goes out.
+
+    `batch` groups alerts a channel sends as one message: ``digest`` (the channel's digest
+    schedule) or ``summary:<rule>`` (matches beyond the rule's `max_alerts`); `due` is when.
+    """
+
+    alert: Alert
+    batch: str | None = None
+    due: float | None = None
+
+
+@dataclass(frozen=True)
+class NoticeState:
+    subject: str
+    failures: int = 0
+    since: float | None = None
+    notified: float | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: str
+    channel: str
+    article_id: str
+    alert: Alert
+    batch: str | None
+    status: str
+    attempts: int
+    created: float
+    next_attempt_at: float
+    sent_at: float | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    alert_id: str
+    channel: str
+    at: float
+    outcome: str
+    status_code: int | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class ItemProblemRow:
+    """The latest problem of one item; `occurrences` counts every problem it has had."""
+
+    feed: str
+    item_key: str
+    stage: str
+    outcome: str
+    error: str
+    article_id: str | None
+    first_at: float
+    at: float
+    occurrences: int
+
+
+@dataclass(frozen=True)
+class DaemonInfo:
+    """Who a running daemon is: `id` names it on every claim it holds."""
+
+    id: str
+    host: str
+    pid: int
+    version: str
+    config_hash: str
+
+
+@dataclass(frozen=True)
+class DaemonRow:
+    """A daemon as the database knows it, with the claims (feeds, alerts) it holds now."""
+
+    id: str
+    host: str
+    pid: int
+    version: str
+    config_hash: str
+    started: float
+    heartbeat: float
+    stopped: float | None
+    feeds_held: int
+    alerts_held: int
