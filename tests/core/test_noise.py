@@ -21,7 +21,7 @@ from monitor.models import ChannelConfig, EntityConfig, FeedConfig, RateLimit, R
 from monitor.notices import Notices, on_failure, on_success
 from monitor.outbox import OutboxWorker
 from monitor.pipeline import Pipeline, Rules
-from monitor.store import NoticeState, Store, open_store
+from monitor.store import NoticeState, open_store
 from monitor.tasks import load_rules
 from monitor.workers import CpuPool
 from tests.support.polling import poll_feeds

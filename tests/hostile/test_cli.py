@@ -23,7 +23,7 @@ import pytest
 
 from monitor.extract import decode_html, extract_article
 from monitor.models import Alert
-from monitor.store import Store, open_store
+from monitor.store import open_store
 from tests.support.polling import record_failure
 from tests.support.site import NewsSite, Resource
 

@@ -12,7 +12,7 @@ from monitor.fetch import Fetcher
 from monitor.models import FeedConfig, RuleConfig
 from monitor.parse import parse_feed
 from monitor.pipeline import Pipeline, Rules
-from monitor.store import Store, open_store
+from monitor.store import open_store
 from monitor.tasks import load_rules
 from monitor.workers import CpuPool
 from tests.ingest.test_corpus_counts import CORPUS, FEEDS, NOT_A_FEED

@@ -10,7 +10,7 @@ from monitor.models import FeedConfig, PollingConfig, PollOutcome
 from monitor.notices import Notices
 from monitor.pipeline import FeedReport, Pipeline
 from monitor.poller import Poller
-from monitor.store import Store, open_store
+from monitor.store import Store
 
 
 async def poll_feeds(
