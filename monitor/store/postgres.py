@@ -193,7 +193,8 @@ class PostgresStore(SqlStore):
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._connection("read") as conn:
-            return list(conn.execute(_sql(sql), tuple(params)).fetchall())
+            cur = conn.execute(_sql(sql), tuple(params))
+            return list(cur.fetchall()) if cur.description is not None else []
 
     @contextmanager
     def _tx(self) -> Iterator[Conn]:

@@ -26,14 +26,14 @@ from tests.support.site import FeedEntry, NewsSite, rss_feed
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def monitor_env(db: Path) -> dict[str, str]:
+def monitor_env(db: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(NEWSROOM_SECRET=WEBHOOK_SECRET, MONITOR_DB=str(db), PYTHONPATH=str(ROOT))
     env.pop("JOURNAL_STREAM", None)
     return env
 
 
-def run_once(config: Path, db: Path) -> subprocess.CompletedProcess[str]:
+def run_once(config: Path, db: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "monitor", "run", "--once", "--config-dir", str(config)],
         env=monitor_env(db),
@@ -53,7 +53,7 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 class Newsroom:
-    def __init__(self, tmp: Path, site: NewsSite, smtp: SmtpServer, hook: WebhookReceiver):
+    def __init__(self, tmp: Path, db: str, site: NewsSite, smtp: SmtpServer, hook: WebhookReceiver):
         self.site, self.smtp, self.hook = site, smtp, hook
         self.stories = publish(site)
         self.alerts_file = tmp / "var" / "alerts.jsonl"
@@ -64,7 +64,7 @@ class Newsroom:
             webhook_url=hook.url,
             alerts_file=self.alerts_file,
         )
-        self.db = tmp / "var" / "monitor.db"
+        self.db = db
 
     @property
     def samples(self) -> list[Story]:
@@ -77,9 +77,9 @@ class Newsroom:
 
 
 @pytest.fixture
-def newsroom(tmp_path: Path) -> Iterator[Newsroom]:
+def newsroom(tmp_path: Path, db_url: str) -> Iterator[Newsroom]:
     with NewsSite() as site, SmtpServer() as smtp, WebhookReceiver() as hook:
-        yield Newsroom(tmp_path, site, smtp, hook)
+        yield Newsroom(tmp_path, db_url, site, smtp, hook)
 
 
 def check_webhooks(room: Newsroom) -> None:

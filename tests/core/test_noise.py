@@ -50,9 +50,11 @@ def entries(count: int) -> list[FeedEntry]:
 class Room:
     """A feed on a local site, one webhook channel, an operator file channel."""
 
-    def __init__(self, tmp: Path, site: NewsSite, hook: WebhookReceiver, clock: Clock) -> None:
+    def __init__(
+        self, tmp: Path, db: str, site: NewsSite, hook: WebhookReceiver, clock: Clock
+    ) -> None:
         self.tmp, self.site, self.hook, self.clock = tmp, site, hook, clock
-        self.store = open_store(tmp / "m.db")
+        self.store = open_store(db)
         self.ops_file = tmp / "ops.jsonl"
         self.feed = FeedConfig(
             name="Wire", url=site.url + "/f.xml", interval=300, timeout=5, extract=False
@@ -100,9 +102,11 @@ class Room:
 
 
 @pytest.fixture
-def room(tmp_path: Path) -> Any:
+def room(tmp_path: Path, db_url: str) -> Any:
     with NewsSite() as site, WebhookReceiver() as hook:
-        yield Room(tmp_path, site, hook, Clock())
+        room = Room(tmp_path, db_url, site, hook, Clock())
+        yield room
+        room.store.close()
 
 
 def hook_channel(room: Room, **kw: Any) -> ChannelConfig:

@@ -65,9 +65,11 @@ async def close(worker: OutboxWorker) -> None:
         await n.aclose()
 
 
-def test_outage_of_a_hundred_alerts_loses_nothing_and_sends_nothing_twice(tmp_path: Path) -> None:
+def test_outage_of_a_hundred_alerts_loses_nothing_and_sends_nothing_twice(
+    db_url: str, tmp_path: Path
+) -> None:
     clock = Clock()
-    store = open_store(tmp_path / "m.db")
+    store = open_store(db_url)
     with WebhookReceiver() as hook:
         ids = queue(store, "hook", 100, clock)
         hook.down()
@@ -98,9 +100,9 @@ def test_outage_of_a_hundred_alerts_loses_nothing_and_sends_nothing_twice(tmp_pa
     assert len(attempts) >= 4 and all(a.outcome == "retry" for a in attempts[:-1])
 
 
-def test_retry_after_is_honoured(tmp_path: Path) -> None:
+def test_retry_after_is_honoured(db_url: str, tmp_path: Path) -> None:
     clock = Clock()
-    store = open_store(tmp_path / "m.db")
+    store = open_store(db_url)
     with WebhookReceiver([Reply(429, headers={"Retry-After": "5"})]) as hook:
         (aid,) = queue(store, "hook", 1, clock)
 
@@ -125,9 +127,9 @@ def test_retry_after_is_honoured(tmp_path: Path) -> None:
     assert second.outcome == "sent"
 
 
-def test_permanent_failure_is_not_retried(tmp_path: Path) -> None:
+def test_permanent_failure_is_not_retried(db_url: str, tmp_path: Path) -> None:
     clock = Clock()
-    store = open_store(tmp_path / "m.db")
+    store = open_store(db_url)
     with WebhookReceiver([Reply(400, body=b"bad payload")]) as hook:
         (aid,) = queue(store, "hook", 1, clock)
 
@@ -146,9 +148,9 @@ def test_permanent_failure_is_not_retried(tmp_path: Path) -> None:
     assert row.id == aid and "400" in (row.last_error or "")
 
 
-def test_a_hanging_receiver_does_not_delay_other_channels(tmp_path: Path) -> None:
+def test_a_hanging_receiver_does_not_delay_other_channels(db_url: str, tmp_path: Path) -> None:
     clock = Clock()
-    store = open_store(tmp_path / "m.db")
+    store = open_store(db_url)
     with WebhookReceiver([Reply(200, hang=30)]) as slow, WebhookReceiver() as fast:
         (slow_id,) = queue(store, "slow", 1, clock)
         fast_ids = [a.id for a in (make_alert(n, "fast") for n in range(100, 106))]
@@ -189,11 +191,13 @@ def email(name: str, port: int) -> ChannelConfig:
     )
 
 
-def test_smtp_451_three_times_then_250_delivers_exactly_one_message(tmp_path: Path) -> None:
+def test_smtp_451_three_times_then_250_delivers_exactly_one_message(
+    db_url: str, tmp_path: Path
+) -> None:
     from tests.support.receivers import SmtpServer
 
     clock = Clock()
-    store = open_store(tmp_path / "m.db")
+    store = open_store(db_url)
     with SmtpServer(replies=["451 4.3.0 try again later"] * 3) as smtp:
         (aid,) = queue(store, "desk", 1, clock)
 
@@ -213,11 +217,11 @@ def test_smtp_451_three_times_then_250_delivers_exactly_one_message(tmp_path: Pa
     assert outcomes == [("retry", 451)] * 3 + [("sent", 250)]
 
 
-def test_smtp_550_is_failed_at_once_with_the_reason(tmp_path: Path) -> None:
+def test_smtp_550_is_failed_at_once_with_the_reason(db_url: str, tmp_path: Path) -> None:
     from tests.support.receivers import SmtpServer
 
     clock = Clock()
-    store = open_store(tmp_path / "m.db")
+    store = open_store(db_url)
     with SmtpServer(replies=["550 5.1.1 mailbox unavailable"]) as smtp:
         (aid,) = queue(store, "desk", 1, clock)
 

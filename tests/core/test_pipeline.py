@@ -34,8 +34,8 @@ def feed(name: str, url: str, *, allow: tuple[str, ...] = LOOPBACK, **kw: object
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return open_store(tmp_path / "m.db")
+def store(db_url: str, tmp_path: Path) -> Store:
+    return open_store(db_url)
 
 
 def poll(store: Store, *feeds: FeedConfig) -> list[object]:

@@ -86,8 +86,8 @@ def test_unwritable_path_is_a_storage_error(tmp_path: Path) -> None:
         open_store(tmp_path / "file" / "monitor.db")
 
 
-def test_record_item_is_seen_and_queued_once(tmp_path: Path) -> None:
-    store = open_store(tmp_path / "m.db")
+def test_record_item_is_seen_and_queued_once(db_url: str, tmp_path: Path) -> None:
+    store = open_store(db_url)
     assert store.unseen("Feed", ["id:1", "id:2"]) == ["id:1", "id:2"]
     assert record(store, alert()) == ["msg_1"]
     assert store.unseen("Feed", ["id:1", "id:2"]) == ["id:2"]
@@ -96,8 +96,8 @@ def test_record_item_is_seen_and_queued_once(tmp_path: Path) -> None:
     assert store.counts()["outbox_pending"] == 1
 
 
-def test_lease_then_sent_is_final(tmp_path: Path) -> None:
-    store = open_store(tmp_path / "m.db")
+def test_lease_then_sent_is_final(db_url: str, tmp_path: Path) -> None:
+    store = open_store(db_url)
     record(store, alert("a"), alert("b"))
     (a,) = store.claim_next("desk", now=T0, lease=60)
     (b,) = store.claim_next("desk", now=T0, lease=60)
@@ -111,8 +111,8 @@ def test_lease_then_sent_is_final(tmp_path: Path) -> None:
     assert [x.outcome for x in store.attempts("a")] == ["sent"]
 
 
-def test_retry_and_fail(tmp_path: Path) -> None:
-    store = open_store(tmp_path / "m.db")
+def test_retry_and_fail(db_url: str, tmp_path: Path) -> None:
+    store = open_store(db_url)
     record(store, alert("a"))
     store.claim_next("desk", now=T0, lease=60)
     store.mark_retry(["a"], now=T0, next_attempt_at=T0 + 5, error="HTTP 500", status_code=500)
@@ -129,16 +129,16 @@ def test_retry_and_fail(tmp_path: Path) -> None:
     assert [r.id for r in store.claim_next("desk", now=T0 + 7, lease=60)] == ["a"]
 
 
-def test_channels_are_claimed_separately(tmp_path: Path) -> None:
-    store = open_store(tmp_path / "m.db")
+def test_channels_are_claimed_separately(db_url: str, tmp_path: Path) -> None:
+    store = open_store(db_url)
     record(store, alert("a", "desk"), alert("b", "hook"))
     assert [r.id for r in store.claim_next("hook", now=T0, lease=60)] == ["b"]
     assert [r.id for r in store.claim_next("desk", now=T0, lease=60)] == ["a"]
     assert store.claim_next("gone", now=T0, lease=60) == []
 
 
-def test_a_batch_is_claimed_and_marked_whole(tmp_path: Path) -> None:
-    store = open_store(tmp_path / "m.db")
+def test_a_batch_is_claimed_and_marked_whole(db_url: str, tmp_path: Path) -> None:
+    store = open_store(db_url)
     store.enqueue(alert("solo"), now=T0)
     for n in range(3):
         store.enqueue(Queued(alert(f"d{n}"), "digest", T0 + 3600), now=T0 + n)
@@ -155,8 +155,8 @@ def test_a_batch_is_claimed_and_marked_whole(tmp_path: Path) -> None:
     assert store.counts()["outbox_sent"] == 4
 
 
-def test_recent_alerts_count_only_unbatched(tmp_path: Path) -> None:
-    store = open_store(tmp_path / "m.db")
+def test_recent_alerts_count_only_unbatched(db_url: str, tmp_path: Path) -> None:
+    store = open_store(db_url)
     store.enqueue(alert("a"), now=T0)
     store.enqueue(Queued(alert("b"), "summary:r1", T0 + 60), now=T0 + 1)
     with noise(store) as view:
@@ -165,8 +165,8 @@ def test_recent_alerts_count_only_unbatched(tmp_path: Path) -> None:
         assert view.recent_alerts("r1", "hook", since=T0) == 0
 
 
-def test_prune_keeps_seen_items_and_anything_unsent(tmp_path: Path) -> None:
-    store = open_store(tmp_path / "m.db")
+def test_prune_keeps_seen_items_and_anything_unsent(db_url: str, tmp_path: Path) -> None:
+    store = open_store(db_url)
     record(store, alert("a"))
     item = Item(key="id:2", feed="Feed", title="T2", link="https://example.org/b")
     doc = Document(id="art_2", title="T2", text="Body")
@@ -187,8 +187,8 @@ def replace_alert(aid: str, article: str) -> Alert:
     return replace(alert(aid), article_id=article)
 
 
-def test_a_failed_record_leaves_nothing_half_written(tmp_path: Path) -> None:
-    store = open_store(tmp_path / "m.db")
+def test_a_failed_record_leaves_nothing_half_written(db_url: str, tmp_path: Path) -> None:
+    store = open_store(db_url)
     item = Item(key="id:1", feed="Feed", title="T", link="https://example.org/a")
     doc = Document(id="art_1", title="T", text="Body")
     with pytest.raises(ValueError):  # two matches, one evidence: fails mid-transaction
@@ -198,8 +198,8 @@ def test_a_failed_record_leaves_nothing_half_written(tmp_path: Path) -> None:
     assert record(store, alert()) == ["msg_1"]  # the connection is not left in a transaction
 
 
-def test_item_problem_keeps_the_latest_and_counts_occurrences(tmp_path: Path) -> None:
-    store = open_store(tmp_path / "m.db")
+def test_item_problem_keeps_the_latest_and_counts_occurrences(db_url: str, tmp_path: Path) -> None:
+    store = open_store(db_url)
     assert (
         store.record_item_problem(
             "Feed", "id:1", stage="page", error="HTTP 500", outcome="failed", now=T0
@@ -236,8 +236,8 @@ def test_item_problem_keeps_the_latest_and_counts_occurrences(tmp_path: Path) ->
     ]
 
 
-def test_item_problems_newest_first_per_feed_and_counted_since(tmp_path: Path) -> None:
-    store = open_store(tmp_path / "m.db")
+def test_item_problems_newest_first_per_feed_and_counted_since(db_url: str, tmp_path: Path) -> None:
+    store = open_store(db_url)
     for n, (feed, outcome) in enumerate(
         [("A", "failed"), ("A", "partial"), ("B", "failed"), ("A", "failed"), ("B", "failed")]
     ):
@@ -252,8 +252,10 @@ def test_item_problems_newest_first_per_feed_and_counted_since(tmp_path: Path) -
     assert store.item_problem_counts(since=T0 + 5) == {}
 
 
-def test_item_problem_marked_seen_is_one_transaction_with_the_problem(tmp_path: Path) -> None:
-    store = open_store(tmp_path / "m.db")
+def test_item_problem_marked_seen_is_one_transaction_with_the_problem(
+    db_url: str, tmp_path: Path
+) -> None:
+    store = open_store(db_url)
     record(store, alert())  # id:1 already seen through a full record: stays as it was
     store.record_item_problem(
         "Feed", "id:1", stage="match", error="x", outcome="partial", now=T0, mark_seen=True
@@ -268,8 +270,8 @@ def test_item_problem_marked_seen_is_one_transaction_with_the_problem(tmp_path: 
     assert [p.item_key for p in store.item_problems("Feed")] == ["id:1"]
 
 
-def test_prune_forgets_old_item_problems(tmp_path: Path) -> None:
-    store = open_store(tmp_path / "m.db")
+def test_prune_forgets_old_item_problems(db_url: str, tmp_path: Path) -> None:
+    store = open_store(db_url)
     store.record_item_problem("F", "old", stage="page", error="x", outcome="failed", now=T0)
     store.record_item_problem("F", "new", stage="page", error="x", outcome="failed", now=T0 + 9)
     store.prune(before=T0 + 5)
@@ -295,8 +297,8 @@ def test_readonly_store_reads_and_refuses_writes(tmp_path: Path) -> None:
     reader.close()
 
 
-def test_calls_from_many_threads_are_each_whole(tmp_path: Path) -> None:
-    store = open_store(tmp_path / "m.db")
+def test_calls_from_many_threads_are_each_whole(db_url: str, tmp_path: Path) -> None:
+    store = open_store(db_url)
     threads_n, per_thread = 8, 40
 
     def work(t: int) -> None:

@@ -53,8 +53,8 @@ def queued_titles(store: Store) -> list[str]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return open_store(tmp_path / "m.db")
+def store(db_url: str, tmp_path: Path) -> Store:
+    return open_store(db_url)
 
 
 def test_item_that_cannot_be_matched_is_recorded_failed_and_not_retried(store: Store) -> None:
@@ -108,7 +108,9 @@ def test_unexpected_error_in_a_feed_is_that_feeds_failure_with_its_type(store: S
     assert queued_titles(store) == ["Good"]
 
 
-def test_full_disk_fails_the_poll_and_loses_nothing(store: Store) -> None:
+def test_full_disk_fails_the_poll_and_loses_nothing(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "m.db")  # SQLite's page limit stands in for a full disk
+
     def long(n: int) -> str:  # each item needs new pages, and is no twin of another
         return STORY + " " + " ".join(f"w{n}x{i}" for i in range(3_000))
 

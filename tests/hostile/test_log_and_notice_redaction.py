@@ -74,8 +74,8 @@ def test_log_lines_never_show_a_credential(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = open_store(tmp_path / "monitor.db")
+def store(db_url: str) -> Iterator[Store]:
+    store = open_store(db_url)
     redact.register_secrets([REGISTERED])
     yield store
     redact.forget_secrets()

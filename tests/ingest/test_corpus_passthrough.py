@@ -35,8 +35,8 @@ def expected_pairs() -> Counter[str]:
     return counts
 
 
-def test_every_feed_item_pair_is_in_exactly_one_alert(tmp_path: Path) -> None:
-    store = open_store(tmp_path / "m.db")
+def test_every_feed_item_pair_is_in_exactly_one_alert(db_url: str, tmp_path: Path) -> None:
+    store = open_store(db_url)
     with NewsSite() as site:
         feeds = []
         for name in CORPUS:

@@ -82,8 +82,8 @@ def due_now(store: Store, *names: str) -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return open_store(tmp_path / "m.db")
+def store(db_url: str, tmp_path: Path) -> Store:
+    return open_store(db_url)
 
 
 def test_feeds_waiting_for_a_full_pool_are_polled_late_not_failed(store: Store) -> None:

@@ -48,8 +48,8 @@ def ok(name: str, url: str, started: float, **kw: object) -> PollOutcome:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return open_store(tmp_path / "m.db")
+def store(db_url: str, tmp_path: Path) -> Store:
+    return open_store(db_url)
 
 
 def test_ten_thousand_new_feeds_are_spread_over_their_interval(store: Store) -> None:
@@ -242,8 +242,8 @@ def test_feed_slot_holds_the_interval_within_its_bounds() -> None:
     assert s == FeedSlot("F", "http://Example.ORG:8080/x", "example.org", 60.0, 60.0, 1800.0)
 
 
-def test_status_shows_each_feeds_health_from_its_row(tmp_path: Path) -> None:
-    store = open_store(tmp_path / "m.db")
+def test_status_shows_each_feeds_health_from_its_row(db_url: str, tmp_path: Path) -> None:
+    store = open_store(db_url)
     sync(store, [feed("Wire", "http://x.example/wire"), feed("Moved", "http://x.example/old")])
     store.record_polls(
         [
@@ -254,7 +254,7 @@ def test_status_shows_each_feeds_health_from_its_row(tmp_path: Path) -> None:
     )
     store.close()
     result = subprocess.run(
-        [sys.executable, "-m", "monitor", "status", "--db", str(tmp_path / "m.db")],
+        [sys.executable, "-m", "monitor", "status", "--db", db_url],
         capture_output=True,
         text=True,
         timeout=60,

@@ -50,8 +50,8 @@ def sources(store: Store) -> list[tuple[str, tuple[str, ...]]]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return open_store(tmp_path / "m.db")
+def store(db_url: str, tmp_path: Path) -> Store:
+    return open_store(db_url)
 
 
 def test_items_of_one_feed_with_one_link_and_different_guids_are_two_stories(
