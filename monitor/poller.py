@@ -364,7 +364,7 @@ class Poller:
         if not batch:
             return
         try:
-            await self.db.call(self.store.record_polls, batch)
+            await self.db.call(self.store.record_polls, batch, owner=self.owner)
         except StorageError as e:
             log.error("storage_failed", polls=len(batch), error=describe(e))
             self._pending = batch + self._pending

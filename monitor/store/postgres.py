@@ -115,7 +115,7 @@ def _storage_error(e: Exception, where: str, doing: str) -> StorageError:
 
 def _first_line(e: Exception) -> str:
     text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
+    return redact_url(text.splitlines()[0]) if text else type(e).__name__
 
 
 def retryable(error: StorageError) -> bool:
@@ -142,16 +142,21 @@ class PostgresStore(SqlStore):
         options = f"-c lock_timeout={LOCK_TIMEOUT}"
         if readonly:
             options += " -c default_transaction_read_only=on"
+        settings: dict[str, Any] = {
+            "autocommit": True,
+            "connect_timeout": CONNECT_TIMEOUT,
+            "options": options,
+            "application_name": "news-monitor",
+        }
+        try:  # once, directly: the pool would retry a refused connection until its timeout
+            psycopg.connect(url, **settings).close()
+        except psycopg.Error as e:
+            raise _storage_error(e, self.location, "connection") from e
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             url,
             min_size=1,
             max_size=CONCURRENCY,
-            kwargs={
-                "autocommit": True,
-                "connect_timeout": CONNECT_TIMEOUT,
-                "options": options,
-                "application_name": "news-monitor",
-            },
+            kwargs=settings,
             timeout=POOL_TIMEOUT,
             open=False,
             name="news-monitor",

@@ -324,22 +324,32 @@ class SqlStore:
         " consecutive_failures, body_hash, coalesce(host, ''), ttl"
     )
 
-    def record_polls(self, outcomes: Sequence[PollOutcome]) -> None:
-        """Write what polls did (a batch, one transaction) and free their leases."""
+    def record_polls(self, outcomes: Sequence[PollOutcome], *, owner: str | None = None) -> int:
+        """Write what polls did (a batch, one transaction) and free their claims.
+
+        With `owner`, a poll whose feed is claimed by another daemon now (this one's lease
+        ran out, and the other took the feed over) is left out: the row is the other's.
+        Returns how many outcomes were written.
+        """
+        written = 0
         with self._tx() as db:
             for o in outcomes:
-                self._record_poll(db, o)
+                written += self._record_poll(db, o, owner)
+        return written
 
     @staticmethod
-    def _record_poll(db: Conn, o: PollOutcome) -> None:
-        db.execute(
+    def _record_poll(db: Conn, o: PollOutcome, owner: str | None) -> int:
+        cur = db.execute(
             "INSERT INTO feeds (name, url, next_check, interval) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (name) DO UPDATE SET next_check = excluded.next_check,"
-            " interval = excluded.interval, claimed_by = NULL, lease_until = NULL",
-            (o.name, o.url, o.next_check, o.interval),
+            " interval = excluded.interval, claimed_by = NULL, lease_until = NULL"
+            " WHERE CAST(? AS TEXT) IS NULL OR feeds.claimed_by IS NULL OR feeds.claimed_by = ?",
+            (o.name, o.url, o.next_check, o.interval, owner, owner),
         )
+        if not cur.rowcount:
+            return 0
         if o.status == "postponed":
-            return
+            return 1
         db.execute(
             "UPDATE feeds SET last_attempt = ?, last_status = ?, polls = polls + 1,"
             " last_lateness = ?, lateness_sum = lateness_sum + ?,"
@@ -393,6 +403,7 @@ class SqlStore:
                 "UPDATE feeds SET last_error = ?, gone = ? WHERE name = ?",
                 (o.error, int(o.status == "gone"), o.name),
             )
+        return 1
 
     # ------------------------------------------------------------------ items
 
