@@ -323,11 +323,15 @@ class SQLiteStore(SqlStore):
             error.add_note(f"the rollback failed too ({e}); SQLite undoes it on next open")
 
     def _migrate(self) -> None:
-        """Run the migrations not run yet, each in its own transaction (a newer schema was
-        refused by `_check_ours`)."""
-        version = self.schema_version
-        for migration in MIGRATIONS[version:]:
+        """Run the migrations not run yet, each in its own write transaction that first reads
+        the version: processes starting together on one file take turns, and each migration
+        runs once (a newer schema was refused by `_check_ours`)."""
+        while True:
             with self._tx() as db:
+                version = int(db.execute("PRAGMA user_version").fetchone()[0])
+                if version >= len(MIGRATIONS):
+                    return
+                migration = MIGRATIONS[version]
                 for statement in migration.statements():
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {migration.number}")

@@ -3,14 +3,13 @@ errors for a server that is not there, passwords never shown."""
 
 from __future__ import annotations
 
-import threading
 import time
 
 import psycopg
 import pytest
 
 from monitor.errors import StorageError
-from monitor.store import Store, open_store
+from monitor.store import open_store
 from monitor.store.postgres import APPLICATION_ID, MIGRATIONS, redact_url
 from tests.support.receivers import free_port
 
@@ -27,7 +26,7 @@ def test_a_new_database_is_marked_as_ours(pg_url: str) -> None:
 def test_a_database_of_another_application_is_refused_and_left_unchanged(pg_url: str) -> None:
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("CREATE TABLE customers (id integer)")
-    with pytest.raises(StorageError, match="not news-monitor's.*'customers'") as caught:
+    with pytest.raises(StorageError, match=r"not news-monitor's.*'customers'") as caught:
         open_store(pg_url)
     assert caught.value.hint and "database of its own" in caught.value.hint
     with psycopg.connect(pg_url) as conn:
@@ -46,29 +45,6 @@ def test_a_schema_newer_than_this_program_is_refused(pg_url: str) -> None:
         conn.execute("UPDATE news_monitor SET version = 99")
     with pytest.raises(StorageError, match="schema version 99 is newer"):
         open_store(pg_url)
-
-
-def test_daemons_starting_together_apply_each_migration_once(pg_url: str) -> None:
-    gate = threading.Barrier(4)
-    opened: list[Store] = []
-    errors: list[BaseException] = []
-
-    def start() -> None:
-        gate.wait()
-        try:
-            opened.append(open_store(pg_url))
-        except BaseException as e:
-            errors.append(e)
-
-    threads = [threading.Thread(target=start) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert errors == [] and len(opened) == 4
-    assert {s.schema_version for s in opened} == {len(MIGRATIONS)}
-    for store in opened:
-        store.close()
 
 
 def test_a_readonly_store_reads_and_refuses_writes(pg_url: str) -> None:

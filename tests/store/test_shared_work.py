@@ -301,3 +301,27 @@ def test_one_item_recorded_by_two_daemons_at_once_is_one_alert(
         assert sorted(len(ids) for ids in got) == [0, 1]
     assert a.counts()["outbox_pending"] == 30
     assert a.counts()["seen_items"] == 30
+
+
+def test_daemons_starting_together_apply_each_migration_once(db_url: str) -> None:
+    gate = threading.Barrier(4)
+    opened: list[Store] = []
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        gate.wait()
+        try:
+            opened.append(open_store(db_url))
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == [] and len(opened) == 4
+    assert len({s.schema_version for s in opened}) == 1
+    assert opened[0].counts()["seen_items"] == 0
+    for store in opened:
+        store.close()
