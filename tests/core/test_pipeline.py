@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -13,7 +12,7 @@ from monitor.cadence import failure_backoff
 from monitor.fetch import Fetcher
 from monitor.models import EntityConfig, FeedConfig, RuleConfig
 from monitor.pipeline import Pipeline, Rules
-from monitor.store import Store, open_store
+from monitor.store import Store
 from monitor.tasks import load_rules
 from monitor.workers import CpuPool
 from tests.support.newsroom import article_page, load_story
@@ -31,11 +30,6 @@ LOOPBACK = ("127.0.0.0/8",)
 
 def feed(name: str, url: str, *, allow: tuple[str, ...] = LOOPBACK, **kw: object) -> FeedConfig:
     return FeedConfig(name=name, url=url, interval=300, timeout=5, allow_networks=allow, **kw)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def store(db_url: str, tmp_path: Path) -> Store:
-    return open_store(db_url)
 
 
 def poll(store: Store, *feeds: FeedConfig) -> list[object]:

@@ -52,11 +52,6 @@ def queued_titles(store: Store) -> list[str]:
     return sorted(r.alert.title for r in store.outbox("pending"))
 
 
-@pytest.fixture
-def store(db_url: str, tmp_path: Path) -> Store:
-    return open_store(db_url)
-
-
 def test_item_that_cannot_be_matched_is_recorded_failed_and_not_retried(store: Store) -> None:
     entries = [
         FeedEntry("Good one", "", "g1", STORY),

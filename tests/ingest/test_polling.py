@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from pathlib import Path
 
 import pytest
 
@@ -18,7 +17,7 @@ from monitor.models import FeedConfig, PollingConfig, RuleConfig
 from monitor.notices import Notices
 from monitor.pipeline import Pipeline, Rules
 from monitor.poller import Poller
-from monitor.store import Store, open_store
+from monitor.store import Store
 from monitor.tasks import load_rules
 from monitor.workers import CpuPool
 from tests.support.site import FeedEntry, NewsSite, Resource, rss_feed
@@ -79,11 +78,6 @@ def notices(store: Store) -> list[str]:
 def due_now(store: Store, *names: str) -> None:
     marks = ",".join("?" * len(names))
     store._query(f"UPDATE feeds SET next_check = ? WHERE name IN ({marks})", (time.time(), *names))
-
-
-@pytest.fixture
-def store(db_url: str, tmp_path: Path) -> Store:
-    return open_store(db_url)
 
 
 def test_feeds_waiting_for_a_full_pool_are_polled_late_not_failed(store: Store) -> None:

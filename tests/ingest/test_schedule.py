@@ -9,8 +9,6 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 from monitor.cadence import (
     MAX_BACKOFF,
     adapted_interval,
@@ -45,11 +43,6 @@ def ok(name: str, url: str, started: float, **kw: object) -> PollOutcome:
     fields: dict[str, object] = {"status": "ok", "next_check": started + 300, "interval": 300.0}
     fields.update(kw)
     return PollOutcome(name=name, url=url, started=started, **fields)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def store(db_url: str, tmp_path: Path) -> Store:
-    return open_store(db_url)
 
 
 def test_ten_thousand_new_feeds_are_spread_over_their_interval(store: Store) -> None:

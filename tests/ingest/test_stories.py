@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
-
-import pytest
 
 from monitor.fetch import Fetcher
 from monitor.models import FeedConfig, RuleConfig
 from monitor.pipeline import Pipeline, Rules
-from monitor.store import Store, open_store
+from monitor.store import Store
 from monitor.tasks import load_rules
 from monitor.workers import CpuPool
 from tests.support.polling import poll_feeds
@@ -47,11 +44,6 @@ def poll(store: Store, *feeds: FeedConfig) -> None:
 
 def sources(store: Store) -> list[tuple[str, tuple[str, ...]]]:
     return sorted((r.alert.title, r.alert.sources) for r in store.outbox("pending"))
-
-
-@pytest.fixture
-def store(db_url: str, tmp_path: Path) -> Store:
-    return open_store(db_url)
 
 
 def test_items_of_one_feed_with_one_link_and_different_guids_are_two_stories(
