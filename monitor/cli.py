@@ -42,7 +42,7 @@ from monitor.sanitize import escape_unsafe, neutralize
 
 if TYPE_CHECKING:
     from monitor.match import Matcher
-    from monitor.store import Store
+    from monitor.store import AdminStore
 
 DEFAULT_DB = Path("var") / "monitor.db"
 
@@ -250,7 +250,7 @@ def cmd_send_test(args: argparse.Namespace) -> int:
     return asyncio.run(send())
 
 
-def _existing_store(explicit: str | None, *, readonly: bool = True) -> Store | None:
+def _existing_store(explicit: str | None, *, readonly: bool = True) -> AdminStore | None:
     """The state database the service uses, or None (said) when it has never run; opened
     read-only unless the command changes something. Raises StorageError for a file that is
     not ours, is corrupt, or is newer than this program."""
@@ -277,7 +277,7 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
         return 1
 
 
-def _deliveries(args: argparse.Namespace, store: Store) -> int:
+def _deliveries(args: argparse.Namespace, store: AdminStore) -> int:
     if args.action == "retry":
         if bool(args.id) == bool(args.failed):
             print("error: give an alert ID or --failed", file=sys.stderr)
@@ -322,7 +322,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _status(store: Store) -> None:
+def _status(store: AdminStore) -> None:
     counts = store.counts()
     print(f"database {store.location}: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
     _daemons(store)
@@ -343,7 +343,7 @@ def _status(store: Store) -> None:
 DAEMON_WINDOW = 300.0  # `status` lists daemons with a heartbeat in the last five minutes
 
 
-def _daemons(store: Store) -> None:
+def _daemons(store: AdminStore) -> None:
     """Every live daemon on this database, and whether their configurations agree."""
     now = time.time()
     daemons = store.daemons(now=now, within=DAEMON_WINDOW)
@@ -366,7 +366,7 @@ def _iso_ts(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
-def _feed_line(store: Store, state: FeedState, problems: tuple[int, int]) -> str:
+def _feed_line(store: AdminStore, state: FeedState, problems: tuple[int, int]) -> str:
     """One feed's health: when it last worked, what its polls found, how late they ran."""
     when = _iso(state.last_success) if state.last_success else "never"
     line = f"  {_shown(state.name)}: last success {when}"
