@@ -157,8 +157,12 @@ class DaemonStore(Protocol):
 
 
 class AdminStore(Protocol):
+    """What operators ask of the state: the CLI now, the web inbox later, one set of queries."""
+
     @property
     def location(self) -> str: ...
+
+    def close(self) -> None: ...
 
     @property
     def schema_version(self) -> int: ...
