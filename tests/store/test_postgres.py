@@ -11,7 +11,9 @@ import pytest
 from monitor.errors import StorageError
 from monitor.store import open_store
 from monitor.store.postgres import APPLICATION_ID, MIGRATIONS, redact_url
+from tests.hostile.test_isolation import STORY, feed, poll, queued_titles
 from tests.support.receivers import free_port
+from tests.support.site import FeedEntry, NewsSite, rss_feed
 
 
 def test_a_new_database_is_marked_as_ours(pg_url: str) -> None:
@@ -87,3 +89,38 @@ def test_store_work_waits_at_most_the_lock_timeout_for_a_row_another_session_hol
         waited = time.monotonic() - started
     store.close()
     assert 4 <= waited < 15 and caught.value.hint and "long transaction" in caught.value.hint
+
+
+def test_a_lock_held_past_the_timeout_fails_the_poll_and_loses_nothing(pg_url: str) -> None:
+    store = open_store(pg_url)
+    entries = [FeedEntry(f"Report {n}", "", f"r{n}", STORY) for n in range(5)]
+    try:
+        with NewsSite() as site, psycopg.connect(pg_url) as other:
+            url = site.add_feed("/f.xml", rss_feed("F", entries))
+            other.execute("LOCK TABLE outbox IN EXCLUSIVE MODE")  # reads go on, writes wait
+            (locked,) = poll(store, feed("F", url, extract=False))
+            other.rollback()
+            (freed,) = poll(store, feed("F", url, extract=False))
+        assert locked.status == "failed" and "lock was held" in (locked.error or "")
+        assert (freed.status, freed.new, freed.queued) == ("ok", 5, 5)
+        assert len(queued_titles(store)) == 5
+    finally:
+        store.close()
+
+
+def test_connections_cut_by_the_server_are_replaced_before_use(pg_url: str) -> None:
+    store = open_store(pg_url)
+    entries = [FeedEntry(f"Report {n}", "", f"r{n}", STORY) for n in range(5)]
+    try:
+        with NewsSite() as site, psycopg.connect(pg_url, autocommit=True) as admin:
+            url = site.add_feed("/f.xml", rss_feed("F", entries))
+            cut = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name = 'news-monitor' AND datname = current_database()"
+            ).fetchone()
+            assert cut is not None and cut[0] >= 1
+            reports = [poll(store, feed("F", url, extract=False))[0] for _ in range(3)]
+        assert [r.status for r in reports] == ["ok", "not_modified", "not_modified"]
+        assert reports[0].queued == 5 and len(queued_titles(store)) == 5
+    finally:
+        store.close()
