@@ -157,6 +157,7 @@ class PostgresStore(SqlStore):
             min_size=1,
             max_size=CONCURRENCY,
             kwargs=settings,
+            check=ConnectionPool.check_connection,  # one the server cut is replaced, not used
             timeout=POOL_TIMEOUT,
             open=False,
             name="news-monitor",
