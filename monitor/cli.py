@@ -1,4 +1,4 @@
-"""Command line: run, check, match, explain, extract, send-test, status.
+"""Command line: run, check, match, explain, extract, send-test, status, migrate-state.
 
 Exit codes: 0 success, 1 a problem the operator must fix (invalid configuration, failed
 send), 2 bad usage.
@@ -300,6 +300,23 @@ def _deliveries(args: argparse.Namespace, store: AdminStore) -> int:
                 print(f"    {when} {a.outcome}{code} {_shown(a.error or '')}".rstrip())
     if not rows:
         print(f"no {args.status} deliveries")
+    return 0
+
+
+def cmd_migrate_state(args: argparse.Namespace) -> int:
+    """Copy the whole state to another database (see `monitor.store.copy`)."""
+    from monitor.store.copy import copy_state
+
+    print(f"copying state from {_shown(args.source)} to {_shown(args.destination)}")
+    try:
+        copied = copy_state(args.source, args.destination)
+    except StorageError as e:
+        _print_error(e)
+        return 1
+    for table in copied:
+        print(f"  {table.table:18s} {table.rows:9d} rows  {table.seconds:7.2f} s")
+    total = sum(t.seconds for t in copied)
+    print(f"copied {sum(t.rows for t in copied)} rows in {total:.2f} s, counts verified")
     return 0
 
 
@@ -644,6 +661,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="feeds and outbox as the state database sees them")
     db(p)
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser(
+        "migrate-state",
+        help="copy the whole state to another, empty database (stop the service first)",
+    )
+    p.add_argument(
+        "--from", dest="source", required=True, help="sqlite:///path or postgresql://..."
+    )
+    p.add_argument(
+        "--to", dest="destination", required=True, help="postgresql://... or sqlite:///path"
+    )
+    p.set_defaults(func=cmd_migrate_state)
     return parser
 
 
