@@ -75,6 +75,7 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
 CREATE INDEX outbox_batch ON outbox (channel, batch, status);
 CREATE INDEX outbox_claimed ON outbox (claimed_by) WHERE claimed_by IS NOT NULL;
+CREATE INDEX outbox_seq ON outbox (seq);
 CREATE TABLE alert_rules (
     alert_id TEXT NOT NULL REFERENCES outbox(id),
     channel TEXT NOT NULL,
