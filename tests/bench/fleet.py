@@ -48,12 +48,13 @@ def write_config(
     lease: float,
     channel_timeout: float,
     extract: bool = False,
+    per_host: int = 2,
 ) -> None:
     """feeds.yaml and rules.yaml in `directory` for every daemon of the fleet."""
     feeds = feeds_yaml(server, interval, scale_keys=True, extract=extract)
     if SCALE_POLLING not in feeds:
         raise RuntimeError("tests/bench/ingest.py writes its polling section differently now")
-    leased = f"polling: {{max_polls: 50, per_host: 2, lease: {lease:g}s}}"
+    leased = f"polling: {{max_polls: 50, per_host: {per_host}, lease: {lease:g}s}}"
     (directory / "feeds.yaml").write_text(feeds.replace(SCALE_POLLING, leased))
     (directory / "rules.yaml").write_text(
         f'channels:\n  hook: {{type: webhook, url: "{hook_url}", timeout: {channel_timeout:g}s}}\n'
