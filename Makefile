@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SHARED ?= ../shared
 
-.PHONY: run test lint typecheck pytest demo bench bench-extract bench-ingest check clean
+.PHONY: run test lint typecheck pytest demo bench bench-extract bench-ingest bench-scale check clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -48,6 +48,11 @@ bench-extract: $(STAMP)
 # scenarios; ARGS="--quick" for a smoke run, ARGS="--scenario 2000x60s" for one.
 bench-ingest: $(STAMP)
 	$(BIN)/python tests/bench/ingest.py --shared $(SHARED) $(ARGS)
+
+# 1, 2 and 3 daemons on one throwaway PostgreSQL against the shared feed server: about 10
+# minutes; ARGS="--quick" for a smoke run (about 2 minutes).
+bench-scale: $(STAMP)
+	$(BIN)/python tests/bench/scale.py --shared $(SHARED) $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
