@@ -91,6 +91,12 @@ def build_notifiers(channels: Mapping[str, ChannelConfig]) -> dict[str, Notifier
     return {name: build_notifier(channel) for name, channel in channels.items()}
 
 
+DEAD_SIBLING = (
+    "a daemon of this host stopped without handing them back; its alerts in flight are"
+    " resent with the same alert id"
+)
+
+
 def config_hash(config_dir: Path) -> str:
     """A short hash of the configuration files as they are on disk (daemons sharing a database
     compare theirs)."""
@@ -105,8 +111,9 @@ def config_hash(config_dir: Path) -> str:
 
 
 def daemon_identity(config_dir: Path) -> DaemonInfo:
-    """This process as the database will know it: a new id at every start."""
-    host = socket.gethostname()
+    """This process as the database will know it: a new id at every start, on its node
+    ($MONITOR_NODE, else the host name)."""
+    host = os.environ.get("MONITOR_NODE") or socket.gethostname()
     pid = os.getpid()
     return DaemonInfo(
         id=f"{host}:{pid}:{secrets.token_hex(3)}",
@@ -145,18 +152,13 @@ class Service:
         self.identity = daemon_identity(config_dir)
         self.store: Store = open_store(db)
         try:
-            self.store.register_daemon(self.identity, now=clock())
+            self.store.register_daemon(self.identity, now=clock(), lease=self.config.polling.lease)
             released = self.store.release_dead(self.identity.host, pid_alive, now=clock())
         except StorageError:
             self.store.close()
             raise
         if released:
-            log.info(
-                "claims_released",
-                claims=released,
-                hint="a daemon of this host stopped without handing them back;"
-                " its alerts in flight are resent with the same alert id",
-            )
+            log.info("claims_released", claims=released, hint=DEAD_SIBLING)
         self._peers_warned: frozenset[str] = frozenset()
         self.fetcher = build_fetcher(self.config.polling)
         self.db = StoreThread(self.store.concurrency)
@@ -307,18 +309,24 @@ class Service:
         self._heartbeat = asyncio.create_task(self._beat())
 
     async def _beat(self) -> None:
-        """Renew this daemon's claims every quarter of the lease, and compare configurations
-        with the other live daemons."""
+        """Renew this daemon's claims every quarter of the lease, take back at once the claims
+        of a daemon of this host that died, and compare configurations with the other live
+        daemons."""
         while True:
             lease = self.config.polling.lease
             await asyncio.sleep(lease / 4)
             identity = replace(self.identity, config_hash=config_hash(self.config_dir))
             try:
                 await self.db.call(self.store.heartbeat, identity, now=self.clock(), lease=lease)
-                peers = await self.db.call(self.store.daemons, now=self.clock(), within=lease)
+                released = await self.db.call(
+                    self.store.release_dead, identity.host, pid_alive, now=self.clock()
+                )
+                peers = await self.db.call(self.store.daemons, now=self.clock())
             except StorageError as e:  # renewed at the next beat, if the lease has not run out
                 log.error("storage_failed", error=describe(e))
                 continue
+            if released:
+                log.warning("claims_released", claims=released, hint=DEAD_SIBLING)
             self._compare_configs(identity, peers)
 
     def _compare_configs(self, identity: DaemonInfo, peers: list[DaemonRow]) -> None:

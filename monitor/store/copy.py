@@ -34,11 +34,6 @@ from monitor.errors import StorageError
 from monitor.store import is_postgres, open_store, sqlite_path
 from monitor.store.sql import Conn, SqlStore
 
-# A daemon counts as live while its last heartbeat is this recent (it beats every quarter of
-# its lease, 60 s by default); `monitor status` lists daemons over the same window. A daemon
-# killed without stopping cleanly blocks a migration this long after its last beat.
-LIVE_WINDOW = 300.0
-
 ROWS_PER_PAGE = 2000  # rows read from the source at once
 ARTICLES_PER_PAGE = 200  # article rows hold whole texts
 
@@ -164,7 +159,7 @@ def copy_state(
     source: str,
     destination: str,
     *,
-    live_within: float = LIVE_WINDOW,
+    live_within: float | None = None,
     rows_per_page: int | None = None,
 ) -> list[TableCopy]:
     """Copy every table of the state database at `source` into the empty one at
@@ -233,7 +228,7 @@ def _latest_schema(target: str) -> int:
     return len(SQLITE_MIGRATIONS)
 
 
-def _check_no_daemon(store: SqlStore, role: str, within: float) -> None:
+def _check_no_daemon(store: SqlStore, role: str, within: float | None) -> None:
     now = time.time()
     live = store.daemons(now=now, within=within)
     if not live:
@@ -245,8 +240,8 @@ def _check_no_daemon(store: SqlStore, role: str, within: float) -> None:
         f" heartbeat {now - d.heartbeat:.0f} s ago){others}; nothing was copied",
         store.location,
         hint="stop the service on every host first (systemctl stop news-monitor), then"
-        f" migrate; a daemon killed without stopping counts as running until {within:g} s"
-        " after its last heartbeat",
+        " migrate; a daemon killed without stopping counts as running for its lease"
+        " (polling: lease in feeds.yaml, 60 s by default) after its last heartbeat",
     )
 
 

@@ -209,9 +209,9 @@ class PostgresStore(SqlStore):
         with self._connection("write") as conn, conn.transaction():
             yield _Conn(conn)
 
-    def _serialise_channels(self, db: Conn, channels: Sequence[str]) -> None:
-        for channel in channels:  # sorted by the caller: two recorders never wait in a circle
-            db.execute("SELECT pg_advisory_xact_lock(?, hashtext(?))", (APPLICATION_ID, channel))
+    def _take_turns(self, db: Conn, subjects: Sequence[str]) -> None:
+        for subject in subjects:  # sorted by the caller: two transactions never wait in a circle
+            db.execute("SELECT pg_advisory_xact_lock(?, hashtext(?))", (APPLICATION_ID, subject))
 
     def _claim_feeds(self, db: Conn, where: str, params: list[Any]) -> list[Any]:
         owner, until, *rest = params

@@ -141,9 +141,10 @@ class SqlStore:
     def _tx(self) -> AbstractContextManager[Conn]:
         raise NotImplementedError
 
-    def _serialise_channels(self, db: Conn, channels: Sequence[str]) -> None:
-        """Make concurrent recorders of alerts for `channels` take turns until commit (the
-        noise policy counts, then inserts). SQLite's write lock already does."""
+    def _take_turns(self, db: Conn, subjects: Sequence[str]) -> None:
+        """Make concurrent transactions about the same `subjects` take turns until commit
+        (the noise policy counts, then inserts; a sync reads, then writes). SQLite's write
+        lock already does."""
 
     @property
     def schema_version(self) -> int:
@@ -220,20 +221,23 @@ class SqlStore:
         Feeds no longer listed are kept (their history) but never claimed. Returns how many
         feeds were added.
         """
-        wanted = {slot.name: slot for slot in feeds}
+        wanted = {slot.name: slot for slot in sorted(feeds, key=lambda slot: slot.name)}
         least, greatest = self.LEAST, self.GREATEST
         with self._tx() as db:
+            self._take_turns(db, ["sync_feeds"])  # daemons starting together: one at a time
             stored = {
                 r[0]: (r[1], r[2])
-                for r in db.execute("SELECT name, url, next_check FROM feeds").fetchall()
+                for r in db.execute("SELECT name, url, active FROM feeds").fetchall()
             }
-            db.execute("UPDATE feeds SET active = 0 WHERE active = 1")
+            # rows are written in name order, as `record_polls` writes them: no deadlock
+            retired = sorted(n for n, (_, active) in stored.items() if active and n not in wanted)
+            db.executemany("UPDATE feeds SET active = 0 WHERE name = ?", [(n,) for n in retired])
             added = [s for s in wanted.values() if s.name not in stored]
             moved = [s for s in wanted.values() if s.name in stored and stored[s.name][0] != s.url]
             placed = len(added) + len(moved)
             db.executemany(
                 "INSERT INTO feeds (name, url, host, interval, next_check, active)"
-                " VALUES (?, ?, ?, ?, ?, 1)",
+                " VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT DO NOTHING",
                 [(s.name, s.url, s.host, s.interval, first_due(s, placed)) for s in added],
             )
             db.executemany(
@@ -333,7 +337,7 @@ class SqlStore:
         """
         written = 0
         with self._tx() as db:
-            for o in outcomes:
+            for o in sorted(outcomes, key=lambda o: o.name):  # rows locked in name order
                 written += self._record_poll(db, o, owner)
         return written
 
@@ -490,7 +494,9 @@ class SqlStore:
                     " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     (doc.id, match.rule, json.dumps(ev, ensure_ascii=False), now),
                 )
-            self._serialise_channels(db, sorted({a.channel for a in _alerts(alerts)}))
+            self._take_turns(
+                db, [f"channel:{c}" for c in sorted({a.channel for a in _alerts(alerts)})]
+            )
             view = _TxNoise(db)
             for a in alerts:
                 q = a if isinstance(a, Queued) else planner(a, view)
@@ -771,15 +777,25 @@ class SqlStore:
 
     # ------------------------------------------------------------------ daemons
 
-    def register_daemon(self, daemon: DaemonInfo, *, now: float) -> None:
-        """Record a daemon that starts (its id is new: host, pid and a random part)."""
+    def register_daemon(self, daemon: DaemonInfo, *, now: float, lease: float) -> None:
+        """Record a daemon that starts (its id is new: host, pid and a random part); it counts
+        as live while it beats at least every `lease` seconds."""
         with self._tx() as db:
             db.execute(
-                "INSERT INTO daemons (id, host, pid, version, config_hash, started, heartbeat)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                "INSERT INTO daemons (id, host, pid, version, config_hash, started, heartbeat,"
+                " lease) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
                 " config_hash = excluded.config_hash, heartbeat = excluded.heartbeat,"
-                " stopped = NULL",
-                (daemon.id, daemon.host, daemon.pid, daemon.version, daemon.config_hash, now, now),
+                " lease = excluded.lease, stopped = NULL",
+                (
+                    daemon.id,
+                    daemon.host,
+                    daemon.pid,
+                    daemon.version,
+                    daemon.config_hash,
+                    now,
+                    now,
+                    lease,
+                ),
             )
 
     def heartbeat(self, daemon: DaemonInfo, *, now: float, lease: float) -> int:
@@ -789,14 +805,17 @@ class SqlStore:
         until = now + lease
         with self._tx() as db:
             db.execute(
-                "UPDATE daemons SET heartbeat = ?, config_hash = ? WHERE id = ?",
-                (now, daemon.config_hash, daemon.id),
+                "UPDATE daemons SET heartbeat = ?, lease = ?, config_hash = ? WHERE id = ?",
+                (now, lease, daemon.config_hash, daemon.id),
             )
             renewed = 0
-            for table in ("feeds", "outbox"):
+            for table, key in (("feeds", "name"), ("outbox", "id")):
+                # a row being written now (a poll's outcome, a send's) is about to be let go:
+                # passed over rather than waited for
                 cur = db.execute(
                     f"UPDATE {table} SET lease_until = {self.GREATEST}(lease_until, ?)"
-                    " WHERE claimed_by = ? AND lease_until > ?",
+                    f" WHERE {key} IN (SELECT {key} FROM {table}"
+                    f" WHERE claimed_by = ? AND lease_until > ?{self.SKIP_LOCKED})",
                     (until, daemon.id, now),
                 )
                 renewed += cur.rowcount
@@ -837,9 +856,10 @@ class SqlStore:
         )
         return released + cur.rowcount
 
-    def daemons(self, *, now: float, within: float) -> list[DaemonRow]:
-        """Daemons with a heartbeat in the last `within` seconds that have not stopped,
-        newest first, with the claims each holds."""
+    def daemons(self, *, now: float, within: float | None = None) -> list[DaemonRow]:
+        """Live daemons, newest first, with the claims each holds: not stopped, and beaten
+        within their lease (a daemon that stopped beating has lost its claims by then), or
+        within `within` seconds when given."""
         if self.schema_version < self.DAEMONS_SCHEMA:
             return []
         rows = self._query(
@@ -848,9 +868,10 @@ class SqlStore:
             " (SELECT count(*) FROM feeds f WHERE f.claimed_by = d.id AND f.lease_until > ?),"
             " (SELECT count(*) FROM outbox o WHERE o.claimed_by = d.id AND o.lease_until > ?"
             "  AND o.status = 'pending')"
-            " FROM daemons d WHERE d.stopped IS NULL AND d.heartbeat >= ?"
+            " FROM daemons d WHERE d.stopped IS NULL"
+            " AND d.heartbeat >= ? - coalesce(CAST(? AS DOUBLE PRECISION), d.lease)"
             " ORDER BY d.started DESC, d.id",
-            (now, now, now - within),
+            (now, now, now, within),
         )
         return [
             DaemonRow(

@@ -70,6 +70,9 @@ class FleetDaemon(Daemon):
         self.number = number
         self.log = directory / f"daemon-{number}.log"
         self.command = [str(monitor), "run", "--config-dir", str(directory), "--db", db_url]
+        # a node name of its own, as each daemon of a fleet on hosts of their own: a daemon
+        # killed is then taken over when its lease runs out, not found dead by a sibling
+        self.env = {"MONITOR_NODE": f"node-{number}"}
 
     def wait_synced(self, within: float = 60.0) -> None:
         """Wait until the daemon has brought the schedule in line with its feeds.yaml."""

@@ -190,10 +190,12 @@ class Daemon:
         self.command += ["--db", str(directory / "monitor.db")]
         self.proc: subprocess.Popen[bytes] | None = None
         self.started = 0.0
+        self.env: dict[str, str] = {}  # set for this daemon on top of the environment
 
     def __enter__(self) -> Daemon:
         env = dict(os.environ)
         env.pop("JOURNAL_STREAM", None)
+        env.update(self.env)
         with self.log.open("ab") as out:
             self.started = time.time()
             self.proc = subprocess.Popen(

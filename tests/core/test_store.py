@@ -290,7 +290,7 @@ def test_readonly_store_reads_and_refuses_writes(tmp_path: Path) -> None:
     for write in (
         lambda: reader.retry_failed(now=T0),
         lambda: reader.enqueue(alert("b"), now=T0),
-        lambda: reader.register_daemon(DaemonInfo("h:1:x", "h", 1, "0", "c"), now=T0),
+        lambda: reader.register_daemon(DaemonInfo("h:1:x", "h", 1, "0", "c"), now=T0, lease=60),
     ):
         with pytest.raises(StorageError, match="opened read-only"):
             write()

@@ -27,7 +27,7 @@ import pytest
 from monitor.errors import StorageError
 from monitor.models import Alert, AlertRule, Document, FeedSlot, Item, Match, PollOutcome
 from monitor.store import DaemonInfo, NoticeState, Queued, Store, open_store
-from monitor.store.copy import LIVE_WINDOW, TABLES, copy_state
+from monitor.store.copy import TABLES, copy_state
 from monitor.store.postgres import PostgresStore
 from monitor.store.sql import SqlStore
 from tests.support.newsroom import WEBHOOK_SECRET, publish, write_config
@@ -218,7 +218,7 @@ def build_state(store: Store) -> State:
     store.mark_retry(
         ["h-retry"], now=NOW + 2, next_attempt_at=NOW + 5, error="timeout", status_code=None
     )
-    store.register_daemon(DEAD, now=NOW - 2 * LIVE_WINDOW)
+    store.register_daemon(DEAD, now=NOW - 600, lease=60)  # silent for ten leases
     (claimed,) = store.claim_next("hook", now=NOW, lease=3600, owner=DEAD.id)
     assert claimed.id == "h-claimed"
     assert [c.name for c in store.claim_due(NOW, 5, DEAD.id, lease=3600, names=["Gamma"])] == [
@@ -289,7 +289,7 @@ def test_copy_to_postgresql_keeps_every_row_and_clears_every_claim(
         assert all(n > 0 for n in counts.values()), counts
         assert claims_held(src) == 2  # the dead daemon's feed and alert
         assert claims_held(dest) == 0
-        assert dest.daemons(now=NOW, within=10 * LIVE_WINDOW) == []  # daemons not copied
+        assert dest.daemons(now=NOW, within=3000) == []  # daemons not copied
         # delivery attempts keep their order (their ids are the destination's own)
         assert [a.outcome for a in dest.attempts("h-failed")] == ["retry", "failed"]
     finally:
@@ -434,7 +434,9 @@ def test_refuses_a_destination_that_already_holds_state(
 def test_refuses_a_live_daemon(source: tuple[str, State], tmp_path: Path) -> None:
     url, _ = source
     store = open_store(url)
-    store.register_daemon(DaemonInfo("live-1", "web-1", 123, "1.0", "abc"), now=time.time())
+    store.register_daemon(
+        DaemonInfo("live-1", "web-1", 123, "1.0", "abc"), now=time.time(), lease=60
+    )
     store.close()
     dest = tmp_path / "dest.db"
     with pytest.raises(StorageError, match="a daemon is running on the source") as caught:
@@ -450,7 +452,7 @@ def test_a_daemon_that_stopped_cleanly_does_not_block(
     url, _ = source
     store = open_store(url)
     daemon = DaemonInfo("gone-1", "web-1", 123, "1.0", "abc")
-    store.register_daemon(daemon, now=time.time())
+    store.register_daemon(daemon, now=time.time(), lease=60)
     store.retire_daemon(daemon.id, now=time.time())
     store.close()
     copied = copy_state(url, str(tmp_path / "dest.db"))
@@ -460,7 +462,9 @@ def test_a_daemon_that_stopped_cleanly_does_not_block(
 def test_refuses_a_live_daemon_on_the_destination(source: tuple[str, State], pg_url: str) -> None:
     url, _ = source
     dest = open_store(pg_url)
-    dest.register_daemon(DaemonInfo("early-1", "web-2", 77, "1.0", "abc"), now=time.time())
+    dest.register_daemon(
+        DaemonInfo("early-1", "web-2", 77, "1.0", "abc"), now=time.time(), lease=60
+    )
     with pytest.raises(StorageError, match="a daemon is running on the destination"):
         copy_state(url, pg_url)
     assert rows(dest, "feeds") == []

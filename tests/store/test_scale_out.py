@@ -125,17 +125,6 @@ def _alerts(receiver: WebhookReceiver) -> dict[str, list[tuple[int, int] | None]
     return seen
 
 
-class KilledDaemonListed(AssertionError):
-    """`monitor status` still lists as live a daemon killed with -9."""
-
-
-@pytest.mark.xfail(
-    raises=KilledDaemonListed,
-    strict=True,
-    reason="known: `monitor status` lists a daemon as live until 5 minutes after its last"
-    " heartbeat (monitor/cli.py DAEMON_WINDOW), whatever its lease, so one killed with -9 is"
-    " listed long after its claims were taken over; any other failure fails the test",
-)
 def test_three_daemons_poll_each_feed_once_alert_once_and_survive_a_kill_9(
     pg_server: PostgresServer, pg_url: str, tmp_path: Path
 ) -> None:
@@ -157,8 +146,9 @@ def test_three_daemons_poll_each_feed_once_alert_once_and_survive_a_kill_9(
             channel_timeout=CHANNEL_TIMEOUT,
         )
         daemons = [FleetDaemon(monitor, tmp_path, pg_url, n) for n in range(DAEMONS)]
-        for d in daemons:  # one after another: see test_daemons_starting_together_...
+        for d in daemons:  # all at once, on an empty database
             stack.enter_context(d)
+        for d in daemons:
             d.wait_synced()
         db = stack.enter_context(psycopg.connect(pg_url, autocommit=True))
 
@@ -300,20 +290,12 @@ def test_three_daemons_poll_each_feed_once_alert_once_and_survive_a_kill_9(
     assert set(resent) <= held_alerts, f"resent though not held by the dead daemon: {resent}"
     assert all(n == 2 for n in resent.values()), f"sent more than twice: {resent}"
     assert dict(pending).keys() <= {"sent"}, f"outbox not drained: {pending}"
-    if live_after != DAEMONS - 1:
-        raise KilledDaemonListed(
-            f"`monitor status` lists {live_after} live daemons {status_at - killed:.0f}s after a"
-            f" kill -9 of one of {DAEMONS}:\n{shown_after}"
-        )
+    assert live_after == DAEMONS - 1, (
+        f"`monitor status` lists {live_after} live daemons {status_at - killed:.0f}s after a"
+        f" kill -9 of one of {DAEMONS}:\n{shown_after}"
+    )
 
 
-@pytest.mark.xfail(
-    raises=StorageError,
-    strict=True,
-    reason="known: SqlStore.sync_feeds reads the stored feeds, then INSERTs the missing ones"
-    " without ON CONFLICT or a lock, so daemons starting together on an empty database insert"
-    " the same feeds and all but one fail (feeds_pkey); the daemon exits",
-)
 def test_daemons_starting_together_on_an_empty_database_all_sync_the_schedule(
     pg_url: str,
 ) -> None:

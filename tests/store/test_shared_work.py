@@ -103,7 +103,7 @@ def side_by_side(*work: Callable[[], T]) -> list[T]:
 
 def daemon(store: Store, name: str, pid: int | None = None) -> DaemonInfo:
     info = DaemonInfo(f"{HOST}:{name}", HOST, pid or os.getpid(), "0.1.0", "cfg")
-    store.register_daemon(info, now=T0)
+    store.register_daemon(info, now=T0, lease=60)
     return info
 
 
@@ -196,7 +196,7 @@ def test_a_daemon_that_stops_hands_its_claims_back_at_once(
     assert a.retire_daemon(me.id, now=T0 + 1) == 4
     assert len(b.claim_due(T0 + 2, 10, "B", lease=600)) == 3
     assert [r.id for r in b.claim_next("desk", now=T0 + 2, lease=600, owner="B")] == ["msg_1"]
-    assert a.daemons(now=T0 + 2, within=60) == []
+    assert a.daemons(now=T0 + 2) == []
 
 
 def test_claims_of_a_dead_daemon_of_this_host_are_released_at_the_next_start(
@@ -221,7 +221,7 @@ def test_claims_of_a_dead_daemon_of_this_host_are_released_at_the_next_start(
     assert b.release_dead(HOST, pid_alive, now=T0 + 1) == 2  # one feed, one alert
     assert [c.name for c in b.claim_due(T0 + 1, 10, "B", lease=600)] == ["F0000"]
     assert [r.id for r in b.claim_next("desk", now=T0 + 1, lease=600, owner="B")] == ["msg_1"]
-    assert [d.id for d in b.daemons(now=T0 + 1, within=60)] == [alive.id]
+    assert [d.id for d in b.daemons(now=T0 + 1)] == [alive.id]
     assert b.release_dead("another-host", lambda pid: False, now=T0 + 1) == 0
 
 
@@ -253,8 +253,8 @@ def test_status_lists_live_daemons_with_the_claims_each_holds(
     a.claim_next("desk", now=T0, lease=600, owner=two.id)
     a.heartbeat(one, now=T0 + 100, lease=600)
     a.heartbeat(two, now=T0 + 100, lease=600)
-    live = {d.id: d for d in a.daemons(now=T0 + 110, within=60)}
-    assert set(live) == {one.id, two.id}  # `quiet` has not beaten since T0
+    live = {d.id: d for d in a.daemons(now=T0 + 110)}
+    assert set(live) == {one.id, two.id}  # `quiet` has not beaten within its lease (60 s)
     assert (live[one.id].feeds_held, live[one.id].alerts_held) == (3, 0)
     assert (live[two.id].feeds_held, live[two.id].alerts_held) == (1, 1)
     assert live[one.id].heartbeat == T0 + 100 and live[one.id].pid == os.getpid()

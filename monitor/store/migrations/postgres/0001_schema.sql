@@ -130,5 +130,6 @@ CREATE TABLE daemons (
     config_hash TEXT NOT NULL,
     started DOUBLE PRECISION NOT NULL,
     heartbeat DOUBLE PRECISION NOT NULL,
+    lease DOUBLE PRECISION NOT NULL,
     stopped DOUBLE PRECISION
 );

@@ -12,5 +12,6 @@ CREATE TABLE daemons (
     config_hash TEXT NOT NULL,
     started REAL NOT NULL,
     heartbeat REAL NOT NULL,
+    lease REAL NOT NULL,
     stopped REAL
 );
