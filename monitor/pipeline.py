@@ -328,13 +328,16 @@ class Pipeline:
         taken = take_for_poll(feed, new)
         report.deferred = len(new) - len(taken)
         pages = asyncio.Semaphore(PAGES_PER_FEED)
-        outcomes = await asyncio.gather(
-            *(self._process_item(feed, item, pages, report) for item in taken),
-            return_exceptions=True,
-        )
-        for outcome in outcomes:  # a database failure fails the poll; the item stays unseen
-            if isinstance(outcome, BaseException):
-                raise outcome
+        tasks = [
+            asyncio.ensure_future(self._process_item(feed, item, pages, report)) for item in taken
+        ]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:  # a database failure fails the poll at once: the items not
+            for task in tasks:  # recorded yet stay unseen, for the next poll
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
     async def _process_item(
         self, feed: FeedConfig, item: Item, pages: asyncio.Semaphore, report: FeedReport
