@@ -26,14 +26,14 @@ import stat
 import sys
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from monitor import __version__
-from monitor.config import config_dir_from_env, load_config, load_rules
+from monitor.config import Config, config_dir_from_env, load_config, load_rules
 from monitor.errors import ConfigError, MonitorError, StorageError
 from monitor.log import setup_logging
 from monitor.models import Document, FeedState, Match
@@ -265,7 +265,7 @@ def _existing_store(explicit: str | None, *, readonly: bool = True) -> AdminStor
 
 def cmd_deliveries(args: argparse.Namespace) -> int:
     try:
-        store = _existing_store(args.db, readonly=args.action != "retry")
+        store = _existing_store(args.db, readonly=args.action == "list")
         if store is None:
             return 0
         try:
@@ -284,7 +284,27 @@ def _deliveries(args: argparse.Namespace, store: AdminStore) -> int:
             return 2
         count = store.retry_failed(args.id, now=time.time())
         print(f"{count} alert(s) queued again")
-        return 0 if count or args.failed else 1
+        if count or args.failed:
+            return 0
+        print(_why_not(store, args.id, "retried"), file=sys.stderr)
+        return 1
+    if args.action == "send-now":
+        if bool(args.id) == bool(args.channel):
+            print("error: give an alert ID or --channel NAME", file=sys.stderr)
+            return 2
+        count = store.send_now(now=time.time(), alert_id=args.id, channel=args.channel)
+        print(f"{count} pending alert(s) due now (a running service sends within half a minute)")
+        paused = store.paused_channels()
+        held = args.channel if args.channel in paused else None
+        if args.id and count:
+            row = next((r for r in store.outbox("pending", limit=1000) if r.id == args.id), None)
+            held = row.channel if row is not None and row.channel in paused else None
+        if held:
+            print(f"channel {held!r} is paused: `monitor resume {held}` to send", file=sys.stderr)
+        if count or args.channel:
+            return 0
+        print(_why_not(store, args.id, "sent now"), file=sys.stderr)
+        return 1
     status = None if args.status == "recent" else args.status
     rows = store.outbox(status, limit=args.limit)
     for row in rows:
@@ -320,6 +340,87 @@ def cmd_migrate_state(args: argparse.Namespace) -> int:
     return 0
 
 
+def _why_not(store: AdminStore, alert_id: str, done: str) -> str:
+    """Why the alert `alert_id` could not be `done`."""
+    status = store.alert_status(alert_id)
+    if status is None:
+        return f"no alert with id {alert_id!r} (see `monitor deliveries`)"
+    if status == "sent":
+        return f"alert {alert_id} was sent already; nothing to do"
+    if status == "pending":
+        return (
+            f"alert {alert_id} is pending: it is being sent now, or use"
+            f" `monitor deliveries send-now {alert_id}` to send it at once"
+        )
+    return f"alert {alert_id} failed: use `monitor deliveries retry {alert_id}` to queue it again"
+
+
+def cmd_mute(args: argparse.Namespace) -> int:
+    from monitor.steer import iso, known, mute_until
+
+    def act(store: AdminStore, config: Config) -> None:
+        known("rule", args.rule, (r.name for r in config.rules))
+        now = time.time()
+        end = mute_until(for_=args.for_, until=args.until, now=now)
+        store.mute_rule(args.rule, until=end, now=now)
+        print(f"rule {args.rule!r} muted until {iso(end)} (its matches are still recorded)")
+
+    return _steer(args, act)
+
+
+def cmd_unmute(args: argparse.Namespace) -> int:
+    def act(store: AdminStore, config: Config) -> None:
+        done = store.unmute_rule(args.rule)
+        print(f"rule {args.rule!r} {'unmuted' if done else 'was not muted'}")
+
+    return _steer(args, act)
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    from monitor.steer import known
+
+    def act(store: AdminStore, config: Config) -> None:
+        known("channel", args.channel, config.channels)
+        if store.pause_channel(args.channel, now=time.time()):
+            print(f"channel {args.channel!r} paused: its alerts queue until `monitor resume`")
+        else:
+            print(f"channel {args.channel!r} was paused already")
+
+    return _steer(args, act)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    def act(store: AdminStore, config: Config) -> None:
+        if store.resume_channel(args.channel):
+            print(
+                f"channel {args.channel!r} resumed: its queued alerts go out within half a minute"
+            )
+        else:
+            print(f"channel {args.channel!r} was not paused")
+
+    return _steer(args, act)
+
+
+def _steer(args: argparse.Namespace, act: Callable[[AdminStore, Config], None]) -> int:
+    """Run a steering action on the service's database, checked against its configuration."""
+    from monitor.store import open_store
+
+    try:
+        config = load_config(config_dir_from_env(args.config_dir))
+        store = open_store(db_target(args.db))
+        try:
+            act(store, config)
+        finally:
+            store.close()
+    except ConfigError as e:
+        _print_problems(e)
+        return 1
+    except MonitorError as e:
+        _print_error(e)
+        return 1
+    return 0
+
+
 PROBLEM_WINDOW = 86400.0  # `status` counts item problems of the last day
 PROBLEMS_SHOWN = 10
 
@@ -343,6 +444,7 @@ def _status(store: AdminStore) -> None:
     counts = store.counts()
     print(f"database {store.location}: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
     _daemons(store)
+    _steering(store)
     problems = store.item_problem_counts(since=time.time() - PROBLEM_WINDOW)
     for state in store.feed_states():
         print(_feed_line(store, state, problems.get(state.name, (0, 0))))
@@ -373,6 +475,19 @@ def _daemons(store: AdminStore) -> None:
             f" config={_shown(d.config_hash)} started {_iso_ts(d.started)}"
             f" heartbeat {now - d.heartbeat:.0f}s ago,"
             f" holds {d.feeds_held} feed(s) and {d.alerts_held} alert(s)"
+        )
+
+
+def _steering(store: AdminStore) -> None:
+    """Rules muted and channels paused by operators (`monitor mute`, `monitor pause`)."""
+    for rule, until in sorted(store.muted_rules(now=time.time()).items()):
+        print(
+            f"rule {_shown(rule)}: MUTED until {_iso_ts(until)} (`monitor unmute {_shown(rule)}`)"
+        )
+    for channel, since in sorted(store.paused_channels().items()):
+        print(
+            f"channel {_shown(channel)}: PAUSED since {_iso_ts(since)}, alerts queue"
+            f" (`monitor resume {_shown(channel)}`)"
         )
 
 
@@ -647,13 +762,40 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("deliveries", help="recent, pending or failed deliveries; retry failed ones")
     db(p)
-    p.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
-    p.add_argument("id", nargs="?", help="alert id to retry")
+    p.add_argument("action", nargs="?", choices=["list", "retry", "send-now"], default="list")
+    p.add_argument("id", nargs="?", help="alert id to retry or send now")
+    p.add_argument("--channel", help="with send-now: every pending alert of this channel")
     p.add_argument("--failed", action="store_true", help="with retry: every failed alert")
     p.add_argument("--status", choices=["recent", "pending", "sent", "failed"], default="recent")
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("-v", "--verbose", action="store_true", help="every attempt of each alert")
     p.set_defaults(func=cmd_deliveries)
+
+    p = sub.add_parser("mute", help="no alerts from a rule for a while (matches are recorded)")
+    config_dir(p)
+    db(p)
+    p.add_argument("rule")
+    p.add_argument("--for", dest="for_", metavar="DURATION", help="e.g. 2h, 30m, 1d")
+    p.add_argument("--until", metavar="TIME", help="ISO 8601, UTC unless it has an offset")
+    p.set_defaults(func=cmd_mute)
+
+    p = sub.add_parser("unmute", help="lift a rule's mute")
+    config_dir(p)
+    db(p)
+    p.add_argument("rule")
+    p.set_defaults(func=cmd_unmute)
+
+    p = sub.add_parser("pause", help="hold a channel's alerts (they queue; nothing is lost)")
+    config_dir(p)
+    db(p)
+    p.add_argument("channel")
+    p.set_defaults(func=cmd_pause)
+
+    p = sub.add_parser("resume", help="send a paused channel's alerts again")
+    config_dir(p)
+    db(p)
+    p.add_argument("channel")
+    p.set_defaults(func=cmd_resume)
 
     p = sub.add_parser("status", help="feeds and outbox as the state database sees them")
     db(p)

@@ -473,7 +473,9 @@ class Pipeline:
             matches = [m._replace(article_id=story) for m in matches]
         rules = self.rules
         now = self.clock()
-        alerts = build_alerts(doc, item, matches, rules.by_name, now=now)
+        muted = self.store.muted_rules(now=now)  # recorded, not alerted (`monitor mute`)
+        told = [m for m in matches if m.rule not in muted]
+        alerts = build_alerts(doc, item, told, rules.by_name, now=now)
         evidence = [_evidence(m) for m in matches]
         queued = self.store.record_item(
             item,
@@ -486,7 +488,14 @@ class Pipeline:
             sketch=result.sketch,
         )
         for m in matches:
-            log.info("rule_matched", feed=feed.name, item=item.key, rule=m.rule, article=doc.id)
+            log.info(
+                "rule_matched",
+                feed=feed.name,
+                item=item.key,
+                rule=m.rule,
+                article=doc.id,
+                **({"muted_until": _iso(muted[m.rule])} if m.rule in muted else {}),
+            )
         return queued, bool(matches)
 
 
@@ -496,6 +505,10 @@ class _StageError(MonitorError):
     def __init__(self, stage: str, cause: WorkerError) -> None:
         super().__init__(f"{stage} failed: {cause}")
         self.stage = stage
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
 def _evidence(m: Match) -> dict[str, Any]:

@@ -143,6 +143,8 @@ TABLES = (
         ),
         ("feed", "item_key"),
     ),
+    Table("rule_mutes", ("rule", "until", "at"), ("rule",)),
+    Table("channel_pauses", ("channel", "since"), ("channel",)),
 )
 
 

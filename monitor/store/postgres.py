@@ -134,6 +134,7 @@ class PostgresStore(SqlStore):
     GREATEST = "greatest"
     ROW_ORDER = "seq"
     SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
+    STEERING_SCHEMA = 2
     concurrency = CONCURRENCY
 
     def __init__(self, url: str, *, readonly: bool = False) -> None:

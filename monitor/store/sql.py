@@ -653,6 +653,7 @@ class SqlStore:
 
     PROBLEMS_SCHEMA = 1  # the schema that made item_problems (a read-only store may be older)
     DAEMONS_SCHEMA = 1  # the schema that made daemons
+    STEERING_SCHEMA = 1  # the schema that made rule_mutes and channel_pauses
 
     def item_problems(self, feed: str | None = None, *, limit: int = 20) -> list[ItemProblemRow]:
         """The latest item problems, newest first (of one feed, or of all)."""
@@ -754,6 +755,8 @@ class SqlStore:
         """
         order = f"ORDER BY next_attempt_at, created, {self.ROW_ORDER}"
         with self._tx() as db:
+            if db.execute("SELECT 1 FROM channel_pauses WHERE channel = ?", (channel,)).fetchone():
+                return []  # paused: its alerts wait, due, until it is resumed
             first = db.execute(
                 f"SELECT {self._OUTBOX_COLS} FROM outbox WHERE channel = ? AND {self._DUE}"
                 f" {order} LIMIT 1{self.SKIP_LOCKED}",
@@ -969,6 +972,74 @@ class SqlStore:
             (now, outcome, status_code, error, alert_id),
         )
 
+    # ------------------------------------------------------------------ steering
+
+    def mute_rule(self, rule: str, *, until: float, now: float) -> None:
+        """No alerts from `rule` until `until` (its matches are still recorded)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO rule_mutes (rule, until, at) VALUES (?, ?, ?)"
+                " ON CONFLICT (rule) DO UPDATE SET until = excluded.until, at = excluded.at",
+                (rule, until, now),
+            )
+
+    def unmute_rule(self, rule: str) -> bool:
+        """Lift a mute; False when `rule` was not muted."""
+        with self._tx() as db:
+            return bool(db.execute("DELETE FROM rule_mutes WHERE rule = ?", (rule,)).rowcount)
+
+    def muted_rules(self, *, now: float) -> dict[str, float]:
+        """The rules muted at `now`, with when each mute ends."""
+        if self.schema_version < self.STEERING_SCHEMA:
+            return {}
+        rows = self._query("SELECT rule, until FROM rule_mutes WHERE until > ?", (now,))
+        return {str(r[0]): float(r[1]) for r in rows}
+
+    def pause_channel(self, channel: str, *, now: float) -> bool:
+        """Hold `channel`'s alerts (they queue, nothing is lost); False if already paused."""
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO channel_pauses (channel, since) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (channel, now),
+            )
+            return bool(cur.rowcount)
+
+    def resume_channel(self, channel: str) -> bool:
+        """Send `channel`'s alerts again; False when it was not paused."""
+        with self._tx() as db:
+            cur = db.execute("DELETE FROM channel_pauses WHERE channel = ?", (channel,))
+            return bool(cur.rowcount)
+
+    def paused_channels(self) -> dict[str, float]:
+        """Paused channels, with since when."""
+        if self.schema_version < self.STEERING_SCHEMA:
+            return {}
+        return {
+            str(r[0]): float(r[1]) for r in self._query("SELECT channel, since FROM channel_pauses")
+        }
+
+    def send_now(
+        self, *, now: float, alert_id: str | None = None, channel: str | None = None
+    ) -> int:
+        """Make pending alerts due now (one alert, or all of a channel), instead of at their
+        next backoff step; returns how many. One being sent right now is left to its send."""
+        where = "status = 'pending' AND (lease_until IS NULL OR lease_until <= ?)"
+        params: list[Any] = [now, now]
+        if alert_id is not None:
+            where += " AND id = ?"
+            params.append(alert_id)
+        if channel is not None:
+            where += " AND channel = ?"
+            params.append(channel)
+        with self._tx() as db:
+            cur = db.execute(f"UPDATE outbox SET next_attempt_at = ? WHERE {where}", params)
+            return int(cur.rowcount)
+
+    def alert_status(self, alert_id: str) -> str | None:
+        """An alert's delivery status (pending, sent, failed), or None for an unknown id."""
+        rows = self._query("SELECT status FROM outbox WHERE id = ?", (alert_id,))
+        return str(rows[0][0]) if rows else None
+
     def retry_failed(self, alert_id: str | None = None, *, now: float) -> int:
         """Put failed alerts (one, or all) back in the queue; returns how many."""
         with self._tx() as db:
@@ -1012,5 +1083,6 @@ class SqlStore:
         rows = self._query(
             f"SELECT min({self.GREATEST}(next_attempt_at, coalesce(lease_until, 0))) FROM outbox"
             " WHERE status = 'pending'"
+            " AND channel NOT IN (SELECT channel FROM channel_pauses)"
         )
         return float(rows[0][0]) if rows and rows[0][0] is not None else None

@@ -146,6 +146,7 @@ class SQLiteStore(SqlStore):
 
     PROBLEMS_SCHEMA = 3
     DAEMONS_SCHEMA = 5
+    STEERING_SCHEMA = 6
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path

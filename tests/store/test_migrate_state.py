@@ -50,6 +50,8 @@ KEY_ORDER = {
     "notices": "subject",
     "delivery_attempts": "id",
     "item_problems": "feed, item_key",
+    "rule_mutes": "rule",
+    "channel_pauses": "channel",
 }
 DEAD = DaemonInfo("dead-1", "old-host", 4242, "0.9", "cafe")
 
@@ -248,6 +250,8 @@ def build_state(store: Store) -> State:
     store.save_notice_state(
         NoticeState("channel:hook", 3, NOW - 100, NOW - 50, "HTTP 503"), notice, now=NOW + 3
     )
+    store.mute_rule("r-noisy", until=NOW + 3600, now=NOW)  # operators' steering is state too
+    store.pause_channel("pager", now=NOW)
     return State(
         seen={
             "Alpha": ["k1", "k2", "k3", "k4", "k5", "k6", "k7", "old-1", "old-2"],
