@@ -36,7 +36,7 @@ from monitor import __version__
 from monitor.config import Config, config_dir_from_env, load_config, load_rules
 from monitor.errors import ConfigError, MonitorError, StorageError
 from monitor.log import setup_logging
-from monitor.models import Document, FeedState, Match
+from monitor.models import Document, Match
 from monitor.redact import redact, url_origin
 from monitor.sanitize import escape_unsafe, neutralize
 
@@ -421,114 +421,25 @@ def _steer(args: argparse.Namespace, act: Callable[[AdminStore, Config], None]) 
     return 0
 
 
-PROBLEM_WINDOW = 86400.0  # `status` counts item problems of the last day
-PROBLEMS_SHOWN = 10
-
-
 def cmd_status(args: argparse.Namespace) -> int:
+    from monitor.status import as_json, gather, render
+
     try:
         store = _existing_store(args.db)
         if store is None:
             return 0
         try:
-            _status(store)
+            report = gather(store, now=time.time())
         finally:
             store.close()
     except StorageError as e:
         _print_error(e)
         return 1
+    if args.json:
+        print(json.dumps(as_json(report), ensure_ascii=False, indent=1))
+    else:
+        print("\n".join(render(report, _shown)))
     return 0
-
-
-def _status(store: AdminStore) -> None:
-    counts = store.counts()
-    print(f"database {store.location}: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
-    _daemons(store)
-    _steering(store)
-    problems = store.item_problem_counts(since=time.time() - PROBLEM_WINDOW)
-    for state in store.feed_states():
-        print(_feed_line(store, state, problems.get(state.name, (0, 0))))
-    recent = store.item_problems(limit=PROBLEMS_SHOWN)
-    if recent:
-        print(f"item problems (latest {len(recent)}):")
-    for p in recent:
-        when = datetime.fromtimestamp(p.at, UTC).isoformat(timespec="seconds")
-        print(
-            f"  {when}  {_shown(p.feed)}  {_shown(p.item_key, 80)}  {p.stage} {p.outcome}:"
-            f" {_shown(p.error)}"
-        )
-
-
-def _daemons(store: AdminStore) -> None:
-    """Every live daemon on this database, and whether their configurations agree."""
-    now = time.time()
-    daemons = store.daemons(now=now)
-    if not daemons:
-        print("daemons: none running (none has beaten within its lease)")
-        return
-    hashes = {d.config_hash for d in daemons}
-    agree = "same configuration" if len(hashes) == 1 else "CONFIGURATIONS DIFFER"
-    print(f"daemons: {len(daemons)} live, {agree}")
-    for d in daemons:
-        print(
-            f"  {_shown(d.id)}  host={_shown(d.host)} pid={d.pid} version={_shown(d.version)}"
-            f" config={_shown(d.config_hash)} started {_iso_ts(d.started)}"
-            f" heartbeat {now - d.heartbeat:.0f}s ago,"
-            f" holds {d.feeds_held} feed(s) and {d.alerts_held} alert(s)"
-        )
-
-
-def _steering(store: AdminStore) -> None:
-    """Rules muted and channels paused by operators (`monitor mute`, `monitor pause`)."""
-    for rule, until in sorted(store.muted_rules(now=time.time()).items()):
-        print(
-            f"rule {_shown(rule)}: MUTED until {_iso_ts(until)} (`monitor unmute {_shown(rule)}`)"
-        )
-    for channel, since in sorted(store.paused_channels().items()):
-        print(
-            f"channel {_shown(channel)}: PAUSED since {_iso_ts(since)}, alerts queue"
-            f" (`monitor resume {_shown(channel)}`)"
-        )
-
-
-def _iso_ts(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
-
-
-def _feed_line(store: AdminStore, state: FeedState, problems: tuple[int, int]) -> str:
-    """One feed's health: when it last worked, what its polls found, how late they ran."""
-    when = _iso(state.last_success) if state.last_success else "never"
-    line = f"  {_shown(state.name)}: last success {when}"
-    if not state.active:
-        line += " (no longer in feeds.yaml)"
-    if state.gone:
-        line += f"; GONE (HTTP 410), not polled: {_shown(state.url)}"
-    if state.moved_to:
-        line += f"; MOVED to {_shown(state.moved_to)} (update feeds.yaml)"
-    if state.consecutive_failures:
-        since = store.failing_since(state.name)
-        started = f" since {_iso(since)}" if since else ""
-        error = _shown(state.last_error or "")
-        line += f", FAILING x{state.consecutive_failures}{started}: {error}"
-    elif state.last_status == "rate_limited":
-        line += f", rate limited: {_shown(state.last_error or '')}"
-    if state.polls:
-        last_new = _iso(state.last_new_item) if state.last_new_item else "never"
-        line += (
-            f"; polls {state.polls} (304: {state.not_modified}, failed: {state.failures}),"
-            f" new items {state.new_items} (last {last_new}),"
-            f" late {state.last_lateness or 0:.1f}s (mean {state.mean_lateness or 0:.1f}s)"
-        )
-    if state.interval and state.next_check and state.active and not state.gone:
-        line += f"; every {state.interval:g}s, next {_iso(state.next_check)}"
-    partial, failed = problems
-    if partial or failed:
-        line += f"; last 24 h: {partial} item(s) read from the feed only, {failed} failed"
-    return line
-
-
-def _iso(when: datetime) -> str:
-    return when.isoformat(timespec="seconds")
 
 
 # --------------------------------------------------------------------------- output
@@ -797,8 +708,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("channel")
     p.set_defaults(func=cmd_resume)
 
-    p = sub.add_parser("status", help="feeds and outbox as the state database sees them")
+    p = sub.add_parser(
+        "status", help="daemons, rules, channels and feeds as the state database sees them"
+    )
     db(p)
+    p.add_argument("--json", action="store_true", help="the whole report as one JSON object")
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser(

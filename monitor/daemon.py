@@ -380,6 +380,7 @@ class Service:
                 problems = [describe(e)]
             else:
                 problems = []
+            await self._record_reload(problems)
             if problems:
                 for problem in problems:
                     log.error("config_invalid", problem=problem)
@@ -410,6 +411,15 @@ class Service:
             log.info("config_reloaded", feeds=len(config.feeds), rules=len(config.rules))
             sd_notify(f"STATUS=watching {len(config.feeds)} feeds")
             return True
+
+    async def _record_reload(self, problems: list[str]) -> None:
+        """Keep the reload's outcome where `monitor status` shows it."""
+        try:
+            await self.db.call(
+                self.store.record_reload, self.identity.id, now=self.clock(), problems=problems
+            )
+        except StorageError as e:  # the reload itself is not undone for it
+            log.error("storage_failed", error=describe(e))
 
 
 _closing: set[asyncio.Task[None]] = set()

@@ -48,12 +48,14 @@ from monitor.store.protocols import (
 )
 from monitor.store.rows import (
     AttemptRow,
+    ChannelActivity,
     DaemonInfo,
     DaemonRow,
     ItemProblemRow,
     NoticeState,
     OutboxRow,
     Queued,
+    RuleActivity,
 )
 from monitor.store.sql import follow_up_id
 from monitor.store.thread import StoreThread
@@ -61,6 +63,7 @@ from monitor.store.thread import StoreThread
 __all__ = [
     "AdminStore",
     "AttemptRow",
+    "ChannelActivity",
     "DaemonInfo",
     "DaemonRow",
     "DaemonStore",
@@ -74,6 +77,7 @@ __all__ = [
     "OutboxStore",
     "Planner",
     "Queued",
+    "RuleActivity",
     "Store",
     "StoreThread",
     "follow_up_id",

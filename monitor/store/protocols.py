@@ -15,12 +15,14 @@ from typing import Any, Literal, Protocol
 from monitor.models import Alert, Claim, Document, FeedSlot, FeedState, Item, Match, PollOutcome
 from monitor.store.rows import (
     AttemptRow,
+    ChannelActivity,
     DaemonInfo,
     DaemonRow,
     ItemProblemRow,
     NoticeState,
     OutboxRow,
     Queued,
+    RuleActivity,
 )
 
 Outcome = Literal["partial", "failed"]
@@ -155,6 +157,8 @@ class DaemonStore(Protocol):
 
     def daemons(self, *, now: float, within: float | None = None) -> list[DaemonRow]: ...
 
+    def record_reload(self, daemon_id: str, *, now: float, problems: Sequence[str]) -> None: ...
+
     def prune(self, *, before: float) -> int: ...
 
 
@@ -208,6 +212,10 @@ class AdminStore(Protocol):
     ) -> int: ...
 
     def alert_status(self, alert_id: str) -> str | None: ...
+
+    def rule_activity(self, *, now: float) -> list[RuleActivity]: ...
+
+    def channel_activity(self, *, now: float) -> list[ChannelActivity]: ...
 
 
 class Store(FeedStore, ItemStore, OutboxStore, NoticeStore, DaemonStore, AdminStore, Protocol):

@@ -94,3 +94,27 @@ class DaemonRow:
     stopped: float | None
     feeds_held: int
     alerts_held: int
+    reloaded: float | None = None  # the last reload tried, and what was wrong (None: it took)
+    reload_problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RuleActivity:
+    """What a rule did lately: matches recorded and alerts queued, in the last day and week."""
+
+    rule: str
+    matches_day: int
+    matches_week: int
+    alerts_day: int
+    alerts_week: int
+    last_match: float | None
+
+
+@dataclass(frozen=True)
+class ChannelActivity:
+    """A channel's outbox: waiting, given up on, sent in the last day."""
+
+    channel: str
+    pending: int
+    failed: int
+    sent_day: int

@@ -31,12 +31,14 @@ from monitor.models import (
 from monitor.store.protocols import NoiseView, Outcome, Planner
 from monitor.store.rows import (
     AttemptRow,
+    ChannelActivity,
     DaemonInfo,
     DaemonRow,
     ItemProblemRow,
     NoticeState,
     OutboxRow,
     Queued,
+    RuleActivity,
 )
 
 # Item problems keep this much of an error message (the text can come from a stranger's page).
@@ -867,7 +869,7 @@ class SqlStore:
             return []
         rows = self._query(
             "SELECT d.id, d.host, d.pid, d.version, d.config_hash, d.started, d.heartbeat,"
-            " d.stopped,"
+            " d.stopped, d.reloaded, d.reload_problems,"
             " (SELECT count(*) FROM feeds f WHERE f.claimed_by = d.id AND f.lease_until > ?),"
             " (SELECT count(*) FROM outbox o WHERE o.claimed_by = d.id AND o.lease_until > ?"
             "  AND o.status = 'pending')"
@@ -886,8 +888,10 @@ class SqlStore:
                 started=r[5],
                 heartbeat=r[6],
                 stopped=r[7],
-                feeds_held=int(r[8]),
-                alerts_held=int(r[9]),
+                reloaded=r[8],
+                reload_problems=tuple(json.loads(r[9])) if r[9] else (),
+                feeds_held=int(r[10]),
+                alerts_held=int(r[11]),
             )
             for r in rows
         ]
@@ -971,6 +975,45 @@ class SqlStore:
             " SELECT id, channel, ?, ?, ?, ? FROM outbox WHERE id = ?",
             (now, outcome, status_code, error, alert_id),
         )
+
+    def record_reload(self, daemon_id: str, *, now: float, problems: Sequence[str]) -> None:
+        """What the daemon's last reload did: took (no problems) or was rejected with these."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE daemons SET reloaded = ?, reload_problems = ?, heartbeat = ? WHERE id = ?",
+                (now, json.dumps(list(problems)) if problems else None, now, daemon_id),
+            )
+
+    def rule_activity(self, *, now: float) -> list[RuleActivity]:
+        """Per rule that matched in the last week: matches and alerts in the last day and week,
+        and its last match."""
+        day, week = now - 86400, now - 7 * 86400
+        found: dict[str, list[Any]] = {}
+        for rule, m_day, m_week, last in self._query(
+            "SELECT rule, sum(CASE WHEN created >= ? THEN 1 ELSE 0 END), count(*), max(created)"
+            " FROM matches WHERE created >= ? GROUP BY rule",
+            (day, week),
+        ):
+            found[rule] = [int(m_day), int(m_week), 0, 0, float(last)]
+        for rule, a_day, a_week in self._query(
+            "SELECT rule, sum(CASE WHEN created >= ? THEN 1 ELSE 0 END), count(*)"
+            " FROM alert_rules WHERE created >= ? GROUP BY rule",
+            (day, week),
+        ):
+            entry = found.setdefault(rule, [0, 0, 0, 0, None])
+            entry[2:4] = [int(a_day), int(a_week)]
+        return [RuleActivity(rule, *values) for rule, values in sorted(found.items())]
+
+    def channel_activity(self, *, now: float) -> list[ChannelActivity]:
+        """Per channel with alerts: pending, failed, and sent in the last day."""
+        rows = self._query(
+            "SELECT channel, sum(CASE WHEN status = 'pending' THEN 1 ELSE 0 END),"
+            " sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END),"
+            " sum(CASE WHEN status = 'sent' AND sent_at >= ? THEN 1 ELSE 0 END)"
+            " FROM outbox GROUP BY channel ORDER BY channel",
+            (now - 86400,),
+        )
+        return [ChannelActivity(str(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in rows]
 
     # ------------------------------------------------------------------ steering
 

@@ -131,5 +131,7 @@ CREATE TABLE daemons (
     started DOUBLE PRECISION NOT NULL,
     heartbeat DOUBLE PRECISION NOT NULL,
     lease DOUBLE PRECISION NOT NULL,
-    stopped DOUBLE PRECISION
+    stopped DOUBLE PRECISION,
+    reloaded DOUBLE PRECISION,
+    reload_problems TEXT
 );

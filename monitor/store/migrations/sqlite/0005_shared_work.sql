@@ -13,5 +13,7 @@ CREATE TABLE daemons (
     started REAL NOT NULL,
     heartbeat REAL NOT NULL,
     lease REAL NOT NULL,
-    stopped REAL
+    stopped REAL,
+    reloaded REAL,
+    reload_problems TEXT
 );

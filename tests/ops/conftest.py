@@ -1,0 +1,76 @@
+"""A desk for the operations tests: one feed on a local site, one rule, one webhook channel, on
+each backend, with the real CLI (`Desk.monitor`)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.receivers import WebhookReceiver
+from tests.support.site import FeedEntry, NewsSite, rss_feed
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Desk:
+    config: Path
+    db: str
+    site: NewsSite
+    hook: WebhookReceiver
+    entries: list[FeedEntry]
+
+    def monitor(self, *args: str) -> subprocess.CompletedProcess[str]:
+        env = dict(os.environ, MONITOR_DB=self.db, PYTHONPATH=str(ROOT))
+        env["MONITOR_CONFIG_DIR"] = str(self.config)
+        return subprocess.run(
+            [sys.executable, "-m", "monitor", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    def run_once(self) -> None:
+        result = self.monitor("run", "--once", "--config-dir", str(self.config))
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    def publish(self, title: str, guid: str) -> None:
+        self.entries.append(FeedEntry(title, f"https://x.org/{guid}", guid))
+        self.site.add_feed("/wire.xml", rss_feed("Wire", self.entries))
+
+    def received(self) -> list[str]:
+        return [r.headers["webhook-id"] for r in self.hook.requests]
+
+
+@pytest.fixture
+def desk(tmp_path: Path, db_url: str) -> Iterator[Desk]:
+    with NewsSite() as site, WebhookReceiver() as hook:
+        config = tmp_path / "etc"
+        config.mkdir()
+        (config / "feeds.yaml").write_text(
+            "defaults: {interval: 1h, extract: false}\n"
+            f'feeds:\n  - {{name: Wire, url: "{site.url}/wire.xml"}}\n'
+        )
+        (config / "rules.yaml").write_text(
+            textwrap.dedent(
+                f"""\
+                entities:
+                  iran: {{aliases: [Iran, Tehran]}}
+                channels:
+                  hook: {{type: webhook, url: "{hook.url}", timeout: 5s}}
+                rules:
+                  - {{name: iran-watch, query: '@iran', channels: [hook]}}
+                """
+            )
+        )
+        room = Desk(config, db_url, site, hook, [])
+        room.publish("Tehran talks resume", "g1")
+        yield room
