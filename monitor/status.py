@@ -35,6 +35,7 @@ class StatusReport:
     failing_since: dict[str, datetime]
     item_problem_counts: dict[str, tuple[int, int]]
     item_problems: list[ItemProblemRow]
+    items_day: dict[str, int]  # items read per feed in the last 24 h
 
 
 def gather(store: AdminStore, *, now: float) -> StatusReport:
@@ -58,6 +59,7 @@ def gather(store: AdminStore, *, now: float) -> StatusReport:
         failing_since=failing,
         item_problem_counts=store.item_problem_counts(since=now - PROBLEM_WINDOW),
         item_problems=store.item_problems(limit=PROBLEMS_SHOWN),
+        items_day=store.items_per_feed(since=now - 86400),
     )
 
 
@@ -93,6 +95,7 @@ def as_json(report: StatusReport) -> dict[str, Any]:
                 {
                     **asdict(f),
                     "failing_since": report.failing_since.get(f.name),
+                    "items_day": report.items_day.get(f.name, 0),
                     "items_partial_day": report.item_problem_counts.get(f.name, (0, 0))[0],
                     "items_failed_day": report.item_problem_counts.get(f.name, (0, 0))[1],
                 }
@@ -227,7 +230,8 @@ def _feed_line(report: StatusReport, state: FeedState, shown: Callable[..., str]
         last_new = _dt(state.last_new_item) if state.last_new_item else "never"
         line += (
             f"; polls {state.polls} (304: {state.not_modified}, failed: {state.failures}),"
-            f" new items {state.new_items} (last {last_new}),"
+            f" new items {state.new_items} (last {last_new};"
+            f" {report.items_day.get(state.name, 0)} read in 24 h),"
             f" late {state.last_lateness or 0:.1f}s (mean {state.mean_lateness or 0:.1f}s)"
         )
     if state.interval and state.next_check and state.active and not state.gone:

@@ -217,6 +217,8 @@ class AdminStore(Protocol):
 
     def channel_activity(self, *, now: float) -> list[ChannelActivity]: ...
 
+    def items_per_feed(self, *, since: float) -> dict[str, int]: ...
+
 
 class Store(FeedStore, ItemStore, OutboxStore, NoticeStore, DaemonStore, AdminStore, Protocol):
     """Every role: what a backend implements."""

@@ -1004,6 +1004,13 @@ class SqlStore:
             entry[2:4] = [int(a_day), int(a_week)]
         return [RuleActivity(rule, *values) for rule, values in sorted(found.items())]
 
+    def items_per_feed(self, *, since: float) -> dict[str, int]:
+        """Items read (articles recorded) per feed since `since`."""
+        rows = self._query(
+            "SELECT feed, count(*) FROM articles WHERE created >= ? GROUP BY feed", (since,)
+        )
+        return {str(r[0]): int(r[1]) for r in rows}
+
     def channel_activity(self, *, now: float) -> list[ChannelActivity]:
         """Per channel with alerts: pending, failed, and sent in the last day."""
         rows = self._query(

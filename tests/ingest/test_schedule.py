@@ -254,7 +254,7 @@ def test_status_shows_each_feeds_health_from_its_row(db_url: str, tmp_path: Path
         check=True,
     )
     (wire,) = [line for line in result.stdout.splitlines() if "Wire:" in line]
-    assert "polls 2 (304: 1, failed: 0), new items 4 (last 2027-01-15T08:00:00+00:00)" in wire
+    assert "polls 2 (304: 1, failed: 0), new items 4 (last 2027-01-15T08:00:00+00:00;" in wire
     assert "late 1.0s (mean 2.0s)" in wire and "every 300s, next 2027-01-15T08:10:00" in wire
     (moved,) = [line for line in result.stdout.splitlines() if "Moved:" in line]
     assert "MOVED to http://x.example/new (update feeds.yaml)" in moved

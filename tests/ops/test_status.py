@@ -29,6 +29,7 @@ def test_status_json_gives_rules_channels_and_feeds_for_scripts(desk: Desk) -> N
     (feed,) = report["feeds"]
     assert feed["name"] == "Wire" and feed["polls"] == 2 and feed["new_items"] == 2
     assert feed["next_check"] is not None and feed["active"] is True
+    assert feed["items_day"] == 2
     assert report["daemons"] == []  # run --once has stopped: none live
     text = desk.monitor("status").stdout
     assert "iran-watch: matches 2 / 2, alerts 2 / 2" in text
