@@ -215,7 +215,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 def cmd_send_test(args: argparse.Namespace) -> int:
     from monitor.deliver import build_notifier
-    from monitor.deliver.render import sample_alert, sample_batch, sample_notice
+    from monitor.deliver.samples import sample_alert, sample_batch, sample_notice
 
     try:
         config = load_config(config_dir_from_env(args.config_dir))
@@ -230,13 +230,14 @@ def cmd_send_test(args: argparse.Namespace) -> int:
 
     async def send() -> int:
         notifier = build_notifier(channel)
+        now = datetime.now(UTC)
         try:
             if args.kind in ("digest", "summary"):
-                result = await notifier.send_batch(sample_batch(channel.name, args.kind))
+                result = await notifier.send_batch(sample_batch(channel.name, now, args.kind))
             elif args.kind == "notice":
-                result = await notifier.send(sample_notice(channel.name))
+                result = await notifier.send(sample_notice(channel.name, now))
             else:
-                result = await notifier.send(sample_alert(channel.name))
+                result = await notifier.send(sample_alert(channel.name, now))
         except MonitorError as e:
             print(f"{channel.name}: send failed: {_shown(str(e))}", file=sys.stderr)
             return 1
@@ -660,7 +661,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_extract)
 
-    p = sub.add_parser("send-test", help="send a sample alert to a channel")
+    p = sub.add_parser(
+        "send-test", help="send a test message (marked TEST, dated now, a fresh id) to a channel"
+    )
     config_dir(p)
     p.add_argument("channel")
     p.add_argument(

@@ -381,6 +381,7 @@ class Alert:
     # "alert": an article matched; "notice": news-monitor telling its operator something
     # (a feed or channel failing or recovered); a notice has no rules and `title` says it all
     kind: AlertKind = "alert"
+    test: bool = False  # sent by `monitor send-test`: marked TEST in subject, body and payload
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -396,6 +397,7 @@ class Alert:
             "language": self.language,
             "partial": self.partial,
             "created": self.created.isoformat(),
+            "test": self.test,
             "rules": [
                 {
                     "name": r.name,
@@ -433,6 +435,7 @@ class Alert:
             language=data.get("language"),
             partial=bool(data.get("partial")),
             kind=data.get("kind", "alert"),
+            test=bool(data.get("test")),
             created=created,
             rules=tuple(
                 AlertRule(
@@ -472,6 +475,7 @@ class Batch:
     created: datetime
     rule: str | None = None  # summary: the rule that reached its limit
     since: datetime | None = None  # the earliest alert in the batch
+    test: bool = False  # sent by `monitor send-test`
 
 
 @dataclass(frozen=True)

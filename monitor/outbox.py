@@ -70,6 +70,9 @@ class OutboxWorker:
         self._wake = asyncio.Event()
         self._stopping = False
         self._senders: dict[str, asyncio.Task[None]] = {}
+        # failed sends in a row per channel, in this process: the first retry of a streak is
+        # logged at warning, the rest at debug, and the first success says it is over
+        self._failing: dict[str, int] = {}
 
     def set_notifiers(self, notifiers: Mapping[str, Notifier]) -> None:
         """Channels changed on reload; a send in flight finishes on the notifier it started on."""
@@ -180,6 +183,8 @@ class OutboxWorker:
             return
         await self.db.call(self.store.mark_sent, ids, now=self.clock(), status_code=result.status)
         clog.info("alert_sent", status=result.status, alerts=len(ids))
+        if failures := self._failing.pop(first.channel, 0):
+            clog.info("channel_recovered", failures=failures)
         await self.db.call(self.notices.channel_ok, first.channel)
 
     def _failed(self, rows: list[OutboxRow], message_id: str, error: DeliveryError) -> None:
@@ -189,6 +194,7 @@ class OutboxWorker:
         ids = [r.id for r in rows]
         oldest = min(r.created for r in rows)
         reason = redact(str(error))  # stored and shown by `monitor deliveries`
+        streak = self._failing[first.channel] = self._failing.get(first.channel, 0) + 1
         self.notices.channel_failed(first.channel, reason)
         delay = next_delay(first.attempts, error, first_attempt_age=now - oldest)
         if delay is None:
@@ -202,11 +208,12 @@ class OutboxWorker:
             error=reason,
             status_code=error.status,
         )
-        log.info(
+        (log.warning if streak == 1 else log.debug)(
             "delivery_retry",
             channel=first.channel,
             alert=message_id,
             attempt=first.attempts,
+            failures=streak,
             retry_in=round(delay, 1),
             error=reason,
         )

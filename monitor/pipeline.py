@@ -294,13 +294,14 @@ class Pipeline:
             flog.warning("feed_rate_limited", error=text, retry_after=retry_after)
             return
         report.status = "failed"
-        flog.warning(
+        # once per streak at warning (`claim.failures` is the stored streak), then at debug
+        (flog.debug if claim.failures else flog.warning)(
             "feed_failed",
             failures=claim.failures + 1,
             late=round(report.late, 1),
             error=text,
             error_type=type(error).__name__,
-            # a bug: the traceback, once per poll of a backed-off feed
+            # a bug: the traceback, with each line of the streak
             exc_info=not isinstance(error, MonitorError),
         )
 
@@ -423,7 +424,7 @@ class Pipeline:
             if page is None:
                 raise _StageError("match", e) from e
             problem = ("extract", describe(e))
-            log.warning("article_not_read", feed=feed.name, item=item.key, error=problem[1])
+            log.debug("article_not_read", feed=feed.name, item=item.key, error=problem[1])
             try:
                 result = await self.pool.run(
                     ITEM_DEADLINE, read_and_match, replace(base, partial=True), None
@@ -432,10 +433,10 @@ class Pipeline:
                 raise _StageError("match", again) from again
         if result.problem is not None:
             problem = ("extract", redact(result.problem))
-            log.warning("article_not_read", feed=feed.name, item=item.key, error=problem[1])
+            log.debug("article_not_read", feed=feed.name, item=item.key, error=problem[1])
         doc = result.doc
         if len(doc.text) > MAX_TEXT_CHARS:
-            log.info("article_text_cut", feed=feed.name, item=item.key, chars=len(doc.text))
+            log.debug("article_text_cut", feed=feed.name, item=item.key, chars=len(doc.text))
         if result.canonical and canonical_url(result.canonical) != canonical_url(item.link or ""):
             checked = await self.fetcher.check_link(
                 result.canonical, allow_networks=feed.allow_networks

@@ -321,6 +321,7 @@ class Poller:
             if report.status == "failed":
                 await self.db.call(self.notices.feed_failed, feed.name, report.error or "failed")
             elif claim.failures and report.status in ("ok", "not_modified", "unchanged"):
+                log.info("feed_recovered", feed=feed.name, failures=claim.failures)
                 await self.db.call(self.notices.feed_ok, feed.name)
             if report.moved_to:
                 log.warning(

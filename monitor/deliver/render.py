@@ -1,12 +1,16 @@
 """Alerts, notices and batches -> what channels send: email (text + HTML), JSON, plain text.
 
-Templates are Jinja2 files in `monitor/deliver/templates/`, a `.txt.j2` (email text part,
-Apprise and `monitor send-test`) and an `.html.j2` (email HTML part, autoescaped) each for
+Templates are Jinja2 files in `monitor/deliver/templates/`, a `.txt.j2` (email text part
+and Apprise) and an `.html.j2` (email HTML part, autoescaped) each for
 `alert` (an article matched), `notice` (news-monitor telling its operator something) and
 `digest` (a `Batch`: a channel's digest or a rule's over-the-limit summary; `kind` says which).
 An operator overrides one by putting a file with the same name in a directory and passing
 it as `templates_dir` (the channel's `templates_dir`); templates not found there come from
 the package.
+
+A message from `monitor send-test` (`test` set on the alert or batch) says so everywhere:
+`[TEST] ` before its subject, a TEST line first in each body (templates see `test`) and
+`"test": true` in its JSON.
 
 Article text is hostile input, and so is everything derived from it (matched terms,
 snippets, error text quoted in a notice). Every text field of every output passes
@@ -34,9 +38,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 
-from monitor.deliver.ids import alert_id
 from monitor.errors import DeliveryError
-from monitor.models import Alert, AlertRule, Batch, BatchKind, ChannelConfig, Snippet
+from monitor.models import Alert, AlertRule, Batch, ChannelConfig, Snippet
 from monitor.redact import redact
 from monitor.sanitize import clean_line, is_clean, neutralize
 
@@ -183,6 +186,7 @@ def context(alert: Alert, tz: ZoneInfo) -> dict[str, Any]:
     """What alert templates see: cleaned, article-derived strings (HTML escaping is Jinja's)."""
     return {
         "alert_id": alert.id,
+        "test": alert.test,
         "title": clean_line(alert.title) or "(no title)",
         "url": safe_url(alert.url),
         "source": clean_line(alert.source),
@@ -206,6 +210,7 @@ def notice_context(alert: Alert, tz: ZoneInfo) -> dict[str, Any]:
     """What notice templates see: the sentence (`message`) and when it was said."""
     return {
         "alert_id": alert.id,
+        "test": alert.test,
         "subject": notice_subject(alert),
         "message": notice_message(alert),
         "created": local_time(alert.created, tz),
@@ -217,7 +222,12 @@ def notice_message(alert: Alert) -> str:
 
 
 def notice_subject(alert: Alert) -> str:
-    return clean_line(f"[news-monitor] {redact(alert.title)}")
+    return marked(clean_line(f"[news-monitor] {redact(alert.title)}"), alert.test)
+
+
+def marked(subject: str, test: bool) -> str:
+    """A subject as sent: `[TEST] ` first when `monitor send-test` sent it."""
+    return f"[TEST] {subject}" if test else subject
 
 
 def batch_context(batch: Batch, tz: ZoneInfo) -> dict[str, Any]:
@@ -225,6 +235,7 @@ def batch_context(batch: Batch, tz: ZoneInfo) -> dict[str, Any]:
     alerts = sum(1 for a in batch.alerts if a.kind != "notice")
     return {
         "batch_id": batch.id,
+        "test": batch.test,
         "kind": batch.kind,
         "subject": batch_subject(batch, tz),
         "channel": clean_line(batch.channel),
@@ -274,9 +285,10 @@ def batch_subject(batch: Batch, tz: ZoneInfo) -> str:
         count = len(batch.alerts)
         matches = "match" if count == 1 else "matches"
         rule = batch.rule or "Summary"
-        return clean_line(f"{rule}: {count} more {matches} since {when}")
+        return marked(clean_line(f"{rule}: {count} more {matches} since {when}"), batch.test)
     alerts = sum(1 for a in batch.alerts if a.kind != "notice")
-    return clean_line(f"Digest: {_counted(alerts, len(batch.alerts) - alerts)} since {when}")
+    counted = _counted(alerts, len(batch.alerts) - alerts)
+    return marked(clean_line(f"Digest: {counted} since {when}"), batch.test)
 
 
 def _counted(alerts: int, notices: int) -> str:
@@ -355,10 +367,11 @@ def render_text(alert: Alert, *, timezone: str = "UTC", templates_dir: Path | No
 
 
 def render_subject(alert: Alert) -> str:
-    """The email subject and Apprise title: the headline, or `[news-monitor] <notice>`."""
+    """The email subject and Apprise title: the headline, or `[news-monitor] <notice>`;
+    `[TEST] ` first for a message from `monitor send-test`."""
     if alert.kind == "notice":
         return notice_subject(alert)
-    return clean_line(alert.title) or "(no title)"
+    return marked(clean_line(alert.title) or "(no title)", alert.test)
 
 
 def render_email(
@@ -429,6 +442,7 @@ def webhook_payload(alert: Alert) -> dict[str, Any]:
             "id": alert.id,
             "channel": neutralize(alert.channel),
             "created": _aware(alert.created).isoformat(),
+            "test": alert.test,
             "message": notice_message(alert),
         }
     return {
@@ -437,6 +451,7 @@ def webhook_payload(alert: Alert) -> dict[str, Any]:
         "id": alert.id,
         "channel": neutralize(alert.channel),
         "created": _aware(alert.created).isoformat(),
+        "test": alert.test,
         "article": {
             "id": neutralize(alert.article_id),
             "url": safe_url(alert.url),
@@ -475,6 +490,7 @@ def batch_payload(batch: Batch) -> dict[str, Any]:
         "id": batch.id,
         "channel": neutralize(batch.channel),
         "created": _aware(batch.created).isoformat(),
+        "test": batch.test,
         "rule": neutralize(batch.rule) if batch.rule else None,
         "since": _aware(batch_since(batch)).isoformat(),
         "count": len(batch.alerts),
@@ -490,131 +506,3 @@ def _domain(sender: str) -> str:
     domain = sender.rpartition("@")[2].strip(" >")
     # one character class repeated, anchored at both ends: a single linear pass
     return domain if re.fullmatch(r"[A-Za-z0-9.-]+", domain) else "news-monitor.invalid"
-
-
-# --------------------------------------------------------------------------- sample
-
-
-def sample_alert(channel: str) -> Alert:
-    """A realistic alert for `monitor send-test CHANNEL`."""
-    body = (
-        "Brent crude rose 4% on Monday after Iran said it would restrict tanker traffic "
-        "through the Strait of Hormuz, traders said."
-    )
-    key = "sample:reuters:brent-hormuz"
-    return Alert(
-        id=alert_id(key, channel),
-        channel=channel,
-        article_id=key,
-        title="Oil jumps as Iran threatens Strait of Hormuz shipping",
-        url="https://example.com/news/oil-iran-hormuz",
-        source="Example Wire",
-        sources=("Example Wire", "Example Business"),
-        published=datetime(2024, 6, 3, 7, 45, tzinfo=UTC),
-        language="en",
-        created=datetime(2024, 6, 3, 7, 50, tzinfo=UTC),
-        rules=(
-            AlertRule(
-                name="iran-oil",
-                description="Iran near oil or shipping",
-                terms=("Iran", "crude", "tanker"),
-                snippets=(Snippet("body", body, ((6, 11), (36, 40), (64, 70))),),
-            ),
-            AlertRule(
-                name="hormuz",
-                description="Anything about the Strait of Hormuz",
-                terms=("Strait of Hormuz",),
-                snippets=(
-                    Snippet(
-                        "title",
-                        "Oil jumps as Iran threatens Strait of Hormuz shipping",
-                        ((28, 44),),
-                    ),
-                ),
-            ),
-        ),
-    )
-
-
-def sample_notice(channel: str) -> Alert:
-    """A realistic operator notice: a feed that keeps failing."""
-    return Alert(
-        id=alert_id("sample:notice:feed-failing:bbc-world", channel),
-        channel=channel,
-        article_id="notice:feed-failing:bbc-world",
-        title="Feed 'BBC World' has failed 5 times in a row since 2024-06-03 07:00 UTC: HTTP 503",
-        url=None,
-        source="news-monitor",
-        published=None,
-        rules=(),
-        created=datetime(2024, 6, 3, 7, 55, tzinfo=UTC),
-        kind="notice",
-    )
-
-
-def sample_batch(channel: str, kind: BatchKind = "digest") -> Batch:
-    """A realistic digest (three alerts) or summary (rule `iran-oil` over its limit)."""
-    first = sample_alert(channel)
-    iran_oil = first.rules[0]
-    body = (
-        "Tanker rates from the Gulf doubled overnight as insurers raised war-risk premiums "
-        "for ships calling at Iranian ports."
-    )
-    second = Alert(
-        id=alert_id("sample:wire:tanker-rates", channel),
-        channel=channel,
-        article_id="sample:wire:tanker-rates",
-        title="Tanker rates double as insurers price in Gulf risk",
-        url="https://example.com/news/tanker-rates",
-        source="Example Business",
-        published=datetime(2024, 6, 3, 8, 10, tzinfo=UTC),
-        language="en",
-        created=datetime(2024, 6, 3, 8, 12, tzinfo=UTC),
-        rules=(
-            AlertRule(
-                name=iran_oil.name,
-                description=iran_oil.description,
-                terms=("Tanker", "Iranian"),
-                snippets=(
-                    Snippet(
-                        "title", "Tanker rates double as insurers price in Gulf risk", ((0, 6),)
-                    ),
-                    Snippet("body", body, ((0, 6), (103, 110))),
-                ),
-            ),
-        ),
-    )
-    third = Alert(
-        id=alert_id("sample:feed:opec-call", channel),
-        channel=channel,
-        article_id="sample:feed:opec-call",
-        title="OPEC+ delegates weigh emergency call on Iran crude exports",
-        url=None,
-        source="Example Energy",
-        published=None,
-        partial=True,
-        created=datetime(2024, 6, 3, 8, 40, tzinfo=UTC),
-        rules=(
-            AlertRule(
-                name=iran_oil.name,
-                description=iran_oil.description,
-                terms=("Iran", "crude"),
-                snippets=(
-                    Snippet(
-                        "body",
-                        "Delegates said an emergency call on Iran crude exports was possible.",
-                        ((36, 40), (41, 46)),
-                    ),
-                ),
-            ),
-        ),
-    )
-    return Batch(
-        id="bat_" + alert_id(f"sample:{kind}", channel).removeprefix("msg_"),
-        channel=channel,
-        kind=kind,
-        alerts=(first, second, third),
-        created=datetime(2024, 6, 3, 9, 0, tzinfo=UTC),
-        rule=iran_oil.name if kind == "summary" else None,
-        since=first.created,
-    )

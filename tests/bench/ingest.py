@@ -35,7 +35,8 @@ Figures, all from outside the daemon:
 - latency: from the bench's `/_cycle` call to the webhook receiving the item (matched by its
   title "Injected item V of feed I"); an item not received by the end counts as infinite.
   Which items a change injected comes from a replica of the server (tests/bench/loadserver.py).
-- feed_failed: lines with event=feed_failed in the daemon's log, and the commonest error.
+- feed_failed: lines with event=feed_failed in the daemon's log (at the default level one per
+  failure streak, its first failure), and the commonest error.
   A feed whose document cannot be parsed (one corpus file is JSON that is not a JSON Feed)
   backs off by design, so lateness leaves out feeds with a ParseError (counted beside the
   figure); feeds failing for any other reason (a timeout) stay in.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.deliver.render import sample_alert, sample_batch, sample_notice
 from monitor.models import Alert, Batch
+from tests.deliver.news import sample_alert, sample_batch, sample_notice
 from tests.support.receivers import Certificate, make_certificate, openssl_available
 
 

@@ -27,15 +27,13 @@ from monitor.deliver.render import (
     render_email,
     render_text,
     safe_url,
-    sample_alert,
-    sample_batch,
-    sample_notice,
     templates_problem,
     webhook_payload,
 )
 from monitor.errors import DeliveryError
 from monitor.models import Alert, AlertRule, Batch, ChannelConfig, Snippet
 from monitor.sanitize import TITLE_LIMIT, clean_line
+from tests.deliver.news import sample_alert, sample_batch, sample_notice
 
 
 def hostile_alert(channel: str = "test") -> Alert:
@@ -292,6 +290,7 @@ def test_notice_is_the_sentence_without_article_sections() -> None:
         "id": notice.id,
         "channel": "test",
         "created": "2024-06-03T07:55:00+00:00",
+        "test": False,
         "message": notice.title,
     }
 
