@@ -349,7 +349,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         if store is None:
             return 0
         try:
-            _status(store, location.source)
+            _status(store, location)
         finally:
             store.close()
     except StorageError as e:
@@ -358,10 +358,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _status(store: AdminStore, source: str) -> None:
+def _status(store: AdminStore, location: Location) -> None:
     counts = store.counts()
     print(
-        f"database {store.location} (from {_shown(source)}): "
+        f"{_shown(location.describe('database'))}: "
         + ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
     )
     _daemons(store)

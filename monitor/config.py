@@ -144,7 +144,7 @@ class _Checker:
         self.problems = problems
         # relative paths in the file resolve against this, once, at parse time: the
         # daemon and every command then agree whatever their working directory
-        self.base = (base or Path.cwd()).absolute()
+        self.base = Path(os.path.abspath(base or Path.cwd()))
 
     def under_base(self, value: str) -> str:
         """A path from the file (``~`` expanded) made absolute against `base`."""

@@ -53,7 +53,7 @@ class Location:
         """The value for output: a URL without its password, a path made absolute."""
         if "://" in self.value:
             return redact_url(self.value)
-        return str(Path(self.value).absolute())
+        return os.path.abspath(self.value)
 
     def describe(self, what: str) -> str:
         """One line for the operator: ``database /var/lib/… (from $STATE_DIRECTORY, …)``."""
