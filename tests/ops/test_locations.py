@@ -54,11 +54,15 @@ class Host:
         return dict(os.environ, PYTHONPATH=str(ROOT), **extra)
 
     def monitor(
-        self, *args: str, cwd: Path | None = None, timeout: float = 60, **env: str
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        timeout: float = 60,
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "monitor", *args],
-            env=self.env(**env),
+            env=self.env(**(env or {})),
             cwd=cwd or self.home,
             capture_output=True,
             text=True,
@@ -169,7 +173,7 @@ def test_check_says_which_configuration_it_used(host: Host, given: str, said: st
     write_config(where)
     args = ["check"] + (["--config-dir", str(where)] if given == "flag" else [])
     env = {given: str(where)} if given in LOCATION_VARIABLES else {}
-    result = host.monitor(*args, **env)
+    result = host.monitor(*args, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines()[0].startswith(f"configuration {where} {said}")
     assert f"{where}: 0 feeds" in result.stdout
@@ -192,7 +196,7 @@ def test_status_says_which_database_it_used(host: Host, given: str, said: str) -
     open_store(db).close()
     args = ["status"] + (["--db", str(db)] if given == "flag" else [])
     env = {"MONITOR_DB": str(db), "STATE_DIRECTORY": str(directory)}
-    result = host.monitor(*args, **{k: v for k, v in env.items() if k == given})
+    result = host.monitor(*args, env={k: v for k, v in env.items() if k == given})
     assert result.returncode == 0, result.stderr
     first = result.stdout.splitlines()[0]
     assert first.startswith(f"database {db} {said}"), first
@@ -212,7 +216,7 @@ def test_deliveries_says_its_database_on_stderr(host: Host) -> None:
     state = host.root / "state"
     state.mkdir()
     open_store(state / "monitor.db").close()
-    result = host.monitor("deliveries", STATE_DIRECTORY=str(state))
+    result = host.monitor("deliveries", env={"STATE_DIRECTORY": str(state)})
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines()[0] == (
         f"database {state / 'monitor.db'} (from the service's StateDirectory, $STATE_DIRECTORY)"
@@ -223,7 +227,7 @@ def test_deliveries_says_its_database_on_stderr(host: Host) -> None:
 def test_match_without_rules_reads_the_configuration_directorys(host: Host) -> None:
     config = write_config(host.root / "c")
     (host.home / "a.txt").write_text("Talks in Tehran resumed.")
-    result = host.monitor("match", "a.txt", MONITOR_CONFIG_DIR=str(config))
+    result = host.monitor("match", "a.txt", env={"MONITOR_CONFIG_DIR": str(config)})
     assert result.returncode == 0, result.stderr
     assert result.stderr == f"rules {config / 'rules.yaml'} (from $MONITOR_CONFIG_DIR)\n"
     assert "iran matched a.txt" in result.stdout and "1 match(es)" in result.stdout
@@ -239,7 +243,7 @@ def test_send_test_from_another_directory_writes_the_config_directorys_file(
     config = write_config(host.etc if how == "system" else host.root / "c")
     args = ["send-test", "out"] + (["--config-dir", str(config)] if how == "--config-dir" else [])
     env = {how: str(config)} if how in LOCATION_VARIABLES else {}
-    result = host.monitor(*args, **env)
+    result = host.monitor(*args, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"out: sample alert sent {config / 'alerts.jsonl'}")
     assert not (host.home / "alerts.jsonl").exists()
@@ -299,8 +303,7 @@ def test_the_service_layout_from_a_shell_finds_what_the_service_wrote(host: Host
             "run",
             "--once",
             cwd=host.root,
-            CONFIGURATION_DIRECTORY=str(config),
-            STATE_DIRECTORY=str(host.lib),
+            env={"CONFIGURATION_DIRECTORY": str(config), "STATE_DIRECTORY": str(host.lib)},
             timeout=120,
         )
     assert run.returncode == 0, run.stderr
@@ -308,7 +311,7 @@ def test_the_service_layout_from_a_shell_finds_what_the_service_wrote(host: Host
     assert [json.loads(a)["article"]["title"] for a in alerts] == ["Tehran talks"]
     assert not (host.root / "alerts.jsonl").exists() and not (host.root / "var").exists()
 
-    with_state = host.monitor("status", STATE_DIRECTORY=str(host.lib))
+    with_state = host.monitor("status", env={"STATE_DIRECTORY": str(host.lib)})
     first = with_state.stdout.splitlines()[0]
     assert first.startswith(
         f"database {host.lib / 'monitor.db'} (from the service's StateDirectory"
