@@ -33,8 +33,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from monitor import __version__
-from monitor.config import Config, config_dir_from_env, load_config, load_rules
+from monitor.config import RULES_FILE, Config, load_config, load_rules
 from monitor.errors import ConfigError, MonitorError, StorageError
+from monitor.locations import Location, config_location, db_location
 from monitor.log import setup_logging
 from monitor.models import Document, Match
 from monitor.redact import redact, url_origin
@@ -44,20 +45,10 @@ if TYPE_CHECKING:
     from monitor.match import Matcher
     from monitor.store import AdminStore
 
-DEFAULT_DB = Path("var") / "monitor.db"
 
-
-def db_target(explicit: str | None) -> str:
-    """--db, else $MONITOR_DB, else systemd's $STATE_DIRECTORY/monitor.db, else
-    ./var/monitor.db: a SQLite file (a path or sqlite:///path) or postgresql://…"""
-    if explicit:
-        return explicit
-    if os.environ.get("MONITOR_DB"):
-        return os.environ["MONITOR_DB"]
-    state = (os.environ.get("STATE_DIRECTORY") or "").split(":")[0]
-    if state:
-        return str(Path(state) / "monitor.db")
-    return str(DEFAULT_DB)
+def _say(location: Location, what: str) -> None:
+    """Tell the operator which configuration or database a command uses, and why."""
+    print(_shown(location.describe(what)), file=sys.stderr)
 
 
 # --------------------------------------------------------------------------- commands
@@ -67,9 +58,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from monitor.daemon import Service
 
     setup_logging(args.log_level)
+    config_dir, db = config_location(args.config_dir), db_location(args.db)
     try:
-        service = Service(config_dir_from_env(args.config_dir), db_target(args.db))
+        service = Service(config_dir.path, db.value, sources=(config_dir.source, db.source))
     except ConfigError as e:
+        _say(config_dir, "configuration")
         _print_problems(e)
         return 1
     except MonitorError as e:
@@ -83,7 +76,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from monitor.match import Matcher
 
-    config_dir = config_dir_from_env(args.config_dir)
+    location = config_location(args.config_dir)
+    _say(location, "configuration")
+    config_dir = location.path
     try:
         config = load_config(config_dir)
         matcher = Matcher.build(config.rules, config.entities)
@@ -114,12 +109,21 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_matcher(path: str) -> Matcher | None:
+def _rules_file(args: argparse.Namespace) -> Path:
+    """--rules, else rules.yaml in the configuration directory (said on stderr)."""
+    if args.rules:
+        return Path(args.rules)
+    config_dir = config_location(args.config_dir)
+    _say(Location(str(config_dir.path / RULES_FILE), config_dir.source), "rules")
+    return config_dir.path / RULES_FILE
+
+
+def _load_matcher(path: Path) -> Matcher | None:
     """The rules of one file compiled, or None after printing every problem in it."""
     from monitor.match import Matcher
 
     try:
-        rules = load_rules(Path(path))
+        rules = load_rules(path)
         matcher = Matcher.build(rules.rules, rules.entities)
     except ConfigError as e:
         _print_problems(e)
@@ -148,7 +152,7 @@ def _widen_pipe(stream: TextIO) -> None:
 def cmd_match(args: argparse.Namespace) -> int:
     from monitor.match.report import format_match_text, shared_json
 
-    matcher = _load_matcher(args.rules)
+    matcher = _load_matcher(_rules_file(args))
     if matcher is None:
         return 1
     out = sys.stdout
@@ -174,11 +178,12 @@ def cmd_match(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    matcher = _load_matcher(args.rules)
+    rules = _rules_file(args)
+    matcher = _load_matcher(rules)
     if matcher is None:
         return 1
     if args.rule not in matcher.rule_names:
-        print(f"error: no rule named {args.rule!r} in {args.rules}", file=sys.stderr)
+        print(f"error: no rule named {args.rule!r} in {rules}", file=sys.stderr)
         return 1
     try:
         for doc in _documents([args.input]):
@@ -217,8 +222,10 @@ def cmd_send_test(args: argparse.Namespace) -> int:
     from monitor.deliver import build_notifier
     from monitor.deliver.samples import sample_alert, sample_batch, sample_notice
 
+    location = config_location(args.config_dir)
+    _say(location, "configuration")
     try:
-        config = load_config(config_dir_from_env(args.config_dir))
+        config = load_config(location.path)
     except ConfigError as e:
         _print_problems(e)
         return 1
@@ -251,22 +258,28 @@ def cmd_send_test(args: argparse.Namespace) -> int:
     return asyncio.run(send())
 
 
-def _existing_store(explicit: str | None, *, readonly: bool = True) -> AdminStore | None:
+def _existing_store(location: Location, *, readonly: bool = True) -> AdminStore | None:
     """The state database the service uses, or None (said) when it has never run; opened
     read-only unless the command changes something. Raises StorageError for a file that is
     not ours, is corrupt, or is newer than this program."""
     from monitor.store import is_postgres, open_store, sqlite_path
 
-    target = db_target(explicit)
+    target = location.value
     if not is_postgres(target) and not sqlite_path(target).exists():
-        print(f"no state database at {target} yet (the service has not run)")
+        print(
+            f"no state database at {_shown(location.shown())} (from {_shown(location.source)})"
+            " yet: the service has not run with it; name the service's database with --db"
+            " or $MONITOR_DB (under systemd: $STATE_DIRECTORY/monitor.db)"
+        )
         return None
     return open_store(target, readonly=readonly)
 
 
 def cmd_deliveries(args: argparse.Namespace) -> int:
+    location = db_location(args.db)
+    _say(location, "database")
     try:
-        store = _existing_store(args.db, readonly=args.action == "list")
+        store = _existing_store(location, readonly=args.action == "list")
         if store is None:
             return 0
         try:
@@ -328,9 +341,14 @@ def cmd_migrate_state(args: argparse.Namespace) -> int:
     """Copy the whole state to another database (see `monitor.store.copy`)."""
     from monitor.store.copy import copy_state
 
-    print(f"copying state from {_shown(args.source)} to {_shown(args.destination)}")
+    source = args.source
+    if not source:
+        location = db_location(None)
+        _say(location, "database")
+        source = location.value
+    print(f"copying state from {_shown(source)} to {_shown(args.destination)}")
     try:
-        copied = copy_state(args.source, args.destination)
+        copied = copy_state(source, args.destination)
     except StorageError as e:
         _print_error(e)
         return 1
@@ -407,8 +425,10 @@ def _steer(args: argparse.Namespace, act: Callable[[AdminStore, Config], None]) 
     from monitor.store import open_store
 
     try:
-        config = load_config(config_dir_from_env(args.config_dir))
-        store = open_store(db_target(args.db))
+        config_dir, database = config_location(args.config_dir), db_location(args.db)
+        _say(database, "database")
+        config = load_config(config_dir.path)
+        store = open_store(database.value)
         try:
             act(store, config)
         finally:
@@ -425,12 +445,15 @@ def _steer(args: argparse.Namespace, act: Callable[[AdminStore, Config], None]) 
 def cmd_status(args: argparse.Namespace) -> int:
     from monitor.status import as_json, gather, render
 
+    location = db_location(args.db)
     try:
-        store = _existing_store(args.db)
+        store = _existing_store(location)
         if store is None:
             return 0
         try:
-            report = gather(store, now=time.time())
+            report = gather(
+                store, now=time.time(), shown_as=location.shown(), source=location.source
+            )
         finally:
             store.close()
     except StorageError as e:
@@ -622,15 +645,16 @@ def build_parser() -> argparse.ArgumentParser:
     def config_dir(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--config-dir",
-            help="directory holding feeds.yaml and rules.yaml "
-            "(default: $MONITOR_CONFIG_DIR, $CONFIGURATION_DIRECTORY, else the current directory)",
+            help="directory holding feeds.yaml and rules.yaml (default: $MONITOR_CONFIG_DIR,"
+            " $CONFIGURATION_DIRECTORY, /etc/news-monitor when it holds feeds.yaml, else the"
+            " current directory)",
         )
 
     def db(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--db",
-            help="state database (default: $MONITOR_DB, $STATE_DIRECTORY/monitor.db, "
-            "else ./var/monitor.db)",
+            help="state database (default: $MONITOR_DB, $STATE_DIRECTORY/monitor.db,"
+            " /var/lib/news-monitor/monitor.db when it exists, else ./var/monitor.db)",
         )
 
     p = sub.add_parser("run", help="run the service (or one poll with --once)")
@@ -645,13 +669,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("match", help="run rules on files or URLs and print each match")
-    p.add_argument("--rules", default="rules.yaml", help="rules file (default: rules.yaml)")
+    config_dir(p)
+    p.add_argument(
+        "--rules", help="rules file (default: rules.yaml in the configuration directory)"
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per match")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help=".html, .txt, .jsonl or URL")
     p.set_defaults(func=cmd_match)
 
     p = sub.add_parser("explain", help="show why a rule did or did not match an article")
-    p.add_argument("--rules", default="rules.yaml", help="rules file (default: rules.yaml)")
+    config_dir(p)
+    p.add_argument(
+        "--rules", help="rules file (default: rules.yaml in the configuration directory)"
+    )
     p.add_argument("rule")
     p.add_argument("input", metavar="FILE|URL")
     p.set_defaults(func=cmd_explain)
@@ -723,7 +753,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="copy the whole state to another, empty database (stop the service first)",
     )
     p.add_argument(
-        "--from", dest="source", required=True, help="sqlite:///path or postgresql://..."
+        "--from",
+        dest="source",
+        help="sqlite:///path or postgresql://... (default: the database `status` uses)",
     )
     p.add_argument(
         "--to", dest="destination", required=True, help="postgresql://... or sqlite:///path"

@@ -120,18 +120,6 @@ def _show(value: Any) -> str:
     return _REPR.repr(value)
 
 
-def config_dir_from_env(explicit: str | None = None) -> Path:
-    """--config-dir, else $MONITOR_CONFIG_DIR, else systemd's $CONFIGURATION_DIRECTORY, else cwd."""
-    for candidate in (
-        explicit,
-        os.environ.get("MONITOR_CONFIG_DIR"),
-        (os.environ.get("CONFIGURATION_DIRECTORY") or "").split(":")[0] or None,
-    ):
-        if candidate:
-            return Path(candidate)
-    return Path.cwd()
-
-
 def read_secret(name: str) -> str | None:
     """A secret by name: the environment first, then $CREDENTIALS_DIRECTORY/<name>.
 
@@ -154,7 +142,13 @@ class _Checker:
     def __init__(self, doc: Located, problems: list[str], base: Path | None = None) -> None:
         self.doc = doc
         self.problems = problems
-        self.base = base or Path.cwd()  # relative paths in the file resolve against this
+        # relative paths in the file resolve against this, once, at parse time: the
+        # daemon and every command then agree whatever their working directory
+        self.base = Path(os.path.abspath(base or Path.cwd()))
+
+    def under_base(self, value: str) -> str:
+        """A path from the file (``~`` expanded) made absolute against `base`."""
+        return str(self.base / os.path.expanduser(value))
 
     def fail(self, path: PathKey, message: str, *, at_key: bool = False) -> None:
         self.problems.append(self.doc.problem(path, message, at_key=at_key))
@@ -622,7 +616,7 @@ def _parse_channel(c: _Checker, name: str, raw: Any, path: PathKey) -> ChannelCo
             c.fail((*path, "digest"), str(e))
     templates = c.string(data.get("templates"), (*path, "templates"), required=False) or None
     if templates:
-        templates = str(c.base / templates)
+        templates = c.under_base(templates)
         if not _is_dir(templates):
             c.fail((*path, "templates"), f"no such directory {_show(templates)}")
     return replace(channel, digest=digest, templates_dir=templates)
@@ -678,9 +672,8 @@ def _parse_channel_type(
             timeout=c.duration(data.get("timeout"), (*path, "timeout"), 30.0),
         )
     if kind == "file":
-        return ChannelConfig(
-            name=name, type="file", path=c.string(data.get("path"), (*path, "path"))
-        )
+        file = c.string(data.get("path"), (*path, "path"))
+        return ChannelConfig(name=name, type="file", path=c.under_base(file) if file else file)
     urls = c.strings(data.get("urls"), (*path, "urls"))
     from_env = c.secret(data, "urls_env", path)
     if from_env:
@@ -781,7 +774,7 @@ def parse_rules(
     entities: dict[str, EntityConfig] = {}
     included: set[str] = set()
     for i, pattern in enumerate(c.strings(top.get("include"), ("include",))):
-        matched = sorted(glob.glob(str(base / pattern)))
+        matched = sorted(glob.glob(c.under_base(pattern)))
         if not matched:
             c.fail(
                 ("include", i) if isinstance(top.get("include"), list) else ("include",),

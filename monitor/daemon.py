@@ -142,9 +142,13 @@ class Service:
         db: str | Path,
         *,
         clock: Callable[[], float] = time.time,
+        sources: tuple[str, str] = ("given", "given"),
     ) -> None:
+        """`sources` say where the configuration directory and the database came from
+        (`monitor.locations`), for the start-up log line."""
         self.config_dir = config_dir
         self.db_target = str(db)
+        self.sources = sources
         self.clock = clock
         self.config = load_config(config_dir)
         for warning in self.config.warnings:
@@ -266,7 +270,10 @@ class Service:
             feeds=len(self.config.feeds),
             rules=len(self.config.rules),
             channels=len(self.config.channels),
+            config_dir=str(self.config_dir.absolute()),
+            config_from=self.sources[0],
             db=self.store.location,
+            db_from=self.sources[1],
             daemon=self.identity.id,
         )
         sd_notify(f"READY=1\nSTATUS=watching {len(self.config.feeds)} feeds")

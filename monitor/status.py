@@ -24,6 +24,7 @@ PROBLEMS_SHOWN = 10
 @dataclass(frozen=True)
 class StatusReport:
     database: str
+    database_from: str  # why this database (see `monitor.locations`)
     now: float
     counts: dict[str, int]
     daemons: list[DaemonRow]
@@ -38,7 +39,11 @@ class StatusReport:
     items_day: dict[str, int]  # items read per feed in the last 24 h
 
 
-def gather(store: AdminStore, *, now: float) -> StatusReport:
+def gather(
+    store: AdminStore, *, now: float, shown_as: str | None = None, source: str = "given"
+) -> StatusReport:
+    """The report on `store`, whose location reads `shown_as` (default: the store's own) and
+    was chosen for `source` (see `monitor.locations`)."""
     feeds = store.feed_states()
     failing: dict[str, datetime] = {}
     for state in feeds:
@@ -47,7 +52,8 @@ def gather(store: AdminStore, *, now: float) -> StatusReport:
             if since is not None:
                 failing[state.name] = since
     return StatusReport(
-        database=store.location,
+        database=shown_as or store.location,
+        database_from=source,
         now=now,
         counts=store.counts(),
         daemons=store.daemons(now=now),
@@ -78,6 +84,7 @@ def as_json(report: StatusReport) -> dict[str, Any]:
     data: dict[str, Any] = clean(
         {
             "database": report.database,
+            "database_from": report.database_from,
             "at": _iso(report.now),
             "counts": report.counts,
             "daemons": [asdict(d) for d in report.daemons],
@@ -124,7 +131,7 @@ def _channels_json(report: StatusReport) -> list[dict[str, Any]]:
 def render(report: StatusReport, shown: Callable[..., str]) -> list[str]:
     """The report as lines for a terminal."""
     lines = [
-        f"database {report.database}: "
+        f"database {shown(report.database)} (from {shown(report.database_from)}): "
         + ", ".join(f"{k}={v}" for k, v in sorted(report.counts.items()))
     ]
     lines += _daemon_lines(report, shown)

@@ -265,7 +265,9 @@ def test_send_test_reports_a_channel_that_is_down(tmp_path: Path) -> None:
         "send-test", "hook", "--config-dir", str(tmp_path), db=tmp_path / "m.db", timeout=60
     )
     assert result.returncode == 1
-    assert result.stderr.startswith("hook: send failed: hook: could not reach the webhook")
+    said, failure = result.stderr.splitlines()[:2]
+    assert said == f"configuration {tmp_path} (from --config-dir)"
+    assert failure.startswith("hook: send failed: hook: could not reach the webhook")
 
 
 def test_status_shows_a_failing_feed_and_since_when(
