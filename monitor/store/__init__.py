@@ -54,6 +54,7 @@ from monitor.store.rows import (
     NoticeState,
     OutboxRow,
     Queued,
+    StoredArticle,
 )
 from monitor.store.sql import follow_up_id
 from monitor.store.thread import StoreThread
@@ -76,6 +77,7 @@ __all__ = [
     "Queued",
     "Store",
     "StoreThread",
+    "StoredArticle",
     "follow_up_id",
     "is_postgres",
     "open_store",

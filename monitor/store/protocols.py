@@ -21,6 +21,7 @@ from monitor.store.rows import (
     NoticeState,
     OutboxRow,
     Queued,
+    StoredArticle,
 )
 
 Outcome = Literal["partial", "failed"]
@@ -208,6 +209,14 @@ class AdminStore(Protocol):
     ) -> int: ...
 
     def alert_status(self, alert_id: str) -> str | None: ...
+
+    def articles_since(
+        self, since: float, *, until: float, limit: int, after_id: str = ""
+    ) -> list[StoredArticle]: ...
+
+    def alerted_rules(self, article_ids: Sequence[str]) -> set[tuple[str, str, str]]: ...
+
+    def queue_alerts(self, alerts: Sequence[Alert], *, now: float, plan: Planner) -> list[str]: ...
 
 
 class Store(FeedStore, ItemStore, OutboxStore, NoticeStore, DaemonStore, AdminStore, Protocol):

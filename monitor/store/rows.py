@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from monitor.models import Alert
+from monitor.models import Alert, Document
 
 
 @dataclass(frozen=True)
@@ -94,3 +94,12 @@ class DaemonRow:
     stopped: float | None
     feeds_held: int
     alerts_held: int
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """An article as it was read and recorded (`doc` has no feed tags: they are
+    configuration, not state), and when it was recorded."""
+
+    doc: Document
+    created: float
