@@ -237,3 +237,40 @@ def test_articles_are_read_a_page_at_a_time_each_once_within_the_window(store: S
     first = store.articles_since(now - 86400.0, until=now, limit=1)[0]
     assert first.doc.feed == "Wire" and first.doc.url == "https://x.org/0"
     assert first.created == now
+
+
+def test_replayed_alerts_follow_the_noise_policy_of_live_ones(store: Store, tmp_path: Path) -> None:
+    from monitor.config import load_config
+    from monitor.replay import replay
+
+    (tmp_path / "feeds.yaml").write_text('feeds:\n  - {name: Wire, url: "http://127.0.0.1:9/w"}\n')
+    (tmp_path / "rules.yaml").write_text(
+        textwrap.dedent(
+            """\
+            channels:
+              hook: {type: webhook, url: "http://127.0.0.1:9/hook"}
+              daily: {type: file, path: alerts.jsonl, digest: 1h}
+            rules:
+              - {name: oil-watch, query: 'oil', channels: [hook, daily], max_alerts: 1/d}
+            """
+        )
+    )
+    config = load_config(tmp_path)
+    now = time.time()
+    for n in range(3):
+        item = Item(key=f"k{n}", feed="Wire", title=f"Oil story {n}", link=f"https://x.org/{n}")
+        doc = Document(id=f"art_{n}", title=item.title, text="Oil rose.", url=item.link)
+        store.record_item(item, doc, [], [], [], now=now - 3600)
+
+    report = replay(store, config, since=now - 86400, now=now)
+    assert report.alerts == {("oil-watch", "hook"): 3, ("oil-watch", "daily"): 3}
+    batches = sorted((r.channel, r.batch or "") for r in store.outbox("pending"))
+    assert batches == [
+        ("daily", "digest"),
+        ("daily", "digest"),
+        ("daily", "digest"),
+        ("hook", ""),  # the first goes out on its own; the rest wait for the summary
+        ("hook", "summary:oil-watch"),
+        ("hook", "summary:oil-watch"),
+    ]
+    assert sum(replay(store, config, since=now - 86400, now=now).alerts.values()) == 0
