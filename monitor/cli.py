@@ -337,6 +337,47 @@ def _deliveries(args: argparse.Namespace, store: AdminStore) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Today's rules over stored articles (see `monitor.replay`)."""
+    from monitor.config import parse_duration
+    from monitor.replay import alert_lines, replay, summary_lines
+
+    try:
+        since = parse_duration(args.since)
+    except ValueError as e:
+        print(f"error: --since: {e}", file=sys.stderr)
+        return 2
+    try:
+        config_dir, database = config_location(args.config_dir), db_location(args.db)
+        _say(database, "database")
+        config = load_config(config_dir.path)
+        store = _existing_store(database, readonly=args.dry_run)
+        if store is None:
+            return 0
+        try:
+            now = time.time()
+            shown = (lambda a, art: print("\n".join(alert_lines(a, art)))) if args.dry_run else None
+            report = replay(
+                store,
+                config,
+                since=now - since,
+                now=now,
+                rule=args.rule,
+                dry_run=args.dry_run,
+                show=shown,
+            )
+        finally:
+            store.close()
+    except ConfigError as e:
+        _print_problems(e)
+        return 1
+    except MonitorError as e:
+        _print_error(e)
+        return 1
+    print("\n".join(summary_lines(report, since=now - since, dry_run=args.dry_run)))
+    return 0
+
+
 def cmd_migrate_state(args: argparse.Namespace) -> int:
     """Copy the whole state to another database (see `monitor.store.copy`)."""
     from monitor.store.copy import copy_state
@@ -740,6 +781,16 @@ def build_parser() -> argparse.ArgumentParser:
     db(p)
     p.add_argument("channel")
     p.set_defaults(func=cmd_resume)
+
+    p = sub.add_parser("replay", help="run today's rules over stored articles")
+    config_dir(p)
+    db(p)
+    p.add_argument(
+        "--since", required=True, metavar="DURATION", help="e.g. 7d, 12h (at most 30d are kept)"
+    )
+    p.add_argument("--rule", metavar="NAME", help="only this rule")
+    p.add_argument("--dry-run", action="store_true", help="show the alerts; queue nothing")
+    p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser(
         "status", help="daemons, rules, channels and feeds as the state database sees them"

@@ -56,6 +56,7 @@ from monitor.store.rows import (
     OutboxRow,
     Queued,
     RuleActivity,
+    StoredArticle,
 )
 from monitor.store.sql import follow_up_id
 from monitor.store.thread import StoreThread
@@ -80,6 +81,7 @@ __all__ = [
     "RuleActivity",
     "Store",
     "StoreThread",
+    "StoredArticle",
     "follow_up_id",
     "is_postgres",
     "open_store",

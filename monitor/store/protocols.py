@@ -23,6 +23,7 @@ from monitor.store.rows import (
     OutboxRow,
     Queued,
     RuleActivity,
+    StoredArticle,
 )
 
 Outcome = Literal["partial", "failed"]
@@ -218,6 +219,14 @@ class AdminStore(Protocol):
     def channel_activity(self, *, now: float) -> list[ChannelActivity]: ...
 
     def items_per_feed(self, *, since: float) -> dict[str, int]: ...
+
+    def articles_since(
+        self, since: float, *, until: float, limit: int, after_id: str = ""
+    ) -> list[StoredArticle]: ...
+
+    def alerted_rules(self, article_ids: Sequence[str]) -> set[tuple[str, str, str]]: ...
+
+    def queue_alerts(self, alerts: Sequence[Alert], *, now: float, plan: Planner) -> list[str]: ...
 
 
 class Store(FeedStore, ItemStore, OutboxStore, NoticeStore, DaemonStore, AdminStore, Protocol):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from monitor.models import Alert
+from monitor.models import Alert, Document
 
 
 @dataclass(frozen=True)
@@ -118,3 +118,12 @@ class ChannelActivity:
     pending: int
     failed: int
     sent_day: int
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """An article as it was read and recorded (`doc` has no feed tags: they are
+    configuration, not state), and when it was recorded."""
+
+    doc: Document
+    created: float

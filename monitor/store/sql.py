@@ -39,6 +39,7 @@ from monitor.store.rows import (
     OutboxRow,
     Queued,
     RuleActivity,
+    StoredArticle,
 )
 
 # Item problems keep this much of an error message (the text can come from a stranger's page).
@@ -1136,3 +1137,63 @@ class SqlStore:
             " AND channel NOT IN (SELECT channel FROM channel_pauses)"
         )
         return float(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    # ------------------------------------------------------------------ replay
+
+    def articles_since(
+        self, since: float, *, until: float, limit: int, after_id: str = ""
+    ) -> list[StoredArticle]:
+        """Up to `limit` stored articles recorded from `since` to `until`, in id order after
+        `after_id`: one page, so that a replay over every stored article never holds more
+        than a page of them (the next page starts after the last id of this one)."""
+        rows = self._query(
+            "SELECT id, feed, url, title, text, published, language, partial, created"
+            " FROM articles WHERE id > ? AND created >= ? AND created <= ? ORDER BY id LIMIT ?",
+            (after_id, since, until, limit),
+        )
+        return [
+            StoredArticle(
+                Document(
+                    id=r[0],
+                    feed=r[1],
+                    url=r[2],
+                    title=r[3],
+                    text=r[4],
+                    published=_ts(r[5]),
+                    language=r[6],
+                    partial=bool(r[7]),
+                ),
+                float(r[8]),
+            )
+            for r in rows
+        ]
+
+    def alerted_rules(self, article_ids: Sequence[str]) -> set[tuple[str, str, str]]:
+        """(article, rule, channel) for every rule already alerted on a channel about one of
+        `article_ids`: queued, sent or failed, on its own or in a batch."""
+        found: set[tuple[str, str, str]] = set()
+        wanted = list(dict.fromkeys(article_ids))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows = self._query(
+                "SELECT o.article_id, r.rule, r.channel FROM outbox o"
+                " JOIN alert_rules r ON r.alert_id = o.id"
+                f" WHERE o.article_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.update((str(r[0]), str(r[1]), str(r[2])) for r in rows)
+        return found
+
+    def queue_alerts(self, alerts: Sequence[Alert], *, now: float, plan: Planner) -> list[str]:
+        """Queue alerts about articles recorded before (a replay), in one transaction, each
+        planned by `plan` (the noise policy, as for an item being recorded). Returns the ids
+        newly queued: an id already in the outbox is not queued again."""
+        queued: list[str] = []
+        with self._tx() as db:
+            self._take_turns(db, [f"channel:{c}" for c in sorted({a.channel for a in alerts})])
+            view = _TxNoise(db)
+            for alert in alerts:
+                q = plan(alert, view)
+                if self._insert(db, q, now):
+                    queued.append(q.alert.id)
+        return queued
