@@ -209,6 +209,8 @@ class AdminStore(Protocol):
 
     def alert_status(self, alert_id: str) -> str | None: ...
 
+    def pending_by_channel(self) -> dict[str, int]: ...
+
 
 class Store(FeedStore, ItemStore, OutboxStore, NoticeStore, DaemonStore, AdminStore, Protocol):
     """Every role: what a backend implements."""

@@ -1086,3 +1086,10 @@ class SqlStore:
             " AND channel NOT IN (SELECT channel FROM channel_pauses)"
         )
         return float(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def pending_by_channel(self) -> dict[str, int]:
+        """How many alerts wait to be sent, per channel (`news_monitor_alerts_pending`)."""
+        rows = self._query(
+            "SELECT channel, count(*) FROM outbox WHERE status = 'pending' GROUP BY channel"
+        )
+        return {str(r[0]): int(r[1]) for r in rows}
