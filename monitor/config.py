@@ -31,10 +31,12 @@ from urllib.parse import SplitResult, unquote, urlsplit
 from monitor import redact
 from monitor.errors import ConfigError, QueryError
 from monitor.models import (
+    METRICS_PORT,
     ChannelConfig,
     EntityConfig,
     ExtractOverride,
     FeedConfig,
+    MetricsConfig,
     PollingConfig,
     RateLimit,
     RuleConfig,
@@ -93,6 +95,7 @@ class Config:
     warnings: tuple[str, ...] = ()
     operator_channel: str | None = None
     polling: PollingConfig = field(default_factory=PollingConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
 
 def parse_duration(value: Any, *, limit: float = MAX_DURATION) -> float:
@@ -349,6 +352,47 @@ def parse_polling(doc: Located, problems: list[str]) -> PollingConfig:
     )
 
 
+_METRICS_KEYS = {"listen"}
+
+
+def parse_metrics(doc: Located, problems: list[str]) -> MetricsConfig:
+    """The `metrics:` section of feeds.yaml: `off`, `on`, or `{listen: "host:port"}` (by default
+    127.0.0.1:9464)."""
+    c = _Checker(doc, problems)
+    top = doc.value if isinstance(doc.value, dict) else {}
+    value = top.get("metrics")
+    if value is False or (isinstance(value, str) and value.strip().lower() in _OFF):
+        return MetricsConfig(listen=None, explicit=True)
+    if value is True:  # `metrics: on`: the default address
+        return MetricsConfig()
+    data = c.mapping(value, ("metrics",), 'a mapping ({listen: "host:port"}) or off')
+    c.unknown_keys(data, ("metrics",), _METRICS_KEYS)
+    if data.get("listen") is None:
+        return MetricsConfig()
+    text = c.string(data["listen"], ("metrics", "listen"))
+    address = _listen_address(text)
+    if address is None:
+        c.fail(
+            ("metrics", "listen"),
+            f"expected host:port (e.g. 127.0.0.1:{METRICS_PORT} or [::1]:{METRICS_PORT}),"
+            f" got {_show(text)}",
+        )
+        return MetricsConfig()
+    return MetricsConfig(listen=address, explicit=True)
+
+
+def _listen_address(text: str) -> tuple[str, int] | None:
+    """`host:port` or `[v6]:port` -> (host, port); None when it is neither."""
+    host, sep, port = text.strip().rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        return None
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        return None
+    return host, int(port)
+
+
 def _lease(c: _Checker, value: Any, default: float) -> float:
     """`lease`: how long a claim of a daemon that stopped answering holds (at least 2 s)."""
     lease = c.duration(value, ("polling", "lease"), default)
@@ -398,7 +442,7 @@ def parse_feeds(doc: Located, problems: list[str], warnings: list[str]) -> tuple
     """The feeds of a feeds.yaml document; problems and warnings are appended to the lists."""
     c = _Checker(doc, problems)
     top = c.mapping(doc.value, ())
-    c.unknown_keys(top, (), {"defaults", "feeds", "polling"})
+    c.unknown_keys(top, (), {"defaults", "feeds", "polling", "metrics"})
     defaults = c.mapping(top.get("defaults"), ("defaults",))
     c.unknown_keys(defaults, ("defaults",), _DEFAULT_KEYS | {"auth_env"})
     if "auth_env" in defaults:
@@ -870,6 +914,7 @@ def _load_config(config_dir: Path, *, cached: bool) -> Config:
     feed_warnings: list[str] = []
     feeds: tuple[FeedConfig, ...] = ()
     polling = PollingConfig()
+    metrics = MetricsConfig()
     rules = RulesConfig({}, {}, ())
     positioned = True
     try:
@@ -877,6 +922,7 @@ def _load_config(config_dir: Path, *, cached: bool) -> Config:
         positioned = feeds_doc.positioned
         feeds = parse_feeds(feeds_doc, problems, feed_warnings)
         polling = parse_polling(feeds_doc, problems)
+        metrics = parse_metrics(feeds_doc, problems)
     except ConfigError as e:
         problems.extend(e.problems)
     try:
@@ -909,4 +955,5 @@ def _load_config(config_dir: Path, *, cached: bool) -> Config:
         warnings,
         rules.operator_channel,
         polling,
+        metrics,
     )

@@ -15,6 +15,8 @@
   ones keep matching, and take over once all of them are ready.
 - SIGTERM/SIGINT: stop polling, give sends in flight up to 30 s, keep the rest queued.
 - systemd: READY=1 / STATUS= / WATCHDOG=1 / STOPPING=1 over $NOTIFY_SOCKET (Type=notify).
+- Metrics and health (`monitor.metrics`): `/metrics` and `/healthz` on `metrics.listen`
+  (127.0.0.1:9464 unless feeds.yaml says otherwise, or `metrics: off`), from a thread.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from monitor.deliver import Notifier, build_notifier
 from monitor.errors import ConfigError, StorageError, WorkerError
 from monitor.fetch import Fetcher
 from monitor.log import get_logger
+from monitor.metrics import Metrics, MetricsServer, refresh_from_store, watch_loop
 from monitor.models import ChannelConfig, PollingConfig
 from monitor.notices import Notices
 from monitor.outbox import OutboxWorker
@@ -55,6 +58,7 @@ WATCH_INTERVAL = 5.0
 RETENTION = 30 * 86400.0  # article text, matches and the delivery log are kept this long
 DRAIN_GRACE = 30.0
 CLAIM_TICK = 1.0  # seconds between claims of due feeds (finishing polls also claim)
+EX_CONFIG = 78  # exit status when the metrics address cannot be listened on (sysexits.h)
 
 
 def sd_notify(message: str) -> None:
@@ -168,8 +172,18 @@ class Service:
         self.db = StoreThread(self.store.concurrency)
         self.pool = CpuPool(setup=rules_setup(self.config))
         self.notices = Notices(self.store, self.config.operator_channel, clock)
+        self.metrics = Metrics()
+        self.metrics.configure((r.name for r in self.config.rules), self.config.channels)
+        self._metrics_server: MetricsServer | None = None
+        self._metrics_tasks: list[asyncio.Task[None]] = []
         self.pipeline = Pipeline(
-            self.store, self.fetcher, build_rules(self.config), self.pool, clock=clock, db=self.db
+            self.store,
+            self.fetcher,
+            build_rules(self.config),
+            self.pool,
+            clock=clock,
+            db=self.db,
+            metrics=self.metrics,
         )
         self.poller = Poller(
             self.store,
@@ -180,6 +194,7 @@ class Service:
             polling=self.config.polling,
             clock=clock,
             owner=self.identity.id,
+            metrics=self.metrics,
         )
         self.worker = OutboxWorker(
             self.store,
@@ -188,6 +203,7 @@ class Service:
             notices=self.notices,
             db=self.db,
             owner=self.identity.id,
+            metrics=self.metrics,
         )
         self.pipeline.on_queued = self.worker.wake
         self.notices.on_queued = self.worker.wake
@@ -230,6 +246,9 @@ class Service:
 
     async def run_forever(self) -> int:
         self._start_heartbeat()
+        if not self._serve_metrics():
+            await self.close()
+            return EX_CONFIG
         if not await self._start_workers():
             await self.close()
             return 1
@@ -292,10 +311,39 @@ class Service:
     def stop(self) -> None:
         self._stop.set()
 
+    def _serve_metrics(self) -> bool:
+        """Serve /metrics and /healthz, unless `metrics: off`. An address written in
+        feeds.yaml that cannot be listened on stops the service; the default one, when taken
+        (say by a second daemon on this host), is warned about and left."""
+        listen = self.config.metrics.listen
+        if listen is None:
+            return True
+        server = MetricsServer(self.metrics, listen)
+        try:
+            server.start()
+        except ConfigError as e:
+            if self.config.metrics.explicit:
+                log.error("metrics_not_served", problem=str(e), exit_status=EX_CONFIG)
+                return False
+            log.warning("metrics_not_served", problem=str(e))
+            return True
+        self._metrics_server = server
+        self._metrics_tasks = [
+            asyncio.create_task(watch_loop(self.metrics)),
+            asyncio.create_task(refresh_from_store(self.metrics, self.store, self.db, self.clock)),
+        ]
+        log.info("metrics_served", address=server.shown, paths="/metrics /healthz")
+        return True
+
     async def close(self) -> None:
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             await asyncio.gather(self._heartbeat, return_exceptions=True)
+        for task in self._metrics_tasks:
+            task.cancel()
+        await asyncio.gather(*self._metrics_tasks, return_exceptions=True)
+        if self._metrics_server is not None:
+            await asyncio.to_thread(self._metrics_server.stop)
         await self.fetcher.aclose()
         for notifier in self.worker.notifiers.values():
             await notifier.aclose()
@@ -392,11 +440,15 @@ class Service:
                 for problem in problems:
                     log.error("config_invalid", problem=problem)
                 log.error("reload_rejected", hint="the previous configuration stays in force")
+                self.metrics.reloads.labels("rejected").inc()
                 return False
             rules = build_rules(config)
             for warning in config.warnings:
                 log.warning("config_warning", problem=warning)
             old_notifiers = self.worker.notifiers
+            if config.metrics != self.config.metrics:
+                log.warning("metrics_listen_changed", hint="a restart applies the new address")
+            self.metrics.configure((r.name for r in config.rules), config.channels)
             self.config = config
             self.notices.operator_channel = config.operator_channel
             self.pipeline.swap_rules(rules)
@@ -416,6 +468,7 @@ class Service:
                 DRAIN_GRACE * 3, lambda: _close_later(old_notifiers.values())
             )
             log.info("config_reloaded", feeds=len(config.feeds), rules=len(config.rules))
+            self.metrics.reloads.labels("ok").inc()
             sd_notify(f"STATUS=watching {len(config.feeds)} feeds")
             return True
 

@@ -62,6 +62,19 @@ class PollingConfig:
     lease: float = 60.0
 
 
+METRICS_PORT = 9464  # Prometheus' registry of default ports lists 9464 for OpenTelemetry exporters
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """Where `/metrics` and `/healthz` are served (`metrics:` in feeds.yaml); `listen` None:
+    off. `explicit`: the address was written in feeds.yaml, so failing to listen on it stops
+    the daemon; the default address, when taken, is only warned about."""
+
+    listen: tuple[str, int] | None = ("127.0.0.1", METRICS_PORT)
+    explicit: bool = False
+
+
 @dataclass(frozen=True)
 class EntityConfig:
     """A named entity: `aliases` match case-insensitively, `exact` only with the same case."""

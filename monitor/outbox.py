@@ -29,6 +29,7 @@ from monitor.deliver import Notifier
 from monitor.deliver.retry import next_delay
 from monitor.errors import DeliveryError, StorageError
 from monitor.log import get_logger
+from monitor.metrics import Metrics
 from monitor.models import Batch, BatchKind, DeliveryResult
 from monitor.notices import Notices
 from monitor.redact import redact
@@ -59,8 +60,10 @@ class OutboxWorker:
         notices: Notices | None = None,
         db: StoreThread | None = None,
         owner: str = "",
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics or Metrics()
         self.owner = owner  # the daemon's id, on every alert it leases
         self.notifiers = dict(notifiers)
         self.clock = clock
@@ -181,7 +184,10 @@ class OutboxWorker:
             error = DeliveryError(f"unexpected {type(e).__name__}: {e}", first.channel)
             await self.db.call(self._failed, rows, message_id, error)
             return
-        await self.db.call(self.store.mark_sent, ids, now=self.clock(), status_code=result.status)
+        now = self.clock()
+        await self.db.call(self.store.mark_sent, ids, now=now, status_code=result.status)
+        kind = batch.kind if batch is not None else "alert"
+        self.metrics.sent(first.channel, [r.created for r in rows], now=now, kind=kind)
         clog.info("alert_sent", status=result.status, alerts=len(ids))
         if failures := self._failing.pop(first.channel, 0):
             clog.info("channel_recovered", failures=failures)
@@ -195,10 +201,12 @@ class OutboxWorker:
         oldest = min(r.created for r in rows)
         reason = redact(str(error))  # stored and shown by `monitor deliveries`
         streak = self._failing[first.channel] = self._failing.get(first.channel, 0) + 1
+        self.metrics.delivery_errors.labels(first.channel).inc(len(ids))
         self.notices.channel_failed(first.channel, reason)
         delay = next_delay(first.attempts, error, first_attempt_age=now - oldest)
         if delay is None:
             self.store.mark_failed(ids, now=now, error=reason, status_code=error.status)
+            self.metrics.alerts_failed.labels(first.channel).inc(len(ids))
             log.warning("delivery_failed", channel=first.channel, alert=message_id, error=reason)
             return
         self.store.mark_retry(

@@ -40,6 +40,7 @@ from monitor.errors import FetchError, MonitorError, StorageError, WorkerError
 from monitor.fetch import Fetcher
 from monitor.log import get_logger
 from monitor.match.matcher import MAX_TEXT_CHARS
+from monitor.metrics import Metrics
 from monitor.models import (
     Alert,
     AlertRule,
@@ -180,8 +181,10 @@ class Pipeline:
         clock: Callable[[], float] = time.time,
         on_queued: Callable[[], None] | None = None,
         db: StoreThread | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics or Metrics()
         self.fetcher = fetcher
         self.rules = rules
         self.pool = pool
@@ -408,11 +411,13 @@ class Pipeline:
                         item.link, timeout=feed.timeout, allow_networks=feed.allow_networks
                     )
                 except FetchError as e:
+                    self.metrics.pages_failed.inc()
                     problem = ("page", describe(e))
                     log.debug(
                         "article_not_fetched", feed=feed.name, item=item.key, error=problem[1]
                     )
                 else:
+                    self.metrics.pages_fetched.inc()
                     page = Page(fetched.body, fetched.content_type, fetched.url)
             if page is None:
                 base = replace(base, partial=True)
@@ -424,6 +429,7 @@ class Pipeline:
             if page is None:
                 raise _StageError("match", e) from e
             problem = ("extract", describe(e))
+            self.metrics.extraction_failures.inc()
             log.debug("article_not_read", feed=feed.name, item=item.key, error=problem[1])
             try:
                 result = await self.pool.run(
@@ -433,6 +439,7 @@ class Pipeline:
                 raise _StageError("match", again) from again
         if result.problem is not None:
             problem = ("extract", redact(result.problem))
+            self.metrics.extraction_failures.inc()
             log.debug("article_not_read", feed=feed.name, item=item.key, error=problem[1])
         doc = result.doc
         if len(doc.text) > MAX_TEXT_CHARS:
@@ -489,6 +496,7 @@ class Pipeline:
             sketch=result.sketch,
         )
         for m in matches:
+            self.metrics.matches.labels(m.rule).inc()
             log.info(
                 "rule_matched",
                 feed=feed.name,

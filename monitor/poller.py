@@ -45,6 +45,7 @@ from monitor.cadence import (
 )
 from monitor.errors import StorageError
 from monitor.log import get_logger
+from monitor.metrics import Metrics
 from monitor.models import Claim, FeedConfig, PollingConfig, PollOutcome
 from monitor.notices import Notices
 from monitor.pipeline import BACKLOG_DELAY, FeedReport, Pipeline, Turn, describe
@@ -106,8 +107,10 @@ class Poller:
         polling: PollingConfig,
         clock: Callable[[], float] = time.time,
         owner: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics or Metrics()
         self.db = db
         self.pipeline = pipeline
         self.notices = notices
@@ -166,6 +169,7 @@ class Poller:
         try:
             now = self.clock()
             self._last_claim = now
+            self.metrics.health.claimed()
             room = QUEUE_PER_SLOT * self.polling.max_polls - len(self._tasks)
             if room <= 0:
                 self._more = True
@@ -268,6 +272,7 @@ class Poller:
         if gate is None:
             gate = self._hosts[claim.host] = asyncio.Semaphore(self.polling.per_host)
         report = await self.pipeline.poll_feed(feed, claim, _HostTurn(gate, self._slots))
+        self.metrics.polled(report.status, new=report.new, late=report.late)
         self._record(self._outcome(feed, claim, report))
         await self._tell(feed, claim, report)
         return report

@@ -228,6 +228,8 @@ class AdminStore(Protocol):
 
     def queue_alerts(self, alerts: Sequence[Alert], *, now: float, plan: Planner) -> list[str]: ...
 
+    def pending_by_channel(self) -> dict[str, int]: ...
+
 
 class Store(FeedStore, ItemStore, OutboxStore, NoticeStore, DaemonStore, AdminStore, Protocol):
     """Every role: what a backend implements."""

@@ -1197,3 +1197,10 @@ class SqlStore:
                 if self._insert(db, q, now):
                     queued.append(q.alert.id)
         return queued
+
+    def pending_by_channel(self) -> dict[str, int]:
+        """How many alerts wait to be sent, per channel (`news_monitor_alerts_pending`)."""
+        rows = self._query(
+            "SELECT channel, count(*) FROM outbox WHERE status = 'pending' GROUP BY channel"
+        )
+        return {str(r[0]): int(r[1]) for r in rows}
