@@ -263,3 +263,95 @@ def test_run_notifies_ready_readable_status_and_watchdog(tmp_path: Path) -> None
             finally:
                 notify.close()
         assert proc.returncode == 0, (tmp_path / "log").read_text()
+
+
+# --------------------------------------------------------------------------- under strace
+
+
+def syscall_groups() -> dict[str, list[str]]:
+    """systemd's system-call groups as `systemd-analyze syscall-filter` lists them."""
+    groups: dict[str, list[str]] = {}
+    current: list[str] = []
+    for line in analyze("syscall-filter").stdout.splitlines():
+        if line.startswith("@"):
+            current = groups.setdefault(line.strip(), [])
+        elif line.strip() and not line.strip().startswith("#"):
+            current.append(line.strip())
+    return groups
+
+
+def expand(name: str, groups: dict[str, list[str]]) -> set[str]:
+    out: set[str] = set()
+    for entry in groups[name]:
+        out |= expand(entry, groups) if entry.startswith("@") else {entry}
+    return out
+
+
+def allowed_syscalls() -> set[str]:
+    """What the unit's SystemCallFilter= lines let through."""
+    groups = syscall_groups()
+    allowed: set[str] = set()
+    for value in unit_settings()["SystemCallFilter"]:
+        deny = value.startswith("~")
+        names: set[str] = set()
+        for entry in value.lstrip("~").split():
+            names |= expand(entry, groups) if entry.startswith("@") else {entry}
+        allowed = allowed - names if deny else allowed | names
+    return allowed
+
+
+WRITE_OPEN = re.compile(r'open(?:at)?\((?:AT_FDCWD, )?"([^"]+)", [^)]*O_(?:WRONLY|RDWR|CREAT)')
+# Names relative to a directory descriptor (shutil.rmtree's unlinkat) are left out: that
+# directory was opened by an absolute path, and removing names in it is checked with it.
+PATH_CHANGE = re.compile(r'(?:mkdir|unlink|rename|rmdir)(?:at)?\((?:AT_FDCWD, )?"([^"]+)"')
+SOCKET_BIND = re.compile(r'bind\(\d+, \{sa_family=AF_UNIX, sun_path="([^"]+)"')
+
+
+def traced(strace: int) -> int:
+    """The process strace started (signals to strace itself do not reach it)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        children = Path(f"/proc/{strace}/task/{strace}/children").read_text().split()
+        if children:
+            return int(children[0])
+        time.sleep(0.05)
+    raise AssertionError("strace started nothing")
+
+
+@needs_analyze
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed here")
+def test_the_daemon_stays_within_the_units_syscalls_and_writable_paths(tmp_path: Path) -> None:
+    """systemd cannot run in this container, so the daemon runs under strace in the
+    environment the unit gives it; every system call it makes must pass the unit's filter,
+    and every file it writes must be in a directory the unit leaves writable."""
+    alerts = tmp_path / "state" / "alerts.jsonl"
+    trace = tmp_path / "strace.out"
+    with NewsSite() as site:
+        etc = config_dir(tmp_path, site, alerts)
+        env = systemd_env(tmp_path, etc, PYTHONDONTWRITEBYTECODE="1")
+        cmd = ["strace", "-f", "-qq", "-o", str(trace), sys.executable, "-m", "monitor", "run"]
+        with running(cmd, env, tmp_path / "state", tmp_path / "log") as proc:
+            deadline = time.monotonic() + 60
+            while not (alerts.exists() and alerts.read_text().count("\n") == 2):
+                assert time.monotonic() < deadline, (tmp_path / "log").read_text()
+                assert proc.poll() is None, (tmp_path / "log").read_text()
+                time.sleep(0.2)
+            daemon = traced(proc.pid)
+            os.kill(daemon, signal.SIGHUP)  # a reload starts new workers
+            time.sleep(3)
+            os.kill(daemon, signal.SIGTERM)
+            proc.wait(timeout=60)
+    assert proc.returncode == 0, (tmp_path / "log").read_text()
+    text = trace.read_text()
+    used = set(re.findall(r"^\d+\s+(?:<\.\.\. )?([a-z_0-9]+)[( ]", text, re.MULTILINE))
+    assert "clone" in used or "clone3" in used or "fork" in used  # it did start workers
+    # SQLite hands its journal and WAL files to the database's owner (fchown) only when it
+    # runs as root, as this test may; the unit never does (User=news-monitor).
+    as_root = {"fchown"} if os.geteuid() == 0 else set()
+    assert not used - allowed_syscalls() - as_root
+    writable = [str(tmp_path / d) for d in ("state", "cache", "tmp")] + ["/dev/shm", "/dev/null"]
+    found = WRITE_OPEN.findall(text) + PATH_CHANGE.findall(text) + SOCKET_BIND.findall(text)
+    written = {str(tmp_path / "state" / p) for p in found}  # relative ones: to the cwd
+    assert str(tmp_path / "state" / "monitor.db-wal") in written  # the parsing sees writes
+    outside = {p for p in written if not p.startswith(tuple(writable))}
+    assert not outside
