@@ -15,6 +15,9 @@
   ones keep matching, and take over once all of them are ready.
 - SIGTERM/SIGINT: stop polling, give sends in flight up to 30 s, keep the rest queued.
 - systemd: READY=1 / STATUS= / WATCHDOG=1 / STOPPING=1 over $NOTIFY_SOCKET (Type=notify).
+  STATUS= (`monitor.service_status`) is refreshed every 30 s and after each reload; the
+  watchdog ping is a coroutine job, so it runs on the event loop itself and stops when the
+  loop stalls.
 - Metrics and health (`monitor.metrics`): `/metrics` and `/healthz` on `metrics.listen`
   (127.0.0.1:9464 unless feeds.yaml says otherwise, or `metrics: off`), from a thread.
 """
@@ -48,7 +51,9 @@ from monitor.notices import Notices
 from monitor.outbox import OutboxWorker
 from monitor.pipeline import PAGES_IN_FLIGHT, Pipeline, Rules, describe
 from monitor.poller import Poller
+from monitor.service_status import REFRESH, ConfigEvent, ConfigState, status_line
 from monitor.store import DaemonInfo, DaemonRow, Store, StoreThread, open_store
+from monitor.store.summary import service_counts
 from monitor.tasks import load_rules
 from monitor.workers import CpuPool, Setup
 
@@ -211,6 +216,7 @@ class Service:
         self._stop = asyncio.Event()
         self._heartbeat: asyncio.Task[None] | None = None
         self._reloading = asyncio.Lock()
+        self._config_state = ConfigState("started", clock())
 
     # ------------------------------------------------------------------ once
 
@@ -275,10 +281,11 @@ class Service:
             self._watch_config, IntervalTrigger(seconds=WATCH_INTERVAL), id="watch-config"
         )
         scheduler.add_job(self._prune, IntervalTrigger(hours=24), id="prune")
+        scheduler.add_job(self._report_status, IntervalTrigger(seconds=REFRESH), id="status")
         watchdog = os.environ.get("WATCHDOG_USEC")
         if watchdog and watchdog.isdigit():
             scheduler.add_job(
-                lambda: sd_notify("WATCHDOG=1"),
+                _watchdog_ping,
                 IntervalTrigger(seconds=max(1.0, int(watchdog) / 2e6)),
                 id="watchdog",
             )
@@ -295,7 +302,7 @@ class Service:
             db_from=self.sources[1],
             daemon=self.identity.id,
         )
-        sd_notify(f"READY=1\nSTATUS=watching {len(self.config.feeds)} feeds")
+        await self._report_status(ready=True)
         await self._stop.wait()
         sd_notify("STOPPING=1")
         log.info("service_stopping")
@@ -441,6 +448,7 @@ class Service:
                     log.error("config_invalid", problem=problem)
                 log.error("reload_rejected", hint="the previous configuration stays in force")
                 self.metrics.reloads.labels("rejected").inc()
+                await self._report_status("reload rejected")
                 return False
             rules = build_rules(config)
             for warning in config.warnings:
@@ -469,7 +477,7 @@ class Service:
             )
             log.info("config_reloaded", feeds=len(config.feeds), rules=len(config.rules))
             self.metrics.reloads.labels("ok").inc()
-            sd_notify(f"STATUS=watching {len(config.feeds)} feeds")
+            await self._report_status("rules reloaded")
             return True
 
     async def _record_reload(self, problems: list[str]) -> None:
@@ -480,6 +488,35 @@ class Service:
             )
         except StorageError as e:  # the reload itself is not undone for it
             log.error("storage_failed", error=describe(e))
+
+    # ------------------------------------------------------------------ systemd status
+
+    async def _status_line(self) -> str:
+        feeds = sum(1 for f in self.config.feeds if f.enabled)
+        counts = await self.db.call(service_counts, self.store)
+        disabled = len(self.config.feeds) - feeds
+        return status_line(feeds, disabled, counts, self._config_state)
+
+    async def _report_status(
+        self, event: ConfigEvent | None = None, *, ready: bool = False
+    ) -> None:
+        """Send STATUS= to systemd (after READY=1 if `ready`); `event` is a configuration
+        event that just happened."""
+        if event is not None:
+            self._config_state = ConfigState(event, self.clock())
+        lines = ["READY=1"] if ready else []
+        try:
+            lines.append(f"STATUS={await self._status_line()}")
+        except StorageError as e:  # the next refresh tries again
+            log.error("storage_failed", error=describe(e))
+        if lines:
+            sd_notify("\n".join(lines))
+
+
+async def _watchdog_ping() -> None:
+    """A coroutine, so APScheduler runs it on the event loop (a plain function would run on
+    a thread of the default executor and could ping for a stalled loop)."""
+    sd_notify("WATCHDOG=1")
 
 
 _closing: set[asyncio.Task[None]] = set()

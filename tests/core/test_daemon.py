@@ -175,7 +175,7 @@ def test_systemd_notify_ready_and_stopping(
         )
         try:
             ready = sock.recv(4096).decode()
-            assert ready.startswith("READY=1\nSTATUS=watching 1 feeds")
+            assert ready.startswith("READY=1\nSTATUS=1 feed, ")
             assert sock.recv(4096) == b"WATCHDOG=1"
         finally:
             proc.send_signal(signal.SIGTERM)
