@@ -74,3 +74,11 @@ def desk(tmp_path: Path, db_url: str) -> Iterator[Desk]:
         room = Desk(config, db_url, site, hook, [])
         room.publish("Tehran talks resume", "g1")
         yield room
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """The operations tests drive the CLI and the daemon in subprocesses, seconds a step: they
+    run on SQLite. The store queries under them run on both backends in tests/store (and the
+    daemon on PostgreSQL in tests/core/test_end_to_end.py and tests/store/test_daemons.py)."""
+    return str(tmp_path / "m.db")
