@@ -300,7 +300,8 @@ def allowed_syscalls() -> set[str]:
     return allowed
 
 
-WRITE_OPEN = re.compile(r'open(?:at)?\((?:AT_FDCWD, )?"([^"]+)", [^)]*O_(?:WRONLY|RDWR|CREAT)')
+# Within one line: a call strace left <unfinished ...> must not borrow the flags of another.
+WRITE_OPEN = re.compile(r'open(?:at)?\((?:AT_FDCWD, )?"([^"]+)", [^)\n]*O_(?:WRONLY|RDWR|CREAT)')
 # Names relative to a directory descriptor (shutil.rmtree's unlinkat) are left out: that
 # directory was opened by an absolute path, and removing names in it is checked with it.
 PATH_CHANGE = re.compile(r'(?:mkdir|unlink|rename|rmdir)(?:at)?\((?:AT_FDCWD, )?"([^"]+)"')
