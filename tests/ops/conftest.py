@@ -19,6 +19,19 @@ from tests.support.site import FeedEntry, NewsSite, rss_feed
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def run_monitor(config: Path, db: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`monitor ARGS` as an operator runs it, on this configuration and database."""
+    env = dict(os.environ, MONITOR_DB=db, PYTHONPATH=str(ROOT))
+    env["MONITOR_CONFIG_DIR"] = str(config)
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 @dataclass
 class Desk:
     config: Path
@@ -28,15 +41,7 @@ class Desk:
     entries: list[FeedEntry]
 
     def monitor(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = dict(os.environ, MONITOR_DB=self.db, PYTHONPATH=str(ROOT))
-        env["MONITOR_CONFIG_DIR"] = str(self.config)
-        return subprocess.run(
-            [sys.executable, "-m", "monitor", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return run_monitor(self.config, self.db, *args)
 
     def run_once(self) -> None:
         result = self.monitor("run", "--once", "--config-dir", str(self.config))

@@ -7,9 +7,7 @@ is the real CLI against a local feed and webhook."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -21,6 +19,7 @@ import pytest
 
 from monitor.models import Document, Item
 from monitor.store import Store, open_store
+from tests.ops.conftest import run_monitor
 from tests.support.receivers import WebhookReceiver
 from tests.support.site import FeedEntry, NewsSite, rss_feed
 
@@ -50,15 +49,7 @@ class Desk:
     hook: WebhookReceiver
 
     def monitor(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = dict(os.environ, MONITOR_DB=self.db, PYTHONPATH=str(ROOT))
-        env["MONITOR_CONFIG_DIR"] = str(self.config)
-        return subprocess.run(
-            [sys.executable, "-m", "monitor", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return run_monitor(self.config, self.db, *args)
 
     def ok(self, *args: str) -> str:
         result = self.monitor(*args)
