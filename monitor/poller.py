@@ -64,31 +64,40 @@ NAMES_PER_CLAIM = 500
 class _HostTurn(Turn):
     """A slot for the feed's host while its request runs, and one of the pool's for the whole
     poll. The host's slot is taken first, so a poll waiting for a busy host holds no pool
-    slot that another host's feed could use."""
+    slot that another host's feed could use. The poller waits for both (`wait`) before the
+    pipeline enters the turn, so that it can check its claim once its turn has come."""
 
     def __init__(self, host: asyncio.Semaphore, pool: asyncio.Semaphore) -> None:
         self._host = host
         self._pool = pool
         self._holding_host = False
+        self._holding_pool = False
 
-    async def __aenter__(self) -> _HostTurn:
+    async def wait(self) -> None:
         await self._host.acquire()
         try:
             await self._pool.acquire()
         except BaseException:
             self._host.release()
             raise
-        self._holding_host = True
+        self._holding_host = self._holding_pool = True
+
+    async def __aenter__(self) -> _HostTurn:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        self.request_done()
-        self._pool.release()
+        self.release()
 
     def request_done(self) -> None:
         if self._holding_host:
             self._holding_host = False
             self._host.release()
+
+    def release(self) -> None:
+        self.request_done()
+        if self._holding_pool:
+            self._holding_pool = False
+            self._pool.release()
 
 
 def owner_id() -> str:
