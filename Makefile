@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SHARED ?= ../shared
 
-.PHONY: run test lint typecheck pytest demo bench bench-extract bench-ingest bench-scale check clean
+.PHONY: run test test-slow lint typecheck pytest demo bench bench-extract bench-ingest bench-scale check clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -31,8 +31,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy monitor
 
+# Two workers (the machine has 2 cores; most tests wait on servers and daemons); the slow
+# tests (soak, scale-out) run once, in CI, by `make test-slow`.
 pytest: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 -m 'not slow'
+
+test-slow: $(STAMP)
+	$(BIN)/pytest -q -m slow
 
 demo: $(STAMP)
 	$(BIN)/python tests/demo.py

@@ -379,7 +379,9 @@ class Service:
             await asyncio.sleep(lease / 4)
             identity = replace(self.identity, config_hash=config_hash(self.config_dir))
             try:
-                await self.db.call(self.store.heartbeat, identity, now=self.clock(), lease=lease)
+                beat = self.clock()
+                await self.db.call(self.store.heartbeat, identity, now=beat, lease=lease)
+                self.poller.renewed(beat, self.clock(), lease)
                 released = await self.db.call(
                     self.store.release_dead, identity.host, pid_alive, now=self.clock()
                 )

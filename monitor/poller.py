@@ -53,42 +53,57 @@ from monitor.store import FeedStore, StoreThread
 
 log = get_logger("monitor.poller")
 
+LEASE_HINT = (
+    "this daemon held feeds past their lease (stalled, or the database was slow): another"
+    " daemon polled them too; a longer polling.lease avoids it"
+)
+
 QUEUE_PER_SLOT = 4  # feeds claimed and waiting, per slot of max_polls
 HOST_QUEUE = 32  # feeds of one host claimed and waiting at most
 FLUSH_BATCH = 200
 FLUSH_DELAY = 0.5
 CLAIM_GAP = 0.05  # seconds between claims made by finishing polls
+LEASE_MARGIN = 0.5  # seconds: a claim this close to running out is handed back, not polled
 NAMES_PER_CLAIM = 500
 
 
 class _HostTurn(Turn):
     """A slot for the feed's host while its request runs, and one of the pool's for the whole
     poll. The host's slot is taken first, so a poll waiting for a busy host holds no pool
-    slot that another host's feed could use."""
+    slot that another host's feed could use. The poller waits for both (`wait`) before the
+    pipeline enters the turn, so that it can check its claim once its turn has come."""
 
     def __init__(self, host: asyncio.Semaphore, pool: asyncio.Semaphore) -> None:
         self._host = host
         self._pool = pool
         self._holding_host = False
+        self._holding_pool = False
 
-    async def __aenter__(self) -> _HostTurn:
+    async def wait(self) -> None:
         await self._host.acquire()
         try:
             await self._pool.acquire()
         except BaseException:
             self._host.release()
             raise
-        self._holding_host = True
+        self._holding_host = self._holding_pool = True
+
+    async def __aenter__(self) -> _HostTurn:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        self.request_done()
-        self._pool.release()
+        self.release()
 
     def request_done(self) -> None:
         if self._holding_host:
             self._holding_host = False
             self._host.release()
+
+    def release(self) -> None:
+        self.request_done()
+        if self._holding_pool:
+            self._holding_pool = False
+            self._pool.release()
 
 
 def owner_id() -> str:
@@ -131,6 +146,7 @@ class Poller:
         self._claim_timer: asyncio.TimerHandle | None = None  # a claim soon, for finished polls
         self._more = False  # the last claim found feeds: more may be due
         self._last_claim = 0.0
+        self._held: dict[str, float] = {}  # feed claimed -> until when it is surely ours
         self._stopped = False
         self.set_feeds(feeds)
 
@@ -194,6 +210,7 @@ class Poller:
             # more may be due: claim again as polls finish (`_done`), not only at the tick
             self._more = bool(claims) or bool(busy)
             for c in claims:
+                self._held[c.name] = now + self.polling.lease
                 self._start(c)
             return len(claims)
         finally:
@@ -206,15 +223,17 @@ class Poller:
         tasks: dict[str, asyncio.Task[FeedReport | None]] = {}
         for start in range(0, len(wanted), NAMES_PER_CLAIM):
             chunk = wanted[start : start + NAMES_PER_CLAIM]
+            now = self.clock()
             claims = await self.db.call(
                 self.store.claim_due,
-                self.clock(),
+                now,
                 len(chunk),
                 self.owner,
                 lease=self.polling.lease,
                 names=chunk,
             )
             for c in claims:
+                self._held[c.name] = now + self.polling.lease
                 tasks[c.name] = self._start(c)
         await asyncio.gather(*tasks.values(), return_exceptions=True)
         await self.flush()
@@ -234,7 +253,16 @@ class Poller:
         task.add_done_callback(lambda t: self._done(t, claim))
         return task
 
+    def renewed(self, at: float, answered: float, lease: float) -> None:
+        """The daemon's heartbeat, called with `now=at`, renewed this owner's claims to `at +
+        lease` and had committed by `answered`. A claim still surely held then was renewed; one
+        that may have run out before (another daemon may hold it now) is not counted as held."""
+        for name, until in self._held.items():
+            if until > answered:
+                self._held[name] = max(until, at + lease)
+
     def _done(self, task: asyncio.Task[FeedReport | None], claim: Claim) -> None:
+        self._held.pop(claim.name, None)
         self._tasks.discard(task)
         self._waiting[claim.host] -= 1
         if self._waiting[claim.host] <= 0:
@@ -271,7 +299,21 @@ class Poller:
         gate = self._hosts.get(claim.host)
         if gate is None:
             gate = self._hosts[claim.host] = asyncio.Semaphore(self.polling.per_host)
-        report = await self.pipeline.poll_feed(feed, claim, _HostTurn(gate, self._slots))
+        turn = _HostTurn(gate, self._slots)
+        await turn.wait()
+        try:
+            now = self.clock()
+            if now > self._held.get(claim.name, now + LEASE_MARGIN) - LEASE_MARGIN:
+                # its lease may have run out while it waited (this daemon stalled): another
+                # daemon may poll it now. Handed back, due as it was, unless another has it.
+                log.warning("claim_expired", feed=claim.name, waited=round(now - claim.due, 1))
+                self._record(
+                    PollOutcome(claim.name, claim.url, "postponed", now, claim.due, claim.interval)
+                )
+                return None
+            report = await self.pipeline.poll_feed(feed, claim, turn)
+        finally:
+            turn.release()
         self.metrics.polled(report.status, new=report.new, late=report.late)
         self._record(self._outcome(feed, claim, report))
         await self._tell(feed, claim, report)
@@ -370,12 +412,15 @@ class Poller:
         if not batch:
             return
         try:
-            await self.db.call(self.store.record_polls, batch, owner=self.owner)
+            written = await self.db.call(self.store.record_polls, batch, owner=self.owner)
         except StorageError as e:
             log.error("storage_failed", polls=len(batch), error=describe(e))
             self._pending = batch + self._pending
             loop = asyncio.get_running_loop()
             self._flush_timer = loop.call_later(FLUSH_DELAY * 10, lambda: self._spawn(self.flush()))
+            return
+        if written < len(batch):  # the lease ran out first, and another daemon has the feed
+            log.warning("poll_outcomes_dropped", outcomes=len(batch) - written, hint=LEASE_HINT)
 
     async def stop(self) -> None:
         """Stop claiming, cancel the polls in flight (what they recorded stays; their feeds

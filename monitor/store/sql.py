@@ -335,8 +335,10 @@ class SqlStore:
         """Write what polls did (a batch, one transaction) and free their claims.
 
         With `owner`, a poll whose feed is claimed by another daemon now (this one's lease
-        ran out, and the other took the feed over) is left out: the row is the other's.
-        Returns how many outcomes were written.
+        ran out, and the other took the feed over) is left out: the row is the other's; so is
+        a "postponed" one (a claim handed back unpolled) whose claim is no longer this
+        owner's: another daemon may have polled the feed since. Returns how many outcomes
+        were written.
         """
         written = 0
         with self._tx() as db:
@@ -350,8 +352,9 @@ class SqlStore:
             "INSERT INTO feeds (name, url, next_check, interval) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (name) DO UPDATE SET next_check = excluded.next_check,"
             " interval = excluded.interval, claimed_by = NULL, lease_until = NULL"
-            " WHERE CAST(? AS TEXT) IS NULL OR feeds.claimed_by IS NULL OR feeds.claimed_by = ?",
-            (o.name, o.url, o.next_check, o.interval, owner, owner),
+            " WHERE CAST(? AS TEXT) IS NULL OR feeds.claimed_by = ?"
+            " OR (feeds.claimed_by IS NULL AND ? != 'postponed')",
+            (o.name, o.url, o.next_check, o.interval, owner, owner, o.status),
         )
         if not cur.rowcount:
             return 0

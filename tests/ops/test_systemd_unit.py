@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -129,10 +130,19 @@ def config_dir(tmp_path: Path, site: NewsSite, alerts: Path) -> Path:
     return etc
 
 
-def systemd_env(tmp_path: Path, etc: Path, **extra: str) -> dict[str, str]:
+@pytest.fixture
+def unit_tmp() -> Iterator[Path]:
+    """The unit's TMPDIR, short: the worker pool's forkserver binds an AF_UNIX socket in it,
+    whose path must fit in 108 bytes (a pytest-xdist worker's tmp_path leaves no room)."""
+    path = Path(tempfile.mkdtemp(prefix="monitor-unit-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def systemd_env(tmp_path: Path, etc: Path, tmp: Path, **extra: str) -> dict[str, str]:
     """The environment systemd gives the unit, with its directories under tmp_path."""
-    state, cache, tmp = tmp_path / "state", tmp_path / "cache", tmp_path / "tmp"
-    for d in (state, cache, tmp):
+    state, cache = tmp_path / "state", tmp_path / "cache"
+    for d in (state, cache):
         d.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
     env.update(
@@ -207,12 +217,14 @@ STATUS = (
 )
 
 
-def test_run_notifies_ready_readable_status_and_watchdog(tmp_path: Path) -> None:
+def test_run_notifies_ready_readable_status_and_watchdog(tmp_path: Path, unit_tmp: Path) -> None:
     alerts = tmp_path / "state" / "alerts.jsonl"
     notify = Notifications(tmp_path / "notify.sock")
     with NewsSite() as site:
         etc = config_dir(tmp_path, site, alerts)
-        env = systemd_env(tmp_path, etc, NOTIFY_SOCKET=str(notify.path), WATCHDOG_USEC="2000000")
+        env = systemd_env(
+            tmp_path, etc, unit_tmp, NOTIFY_SOCKET=str(notify.path), WATCHDOG_USEC="2000000"
+        )
         cmd = [sys.executable, "-m", "monitor", "run"]
         with running(cmd, env, tmp_path / "state", tmp_path / "log") as proc:
             try:
@@ -321,7 +333,9 @@ def traced(strace: int) -> int:
 
 @needs_analyze
 @pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed here")
-def test_the_daemon_stays_within_the_units_syscalls_and_writable_paths(tmp_path: Path) -> None:
+def test_the_daemon_stays_within_the_units_syscalls_and_writable_paths(
+    tmp_path: Path, unit_tmp: Path
+) -> None:
     """systemd cannot run in this container, so the daemon runs under strace in the
     environment the unit gives it; every system call it makes must pass the unit's filter,
     and every file it writes must be in a directory the unit leaves writable."""
@@ -329,7 +343,7 @@ def test_the_daemon_stays_within_the_units_syscalls_and_writable_paths(tmp_path:
     trace = tmp_path / "strace.out"
     with NewsSite() as site:
         etc = config_dir(tmp_path, site, alerts)
-        env = systemd_env(tmp_path, etc, PYTHONDONTWRITEBYTECODE="1")
+        env = systemd_env(tmp_path, etc, unit_tmp, PYTHONDONTWRITEBYTECODE="1")
         cmd = ["strace", "-f", "-qq", "-o", str(trace), sys.executable, "-m", "monitor", "run"]
         with running(cmd, env, tmp_path / "state", tmp_path / "log") as proc:
             deadline = time.monotonic() + 60
@@ -350,7 +364,11 @@ def test_the_daemon_stays_within_the_units_syscalls_and_writable_paths(tmp_path:
     # runs as root, as this test may; the unit never does (User=news-monitor).
     as_root = {"fchown"} if os.geteuid() == 0 else set()
     assert not used - allowed_syscalls() - as_root
-    writable = [str(tmp_path / d) for d in ("state", "cache", "tmp")] + ["/dev/shm", "/dev/null"]
+    writable = [str(tmp_path / d) for d in ("state", "cache")] + [
+        str(unit_tmp),
+        "/dev/shm",
+        "/dev/null",
+    ]
     found = WRITE_OPEN.findall(text) + PATH_CHANGE.findall(text) + SOCKET_BIND.findall(text)
     written = {str(tmp_path / "state" / p) for p in found}  # relative ones: to the cwd
     assert str(tmp_path / "state" / "monitor.db-wal") in written  # the parsing sees writes

@@ -23,7 +23,9 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -83,6 +85,10 @@ def _holdings(db: psycopg.Connection[Any]) -> dict[int, tuple[str, int, int]]:
         (now, now),
     ).fetchall()
     return {int(r[0]): (str(r[1]), int(r[2]), int(r[3])) for r in rows}
+
+
+def _count(log: Path, event: str) -> int:
+    return log.read_text(errors="replace").count(f"event='{event}'")
 
 
 def _wait_all_polled(server: FeedServer, daemons: list[FleetDaemon], within: float) -> float:
@@ -175,8 +181,11 @@ def test_three_daemons_poll_each_feed_once_alert_once_and_survive_a_kill_9(
                 time.sleep(0.05)
         assert victim is not None, "no daemon held both feeds and an alert in flight"
         victim_id, *held = holdings[victim.pid]
-        killed = victim.kill()
-        time.sleep(0.5)  # the server rolls back what the dead daemon had not committed
+        # stopped first, so that what it holds can be read before it dies: once it is dead,
+        # the survivors hand its claims back within a beat (lease / 4), and a read after the
+        # kill could find them gone while the feeds it polled are polled again
+        os.kill(victim.pid, signal.SIGSTOP)
+        time.sleep(0.5)  # the server finishes what the stopped daemon had sent it
         held_feeds = {
             int(str(r[0]).removeprefix("feed-"))
             for r in db.execute("SELECT name FROM feeds WHERE claimed_by = %s", (victim_id,))
@@ -187,6 +196,7 @@ def test_three_daemons_poll_each_feed_once_alert_once_and_survive_a_kill_9(
                 "SELECT id FROM outbox WHERE claimed_by = %s AND status = 'pending'", (victim_id,)
             )
         }
+        killed = victim.kill()
         survivors = [d for d in daemons if d is not victim]
 
         time.sleep(max(0.0, kill_cycle + INTERVAL - time.time()))
@@ -225,6 +235,8 @@ def test_three_daemons_poll_each_feed_once_alert_once_and_survive_a_kill_9(
             for name, due in db.execute("SELECT name, next_check FROM feeds")
         }
         unparsable = set().union(*(d.unparsable() for d in daemons))
+        handed_back = sum(_count(d.log, "claim_expired") for d in survivors)
+        dropped = sum(_count(d.log, "poll_outcomes_dropped") for d in survivors)
         storage_failed = sum(d.storage_failures() for d in daemons)
 
     # ---------------------------------------------------------------- polls
@@ -273,7 +285,8 @@ def test_three_daemons_poll_each_feed_once_alert_once_and_survive_a_kill_9(
         f" due times polled twice: {len(tolerated)} held by the dead daemon (tolerated),"
         f" {len(doubled)} others; never polled: {len(missed)}; dead daemon's feeds polled"
         f" after the kill: {len(taken_over)}/{len(held_feeds)}; storage_failed log lines"
-        f" (retried): {storage_failed}"
+        f" (retried): {storage_failed}; survivors' claims run out unpolled: {handed_back},"
+        f" outcomes dropped (lease run out after the poll): {dropped}"
         f"\n  alerts: {len(server.injected)} injected items, {len(by_item)} alerted,"
         f" {len(lost)} lost, {len(two_ids)} under two ids; {len(receiver.requests)} requests,"
         f" {len(alerts)} ids, resent with the same id: {len(resent)}"

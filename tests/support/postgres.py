@@ -19,6 +19,8 @@ Fixtures:
 Every test that uses the server (db_url's "postgresql" half, and any test asking for pg_server
 or pg_url) is marked `pg`, so `pytest -m "not pg"` runs without PostgreSQL.
 
+Under pytest-xdist (`make test` runs two workers) each worker has a server of its own.
+
 Tests skip only where no PostgreSQL binaries exist; a server that is there but fails to start is
 an error, with its log in the message.
 """
@@ -372,6 +374,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 _started: list[PostgresServer] = []
+_from_workers: list[str] = []  # the figures of xdist workers' servers
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects
@@ -382,16 +385,42 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.pg)
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """One line of figures when the session started a server (start, create and drop times)."""
+def _summaries() -> list[str]:
+    lines = []
     for server in _started:
         made, dropped = server.create_seconds, server.drop_seconds
-        terminalreporter.write_line(
+        lines.append(
             f"test PostgreSQL (port {server.port}): started in {server.start_seconds:.2f} s; "
             f"{len(made)} databases created, mean {_mean_ms(made):.0f} ms, "
             f"max {max(made, default=0) * 1000:.0f} ms; "
             f"{len(dropped)} dropped, mean {_mean_ms(dropped):.0f} ms"
         )
+    return lines
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist each worker starts its own server: a worker hands its figures to
+    the controller, which prints them with its own."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["pg_summaries"] = _summaries()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_WorkerFigures(), "monitor-pg-worker-figures")
+
+
+class _WorkerFigures:
+    @pytest.hookimpl
+    def pytest_testnodedown(self, node: object, error: object) -> None:
+        _from_workers.extend(getattr(node, "workeroutput", {}).get("pg_summaries", ()))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line of figures per server the session started (start, create and drop times)."""
+    for line in [*_from_workers, *_summaries()]:
+        terminalreporter.write_line(line)
 
 
 def _mean_ms(seconds: list[float]) -> float:
