@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,11 +44,11 @@ FEEDS = textwrap.dedent(
       - {name: Gulf, url: "https://gulf.example/feed.xml", tags: [region]}
     """
 )
-HOSTILE_TITLE = "<script>window.pwned=1;alert(1)</script> Tehran \u202egnp.exe <img src=x onerror=\"window.pwned=1\">"
+HOSTILE_TITLE = '<script>window.pwned=1;alert(1)</script> Tehran \u202egnp.exe <img src=x onerror="window.pwned=1">'
 HOSTILE_TEXT = (
     "Tehran said <script>window.pwned=2;alert(2)</script> nothing. "
     '<img src=x onerror="window.pwned=3;alert(3)"> <a href="javascript:window.pwned=4">x</a>'
-    " \u202eevil\u202c \u2066isolate\u2069 <svg onload=\"window.pwned=5\"></svg>"
+    ' \u202eevil\u202c \u2066isolate\u2069 <svg onload="window.pwned=5"></svg>'
 )
 
 
@@ -70,7 +71,9 @@ def evidence(m: Match) -> dict[str, Any]:
     }
 
 
-def seed(store: Store, config_dir: Path, articles: list[tuple[str, str, str, str | None]], now: float) -> None:
+def seed(
+    store: Store, config_dir: Path, articles: list[tuple[str, str, str, str | None]], now: float
+) -> None:
     """(feed, title, text, url) articles, matched by the configuration's rules and recorded
     one minute apart, the last one newest."""
     config = load_config(config_dir)
@@ -86,14 +89,31 @@ def seed(store: Store, config_dir: Path, articles: list[tuple[str, str, str, str
 
 
 STORIES = [
-    ("Gulf", "Oil exports face new sanctions", "Officials said oil exports would face tough sanctions soon.", "https://gulf.example/1"),
-    ("Wire", "Tehran talks resume", "Diplomats met in Vienna as Tehran talks resumed on Monday.", "https://wire.example/2"),
-    ("Wire", "Weather in Lisbon", "Sunny days ahead for Lisbon, no news about anything.", "https://wire.example/3"),
+    (
+        "Gulf",
+        "Oil exports face new sanctions",
+        "Officials said oil exports would face tough sanctions soon.",
+        "https://gulf.example/1",
+    ),
+    (
+        "Wire",
+        "Tehran talks resume",
+        "Diplomats met in Vienna as Tehran talks resumed on Monday.",
+        "https://wire.example/2",
+    ),
+    (
+        "Wire",
+        "Weather in Lisbon",
+        "Sunny days ahead for Lisbon, no news about anything.",
+        "https://wire.example/3",
+    ),
     ("Wire", HOSTILE_TITLE, HOSTILE_TEXT, "javascript:window.pwned=6"),
 ]
 
 
-def start(config: Path, db: str, *args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
+def start(
+    config: Path, db: str, *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "monitor", "web", "--config-dir", str(config), "--db", db, *args],
         stderr=subprocess.PIPE,
@@ -110,7 +130,8 @@ def start(config: Path, db: str, *args: str, env: dict[str, str] | None = None) 
             break
         seen.append(line)
         m = re.search(r"web inbox on (http://\S+/)", line)
-        if m:
+        if m:  # keep reading its log, so that a full pipe never blocks the server
+            threading.Thread(target=proc.stderr.read, daemon=True).start()
             return proc, m.group(1)
     proc.kill()
     proc.wait()
@@ -124,6 +145,8 @@ def stop(proc: subprocess.Popen[str]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+    if proc.stderr is not None:
+        proc.stderr.close()
 
 
 def make_config(base: Path) -> Path:
