@@ -44,7 +44,10 @@ FEEDS = textwrap.dedent(
       - {name: Gulf, url: "https://gulf.example/feed.xml", tags: [region]}
     """
 )
-HOSTILE_TITLE = '<script>window.pwned=1;alert(1)</script> Tehran \u202egnp.exe <img src=x onerror="window.pwned=1">'
+HOSTILE_TITLE = (
+    "<script>window.pwned=1;alert(1)</script> Tehran \u202egnp.exe"
+    ' <img src=x onerror="window.pwned=1">'
+)
 HOSTILE_TEXT = (
     "Tehran said <script>window.pwned=2;alert(2)</script> nothing. "
     '<img src=x onerror="window.pwned=3;alert(3)"> <a href="javascript:window.pwned=4">x</a>'
