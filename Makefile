@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SHARED ?= ../shared
 
-.PHONY: run test test-slow lint typecheck pytest demo bench bench-extract bench-ingest bench-scale check clean
+.PHONY: run test test-slow lint typecheck pytest browser demo bench bench-extract bench-ingest bench-scale bench-web check clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -22,7 +22,18 @@ run: $(STAMP)
 check: $(STAMP)
 	$(BIN)/monitor check --config-dir .
 
-test: lint typecheck pytest
+test: lint typecheck browser pytest
+
+# Headless Chromium for tests/web (Debian's packages): installed when missing and we are
+# root; otherwise the browser tests skip with this message (and fail under CI=true).
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && apt-get install -y -qq chromium chromium-driver; \
+	else \
+		echo "note: no /usr/bin/chromium or /usr/bin/chromedriver and not root: the browser tests"\
+		" (tests/web) will skip; install them with: apt-get install -y chromium chromium-driver"; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check monitor tests
@@ -58,6 +69,11 @@ bench-ingest: $(STAMP)
 # minutes; ARGS="--quick" for a smoke run (about 2 minutes).
 bench-scale: $(STAMP)
 	$(BIN)/python tests/bench/scale.py --shared $(SHARED) $(ARGS)
+
+# The web inbox over 10,000 alerts and 100,000 articles: inbox page and search times;
+# ARGS="--postgres" adds a throwaway PostgreSQL run.
+bench-web: $(STAMP)
+	$(BIN)/python tests/bench/inbox.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

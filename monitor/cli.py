@@ -507,6 +507,20 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_web(args: argparse.Namespace) -> int:
+    from monitor.web.app import run_web
+
+    setup_logging(os.environ.get("MONITOR_LOG_LEVEL", "INFO"))
+    return run_web(
+        config_location(args.config_dir),
+        db_location(args.db),
+        listen=args.listen,
+        zone=args.zone,
+        proxy_header=args.proxy_header,
+        proxy_from=tuple(args.proxy_from),
+    )
+
+
 # --------------------------------------------------------------------------- output
 
 
@@ -798,6 +812,17 @@ def build_parser() -> argparse.ArgumentParser:
     db(p)
     p.add_argument("--json", action="store_true", help="the whole report as one JSON object")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("web", help="the web inbox: alerts, why they matched, search, feedback")
+    config_dir(p)
+    db(p)
+    p.add_argument("--listen", default="127.0.0.1:8080", metavar="HOST:PORT")
+    p.add_argument("--zone", help="time zone of the times shown (default: $MONITOR_WEB_ZONE, UTC)")
+    p.add_argument("--proxy-header", metavar="NAME", help="trust this header's user name")
+    p.add_argument(
+        "--proxy-from", action="append", default=[], metavar="NET", help="the proxy's addresses"
+    )
+    p.set_defaults(func=cmd_web)
 
     p = sub.add_parser(
         "migrate-state",

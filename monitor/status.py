@@ -10,7 +10,7 @@ renderer, so a hostile feed cannot drive the operator's terminal.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +37,7 @@ class StatusReport:
     item_problem_counts: dict[str, tuple[int, int]]
     item_problems: list[ItemProblemRow]
     items_day: dict[str, int]  # items read per feed in the last 24 h
+    precision: dict[str, tuple[int, int]] = field(default_factory=dict)  # (useful, not)
 
 
 def gather(
@@ -66,6 +67,7 @@ def gather(
         item_problem_counts=store.item_problem_counts(since=now - PROBLEM_WINDOW),
         item_problems=store.item_problems(limit=PROBLEMS_SHOWN),
         items_day=store.items_per_feed(since=now - 86400),
+        precision=store.rule_precision(),
     )
 
 
@@ -89,7 +91,11 @@ def as_json(report: StatusReport) -> dict[str, Any]:
             "counts": report.counts,
             "daemons": [asdict(d) for d in report.daemons],
             "rules": [
-                {**asdict(r), "muted_until": _maybe_iso(report.muted.get(r.rule))}
+                {
+                    **asdict(r),
+                    "muted_until": _maybe_iso(report.muted.get(r.rule)),
+                    "feedback": _feedback_json(report.precision.get(r.rule)),
+                }
                 for r in report.rules
             ]
             + [
@@ -176,7 +182,7 @@ def _daemon_lines(report: StatusReport, shown: Callable[..., str]) -> list[str]:
 
 
 def _rule_lines(report: StatusReport, shown: Callable[..., str]) -> list[str]:
-    names = sorted({r.rule for r in report.rules} | set(report.muted))
+    names = sorted({r.rule for r in report.rules} | set(report.muted) | set(report.precision))
     if not names:
         return []
     by_name = {r.rule: r for r in report.rules}
@@ -190,10 +196,24 @@ def _rule_lines(report: StatusReport, shown: Callable[..., str]) -> list[str]:
                 f" matches {r.matches_day} / {r.matches_week},"
                 f" alerts {r.alerts_day} / {r.alerts_week}, last match {last}"
             )
+        if name in report.precision:
+            useful, not_useful = report.precision[name]
+            line += (
+                f"; precision {useful / (useful + not_useful):.0%}"
+                f" ({useful} of {useful + not_useful} useful)"
+            )
         if name in report.muted:
             line += f"; MUTED until {_iso(report.muted[name])} (`monitor unmute {shown(name)}`)"
         lines.append(line)
     return lines
+
+
+def _feedback_json(votes: tuple[int, int] | None) -> dict[str, Any] | None:
+    """Editors' verdicts on a rule's alerts (the web inbox), and its precision."""
+    if votes is None:
+        return None
+    useful, not_useful = votes
+    return {"useful": useful, "not_useful": not_useful, "precision": useful / (useful + not_useful)}
 
 
 def _channel_lines(report: StatusReport, shown: Callable[..., str]) -> list[str]:

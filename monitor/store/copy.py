@@ -96,6 +96,7 @@ TABLES = (
         "articles",
         ("id", "feed", "url", "title", "text", "published", "language", "partial", "created"),
         ("id",),
+        left_out=("search",),  # PostgreSQL's search index, generated from title and text
         per_page=ARTICLES_PER_PAGE,
     ),
     Table("matches", ("article_id", "rule", "evidence", "created"), ("article_id", "rule")),
@@ -145,6 +146,7 @@ TABLES = (
     ),
     Table("rule_mutes", ("rule", "until", "at"), ("rule",)),
     Table("channel_pauses", ("channel", "since"), ("channel",)),
+    Table("feedback", ("article_id", "rule", "who", "useful", "at"), ("article_id", "rule", "who")),
 )
 
 

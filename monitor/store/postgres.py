@@ -26,6 +26,7 @@ from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from monitor.errors import StorageError
+from monitor.store.inbox import SearchTerms, websearch_text
 from monitor.store.migrations import load
 from monitor.store.sql import Conn, Cursor, SqlStore
 
@@ -135,6 +136,7 @@ class PostgresStore(SqlStore):
     ROW_ORDER = "seq"
     SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
     STEERING_SCHEMA = 2
+    INBOX_SCHEMA = 3
     concurrency = CONCURRENCY
 
     def __init__(self, url: str, *, readonly: bool = False) -> None:
@@ -310,3 +312,13 @@ class PostgresStore(SqlStore):
             )
         }
         return "ok" if not missing else f"missing tables: {', '.join(sorted(missing))}"
+
+    def _search_ids(self, terms: SearchTerms, *, limit: int, offset: int) -> list[str]:
+        """The generated tsvector and its GIN index ('simple': every language alike)."""
+        rows = self._query(
+            "SELECT id FROM articles WHERE search @@"
+            " websearch_to_tsquery('simple', lower(? COLLATE \"und-x-icu\"))"
+            " ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
+            (websearch_text(terms), limit, offset),
+        )
+        return [str(r[0]) for r in rows]

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from monitor.models import Alert, Claim, Document, FeedSlot, FeedState, Item, Match, PollOutcome
+from monitor.store.inbox import ArticleView, InboxFilter, InboxPage, RuleStats, SearchPage
 from monitor.store.rows import (
     AttemptRow,
     ChannelActivity,
@@ -163,8 +164,40 @@ class DaemonStore(Protocol):
     def prune(self, *, before: float) -> int: ...
 
 
-class AdminStore(Protocol):
-    """What operators ask of the state: the CLI now, the web inbox later, one set of queries."""
+class InboxStore(Protocol):
+    """What the web inbox asks (see `monitor.store.inbox`): alerts, articles with their
+    evidence, search, editors' feedback and each rule's record."""
+
+    def inbox(
+        self,
+        filters: InboxFilter = ...,
+        *,
+        offset: int = 0,
+        limit: int = ...,
+        who: str | None = None,
+    ) -> InboxPage: ...
+
+    def article(self, article_id: str, *, who: str | None = None) -> ArticleView | None: ...
+
+    def search(self, query: str, *, offset: int = 0, limit: int = 20) -> SearchPage: ...
+
+    def record_feedback(
+        self,
+        article_id: str,
+        *,
+        useful: bool,
+        who: str,
+        now: float,
+        rules: Sequence[str] = (),
+    ) -> int: ...
+
+    def rule_precision(self) -> dict[str, tuple[int, int]]: ...
+
+    def rule_stats(self, *, now: float, day_starts: Sequence[float]) -> list[RuleStats]: ...
+
+
+class AdminStore(InboxStore, Protocol):
+    """What operators ask of the state: the CLI and the web inbox, one set of queries."""
 
     @property
     def location(self) -> str: ...

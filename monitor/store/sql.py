@@ -28,6 +28,7 @@ from monitor.models import (
     Match,
     PollOutcome,
 )
+from monitor.store.inbox import InboxQueries
 from monitor.store.protocols import NoiseView, Outcome, Planner
 from monitor.store.rows import (
     AttemptRow,
@@ -123,7 +124,7 @@ class _TxNoise:
         return float(row[0]) if row is not None and row[0] is not None else None
 
 
-class SqlStore:
+class SqlStore(InboxQueries):
     """Every role's SQL over a backend's connection (see the module docstring)."""
 
     LEAST = "min"  # the two-argument minimum and maximum of the dialect

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.errors import StorageError
+from monitor.store.inbox import SearchTerms, fts5_query
 from monitor.store.migrations import load
 from monitor.store.sql import Conn, SqlStore
 
@@ -147,6 +148,7 @@ class SQLiteStore(SqlStore):
     PROBLEMS_SCHEMA = 3
     DAEMONS_SCHEMA = 5
     STEERING_SCHEMA = 6
+    INBOX_SCHEMA = 7
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
@@ -343,3 +345,14 @@ class SQLiteStore(SqlStore):
 
     def integrity_check(self) -> str:
         return str(self._query("PRAGMA integrity_check")[0][0])
+
+    def _search_ids(self, terms: SearchTerms, *, limit: int, offset: int) -> list[str]:
+        """FTS5, newest first: the index is read in descending rowid (insertion) order and
+        stops after the page, so a common word costs no more than a rare one."""
+        rows = self._query(
+            "SELECT a.id FROM (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?"
+            " ORDER BY rowid DESC LIMIT ? OFFSET ?) AS f JOIN articles a ON a.rowid = f.rowid"
+            " ORDER BY f.rowid DESC",
+            (fts5_query(terms), limit, offset),
+        )
+        return [str(r[0]) for r in rows]

@@ -555,14 +555,14 @@ print(json.dumps(out))
 def test_a_full_filesystem_fails_the_write_cleanly_and_the_same_write_works_once_freed(
     tmp_path: Path,
 ) -> None:
-    """A real ENOSPC: a 1 MiB tmpfs mounted in a user namespace (no root needed)."""
+    """A real ENOSPC: a 2 MiB tmpfs mounted in a user namespace (no root needed)."""
     unshare = shutil.which("unshare")
     mount = [unshare or "unshare", "--user", "--map-root-user", "--mount"]
     if unshare is None or subprocess.run([*mount, "true"], capture_output=True).returncode:
         pytest.skip("no user namespaces here; the max_page_count test covers a full database")
     disk = tmp_path / "disk"
     disk.mkdir()
-    shell = 'mount -t tmpfs -o size=1m tmpfs "$1" && exec "$2" -c "$3" "$1"'
+    shell = 'mount -t tmpfs -o size=2m tmpfs "$1" && exec "$2" -c "$3" "$1"'
     done = subprocess.run(
         [*mount, "sh", "-c", shell, "sh", str(disk), sys.executable, FULL_DISK],
         capture_output=True,

@@ -8,6 +8,7 @@ import signal
 import time
 from pathlib import Path
 
+from monitor.store import open_store
 from tests.ops.conftest import Desk
 from tests.store.test_daemons import Daemon
 
@@ -56,3 +57,20 @@ def test_a_rejected_reload_shows_in_status_with_its_problems(desk: Desk, tmp_pat
     finally:
         daemon.proc.send_signal(signal.SIGTERM)
         assert daemon.proc.wait(timeout=60) == 0
+
+
+def test_status_shows_each_rules_precision_from_editors_feedback(desk: Desk) -> None:
+    desk.run_once()
+    desk.publish("Tehran answers", "g2")
+    desk.run_once()
+    store = open_store(desk.db)
+    try:
+        first, second = (e.article_id for e in store.inbox().entries)
+        store.record_feedback(first, useful=True, who="ana", now=time.time())
+        store.record_feedback(second, useful=False, who="ana", now=time.time())
+        store.record_feedback(second, useful=True, who="ben", now=time.time())
+    finally:
+        store.close()
+    assert "precision 67% (2 of 3 useful)" in desk.monitor("status").stdout
+    (rule,) = json.loads(desk.monitor("status", "--json").stdout)["rules"]
+    assert rule["feedback"] == {"useful": 2, "not_useful": 1, "precision": 2 / 3}

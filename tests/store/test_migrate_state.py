@@ -39,7 +39,7 @@ NOW = time.time()
 LATER = NOW + 10  # every alert due by then, except the open digest
 DIGEST_DUE = NOW + 600
 # Claims cleared by the copy, and ids the destination numbers itself: not compared as values.
-NOT_COMPARED = {"claimed_by", "lease_until", "seq", "id"}
+NOT_COMPARED = {"claimed_by", "lease_until", "seq", "id", "search"}
 KEY_ORDER = {
     "feeds": "name",
     "seen_items": "feed, item_key",
@@ -52,6 +52,7 @@ KEY_ORDER = {
     "item_problems": "feed, item_key",
     "rule_mutes": "rule",
     "channel_pauses": "channel",
+    "feedback": "article_id, rule, who",
 }
 DEAD = DaemonInfo("dead-1", "old-host", 4242, "0.9", "cafe")
 
@@ -82,7 +83,10 @@ def table_names(store: Store) -> set[str]:
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
         )
         return {r[0] for r in rows} - {"news_monitor"}
-    return {r[0] for r in db._query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    rows = db._query(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'articles_fts%'"
+    )  # the full-text index is made from the articles, not copied
+    return {r[0] for r in rows}
 
 
 def rows(store: Store, table: str) -> list[tuple[Any, ...]]:
@@ -252,6 +256,7 @@ def build_state(store: Store) -> State:
     )
     store.mute_rule("r-noisy", until=NOW + 3600, now=NOW)  # operators' steering is state too
     store.pause_channel("pager", now=NOW)
+    assert store.record_feedback("art-k1", useful=True, who="editor", now=NOW) == 1  # web inbox
     return State(
         seen={
             "Alpha": ["k1", "k2", "k3", "k4", "k5", "k6", "k7", "old-1", "old-2"],
