@@ -9,6 +9,7 @@ from pathlib import Path
 
 import uvicorn
 from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -21,6 +22,7 @@ from monitor.config import Config, load_config
 from monitor.errors import ConfigError, StorageError
 from monitor.locations import Location
 from monitor.log import get_logger
+from monitor.sanitize import neutralize
 from monitor.store import Store, open_store
 from monitor.web import pages
 from monitor.web.security import (
@@ -39,9 +41,22 @@ EX_CONFIG = 78  # sysexits.h: may not or cannot listen as configured
 __all__ = ["DEFAULT_LISTEN", "create_app", "run_web", "serve"]
 
 
+def _inert(value: object) -> object:
+    """Every string a template prints, with its control and bidi characters neutralised:
+    titles, sources, feed names and errors are stranger-written, and an override character
+    would turn the text round ("gnp.exe" shown as "exe.png"). Markup is already made safe
+    (`highlight` neutralises before it marks)."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return neutralize(value)
+    return value
+
+
 def templates() -> Jinja2Templates:
     env = Environment(
-        loader=FileSystemLoader(HERE / "templates"), autoescape=True, auto_reload=False
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        auto_reload=False,
+        finalize=_inert,
     )
     return Jinja2Templates(env=env)
 

@@ -160,6 +160,8 @@ def test_hostile_articles_show_as_inert_text(browser: WebDriver, inbox: Inbox) -
     no_script_ran(browser)
     headline = browser.find_elements(By.CSS_SELECTOR, "a.headline")[0].text
     assert headline.startswith("<script>window.pwned=1;alert(1)</script>")
+    assert "gnp.exe" in headline  # as written: no override turns it round into "exe.png"
+    assert "\u202e" not in browser.page_source and "\u2066" not in browser.page_source
     assert browser.find_elements(By.CSS_SELECTOR, "main img, main svg, main script") == []
     click(browser, browser.find_elements(By.CSS_SELECTOR, "a.headline")[0])
     no_script_ran(browser)
