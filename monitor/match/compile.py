@@ -3,9 +3,10 @@
 Every operand becomes a *concept* (a word, phrase, prefix or entity; equal operands share
 one; ``*`` is one more, which the scan finds in every document). Every concept has
 *surfaces*, token sequences that stand for it: the tokens of a word or phrase, or of each
-alias of an entity (``exact`` aliases in exact case). All surfaces go into two token tries
-(folded and exact case) that are walked once per article, so the cost of the
-scan hardly depends on the number of rules.
+alias of an entity (``exact`` aliases in exact case). A surface whose first word is Arabic
+goes in with every proclitic form of that word too (``clitics``; not ``exact`` ones). All
+surfaces go into two token tries (folded and exact case) that are walked once per article,
+so the cost of the scan hardly depends on the number of rules.
 
 Which rules are worth evaluating after the scan is ``presearch``'s business; whether they
 match, ``decide``'s; the checks compiled here build the evidence of those that do.
@@ -16,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from monitor.match.clitics import written_forms
 from monitor.match.evaluate import (
     ABSENT,
     NO_EVIDENCE,
@@ -164,15 +166,17 @@ class Compiled:
             self.costs.append(EVERYWHERE)
             return c
         if isinstance(leaf, Prefix):
-            self.index.add_prefix(leaf.tokens, c)
+            for form in written_forms(leaf.tokens):
+                self.index.add_prefix(form, c)
             self.costs.append(3.0 / sum(map(len, leaf.tokens)))
             return c
         surfaces = [(leaf.tokens, False)] if isinstance(leaf, Term) else entities[leaf.id]
         cost = 0.0
         for tokens, exact in surfaces:
             if tokens:
-                self.index.add_surface(tokens, exact, c)
-                cost += 1.0 / sum(map(len, tokens))
+                for form in (tokens,) if exact else written_forms(tokens):
+                    self.index.add_surface(form, exact, c)
+                cost += 1.0 / sum(map(len, tokens))  # the forms of a word: about as rare
         self.costs.append(cost)
         return c
 

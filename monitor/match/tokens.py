@@ -4,8 +4,12 @@ Normalisation, in this order (documented for operators in docs/rules.md):
 
 1. Unicode NFKC (full-width letters, ligatures and the like become plain letters).
 2. Apostrophe variants (’ ‘ ‛ ʼ ʻ ′ ` ´ ＇) become ``'``; dash variants (‐ ‑ ‒ – — ― − ﹘ ﹣ －)
-   become ``-``; soft hyphens are dropped.
-3. Accents are stripped (NFKD, then combining marks dropped): ``Ẓarīf`` is ``Zarif``.
+   become ``-``; soft hyphens are dropped. Arabic and Persian letter forms are folded
+   (ٱ -> ا, ة -> ه, ى and Persian ی -> ي, Persian ک -> ك, ...), Arabic-Indic and Persian
+   digits become 0-9, and tatweel and the zero-width (non-)joiner are dropped, so a
+   Persian word written with a ZWNJ (می‌گوید) stays one word.
+3. Accents are stripped (NFKD, then combining marks dropped): ``Ẓarīf`` is ``Zarif``; so
+   are the harakat and the hamza over alef, waw and yeh (``إيرانُ`` is ``ايران``).
 4. A possessive ``'s`` at the end of a word is dropped (``Iran's`` is ``Iran``), then every
    other apostrophe is removed (``Qa'ida`` is ``Qaida``).
 5. Tokens are maximal runs of letters and digits (any script), so hyphens, spaces and
@@ -34,6 +38,28 @@ _TRANS: dict[int, str | None] = {
 }
 _TRANS.update({ord(c): "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"})
 _TRANS[0x00AD] = None  # soft hyphen
+# Arabic and Persian letter forms (after NFKC, so presentation forms are already letters;
+# hamza on alef, waw and yeh and the harakat are combining marks that step 3 strips). The
+# table in docs/rules.md lists them; Lucene's ArabicNormalizer and PersianNormalizer are the
+# reference. All map one character to at most one, so offsets stay exact.
+_TRANS.update(
+    {
+        0x0671: "\u0627",  # alef wasla -> alef
+        0x0629: "\u0647",  # teh marbuta -> heh
+        0x06C0: "\u0647",  # heh with yeh above (Persian ezafe) -> heh
+        0x06C1: "\u0647",  # heh goal -> heh
+        0x06C2: "\u0647",  # heh goal with hamza above -> heh
+        0x0649: "\u064a",  # alef maksura -> yeh
+        0x06CC: "\u064a",  # Farsi yeh -> yeh
+        0x06D2: "\u064a",  # yeh barree -> yeh
+        0x06A9: "\u0643",  # keheh (Persian kaf) -> kaf
+        0x0640: None,  # tatweel (kashida): stretches a word, is no letter
+        0x200C: None,  # zero-width non-joiner: inside a Persian word, which stays one word
+        0x200D: None,  # zero-width joiner
+    }
+)
+_TRANS.update({0x0660 + d: str(d) for d in range(10)})  # Arabic-Indic digits
+_TRANS.update({0x06F0 + d: str(d) for d in range(10)})  # Persian (extended) digits
 
 # No pattern here can backtrack without bound over the text (each comment says why), so a
 # search reads every character a bounded number of times.
@@ -49,12 +75,14 @@ _SPACE = re.compile(r"\s")  # one character: O(1) per position
 # Two newlines with only non-newline spaces between: the spaces after a newline are read once
 # from that newline (and, when no newline follows them, given back once): O(len).
 _BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
-# A sentence end: a run of punctuation (no letter, digit or space) that holds a ".", "!" or
-# "?" and is followed by whitespace. This is the same test as ``[.!?][^\w\s]*\s`` (a
-# terminal, more punctuation, whitespace), but anchored at the start of the run by the
-# look-behind and possessive (``*+`` gives nothing back), so a run is read once: O(len),
-# where the plain pattern restarted at every dot of a run, O(len²) (40,000 dots: minutes).
-_SENTENCE_END = re.compile(r"(?<![^\w\s])[^\w\s.!?]*+[.!?][^\w\s]*+(?=\s)")
+# A sentence end: a run of punctuation (no letter, digit or space) that holds a ".", "!",
+# "?", an Arabic question mark or an Arabic full stop and is followed by whitespace. This
+# is the same test as ``[.!?][^\w\s]*\s`` (a terminal, more punctuation, whitespace), but
+# anchored at the start of the run by the look-behind and possessive (``*+`` gives nothing
+# back), so a run is read once: O(len), where the plain pattern restarted at every dot of
+# a run, O(len²) (40,000 dots: minutes).
+_TERMINALS = ".!?\u061f\u06d4"  # . ! ? and the Arabic question mark and full stop
+_SENTENCE_END = re.compile(rf"(?<![^\w\s])[^\w\s{_TERMINALS}]*+[{_TERMINALS}][^\w\s]*+(?=\s)")
 _ASCII_SPACES = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "  # the ASCII characters str.isspace() accepts
 MAX_WHOLE = 256  # longest chunk checked against its normalisation as a whole (see below)
 # Words that a full stop follows without ending the sentence (single letters are initials).

@@ -58,7 +58,7 @@ def _chunk_tokens(chunk: str, base: int, out: Tokens) -> None:
 
 # The first definition of a sentence end. Quadratic on long runs of punctuation: use it on
 # small texts only.
-SENTENCE_END = re.compile(r"[.!?][^\w\s]*\s")
+SENTENCE_END = re.compile(r"[.!?\u061f\u06d4][^\w\s]*\s")  # and Arabic ? and full stop
 BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
 
 
@@ -163,6 +163,8 @@ def occurrences(leaf: Term | Prefix | Entity, f: Field, entities: Mapping[str, E
         n = len(tokens)
         for i in range(len(stream) - n + 1):
             window = stream[i : i + n]
+            if n and not exact:  # the first word may carry Arabic proclitics
+                window[0] = without_proclitics(window[0], tokens[0])
             if isinstance(leaf, Prefix):
                 ok = window[:-1] == list(tokens[:-1]) and window[-1].startswith(tokens[-1])
             else:
@@ -170,6 +172,32 @@ def occurrences(leaf: Term | Prefix | Entity, f: Field, entities: Mapping[str, E
             if ok:
                 found.add((i, i + n))
     return found
+
+
+ARABIC_LETTERS = re.compile(r"[\u0620-\u06ff]{2,}")
+
+
+def without_proclitics(token: str, word: str) -> str:
+    """``word`` if ``token`` is ``word`` as docs/rules.md says Arabic writes it with
+    proclitics (و or ف, then ب, ك or ل, then ال where the word has none; ل + ال is لل),
+    else ``token``. For a prefix, ``word`` is its first token and the token may go on."""
+    if not ARABIC_LETTERS.fullmatch(word):
+        return token
+    starts = []
+    for conjunction in ("", "و", "ف"):
+        for preposition in ("", "ب", "ك", "ل"):
+            for article in ("", "ال"):
+                if article and word.startswith("ال"):
+                    continue
+                written = preposition + article + word
+                if written.startswith("لال") and len(written) > 3:
+                    written = "لل" + written[3:]
+                written = conjunction + written
+                if token == written:
+                    return word
+                if token.startswith(written):
+                    starts.append(word + token[len(written) :])
+    return starts[0] if starts else token
 
 
 def count(occ) -> int:
