@@ -207,7 +207,7 @@ def test_bundled_config_is_valid() -> None:
 def test_large_files_are_cached_and_problems_still_say_where(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from monitor import yamlpos
+    from monitor.config import yamlpos
 
     monkeypatch.setenv("MONITOR_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(yamlpos, "CACHE_MIN_CHARS", 0)

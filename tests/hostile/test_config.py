@@ -29,8 +29,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor import redact, yamlpos
-from monitor.config import Config, RulesConfig, load_config, load_rules
+from monitor import redact
+from monitor.config import Config, RulesConfig, load_config, load_rules, yamlpos
 from monitor.errors import ConfigError
 from tests.support.procs import environment, run_measured
 

@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from monitor import redact
+from monitor.config.yamlpos import Located, PathKey, load_yaml
 from monitor.errors import ConfigError, QueryError
 from monitor.models import (
     METRICS_PORT,
@@ -43,7 +44,6 @@ from monitor.models import (
     RuleExamples,
     SmtpConfig,
 )
-from monitor.yamlpos import Located, PathKey, load_yaml
 
 FEEDS_FILE = "feeds.yaml"
 RULES_FILE = "rules.yaml"
