@@ -174,7 +174,7 @@ def test_rule_feeds_must_exist(tmp_path: Path) -> None:
         "rules:\n  - {name: r, query: iran, feeds: [Nope], channels: [log]}\n"
     )
     (p,) = problems(write(tmp_path, rules=rules))
-    assert p.startswith("rules.yaml:2:") and "unknown feed 'Nope'" in p
+    assert p.startswith("rules.yaml:3:36: rules[0].feeds[0]") and "unknown feed 'Nope'" in p
 
 
 def test_entity_include(tmp_path: Path) -> None:
@@ -384,7 +384,7 @@ def test_every_secret_read_is_registered_for_redaction(
     feeds = AUTH_FEEDS + '  - {name: Inline, url: "https://u:url-password-7@x.example/f"}\n'
     load_config(write(tmp_path, feeds, rules))
     leaked = [
-        "feed-password-1", "smtp-password-2", "whsec_webhook-secret-3", "tgram://bot-token-4/chat",
+        "feed-password-1", "smtp-password-2", "whsec_d2ViaG9vay1zZWNyZXQtMw==", "tgram://bot-token-4/chat",
         "mailto://user:mail-pass-5@example.org", "json://inline-token-6@hooks.example",
         "url-password-7",
     ]  # fmt: skip
