@@ -30,6 +30,7 @@ from collections.abc import Iterable, Sequence
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+ANYWHERE = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
 
 _V4_BLOCKS = tuple(
     ipaddress.IPv4Network(n)

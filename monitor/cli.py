@@ -34,11 +34,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from monitor import __version__
 from monitor.config import RULES_FILE, Config, load_config, load_rules
+from monitor.config.channels import secrets_of
 from monitor.errors import ConfigError, MonitorError, StorageError
 from monitor.locations import Location, config_location, db_location
 from monitor.log import setup_logging
 from monitor.models import Document, Match
-from monitor.redact import redact, url_origin
+from monitor.redact import redact
 from monitor.sanitize import escape_unsafe, neutralize
 
 if TYPE_CHECKING:
@@ -95,14 +96,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         f"{len(config.rules)} rules, {len(config.channels)} channels"
     )
     for name, channel in sorted(config.channels.items()):
-        target = {
-            "email": ", ".join(channel.to),
-            "webhook": url_origin(channel.url),
-            "file": channel.path,
-            "apprise": f"{len(channel.apprise_urls)} URL(s) <redacted>",
-        }[channel.type]
-        secret = " (signed, secret <redacted>)" if channel.secret else ""
-        print(f"  channel {name}: {channel.type} -> {target}{secret}")
+        secrets = secrets_of(channel)
+        note = f" ({', '.join(secrets)} <redacted>)" if secrets else ""
+        print(f"  channel {name}: {channel.kind} -> {channel.target}{note}")
     if failures:
         print(f"{len(failures)} rule example(s) failed")
         return 1
@@ -605,12 +601,12 @@ def _read_input(source: str) -> tuple[bytes, str | None, str | None]:
         from monitor.fetch import Fetcher
 
         async def get() -> tuple[bytes, str | None, str | None]:
+            from monitor.addresses import ANYWHERE
+
             fetcher = Fetcher()
             try:
                 # a person typed this URL: any address is allowed
-                page = await fetcher.fetch_page(
-                    source, timeout=30.0, allow_networks=("0.0.0.0/0", "::/0")
-                )
+                page = await fetcher.fetch_page(source, timeout=30.0, allow_networks=ANYWHERE)
             finally:
                 await fetcher.aclose()
             return page.body, page.content_type, page.url

@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, NamedTuple
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
+from zoneinfo import ZoneInfo
+
+from monitor.redact import url_origin
+
+if TYPE_CHECKING:
+    from monitor.addresses import IPNetwork
+    from monitor.config.values import DigestSchedule
 
 # --------------------------------------------------------------------------- configuration
 
@@ -32,7 +40,7 @@ class FeedConfig:
     extract: bool = True  # fetch each item's link and extract the page
     extract_override: ExtractOverride | None = None
     tags: tuple[str, ...] = ()
-    allow_networks: tuple[str, ...] = ()  # CIDRs article links may resolve into
+    allow_networks: tuple[IPNetwork, ...] = ()  # networks article links may resolve into
     enabled: bool = True
     auth: tuple[str, str] | None = field(default=None, repr=False)  # basic auth (user, password)
     # bounds on the interval a server's hints (Cache-Control, Expires, <ttl>) may set;
@@ -110,9 +118,10 @@ class RuleConfig:
     description: str = ""
     examples: RuleExamples = field(default_factory=RuleExamples)
     max_alerts: RateLimit | None = None  # beyond this, matches roll into one summary alert
+    enabled: bool = True  # False: parsed and checked, never matched
 
 
-ChannelType = Literal["email", "webhook", "file", "apprise"]
+UTC_ZONE = ZoneInfo("UTC")
 
 
 @dataclass(frozen=True)
@@ -126,28 +135,73 @@ class SmtpConfig:
     timeout: float = 60.0
 
 
-@dataclass(frozen=True)
-class ChannelConfig:
-    """One delivery channel. Fields that don't apply to `type` keep their defaults."""
+@dataclass(frozen=True, kw_only=True)
+class Channel:
+    """What every channel kind has. A kind is a subclass; `kind` is its name in rules.yaml.
 
+    `timezone` is the zone of the times in its messages and of its digest schedule;
+    `digest` (None: each alert on its own) was parsed with that zone."""
+
+    kind: ClassVar[str]
     name: str
-    type: ChannelType
-    # email
-    to: tuple[str, ...] = ()
-    sender: str = ""
+    timezone: ZoneInfo = UTC_ZONE
+    digest: DigestSchedule | None = None
+    templates_dir: Path | None = None  # operator overrides of the Jinja2 templates
+    enabled: bool = True  # False: parsed and checked, never sent to
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmailChannel(Channel):
+    kind: ClassVar[str] = "email"
+    to: tuple[str, ...]
+    sender: str
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
-    timezone: str = "UTC"
-    # webhook
-    url: str = ""
-    secret: str | None = field(default=None, repr=False)  # from secret_env: `whsec_...`
+
+    @property
+    def timeout(self) -> float:
+        return self.smtp.timeout
+
+    @property
+    def target(self) -> str:
+        return ", ".join(self.to)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebhookChannel(Channel):
+    kind: ClassVar[str] = "webhook"
+    url: str
+    secret: str | None = field(default=None, repr=False)  # `whsec_...`, checked by config
     timeout: float = 30.0
-    # file
-    path: str = ""
-    # apprise
-    apprise_urls: tuple[str, ...] = field(default=(), repr=False)  # they carry tokens
-    # every type
-    digest: str | None = None  # "1h" (every hour, on the hour) or a crontab line "0 8 * * *"
-    templates_dir: str | None = None  # operator overrides of the Jinja2 templates
+
+    @property
+    def target(self) -> str:
+        return url_origin(self.url)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileChannel(Channel):
+    kind: ClassVar[str] = "file"
+    path: Path
+    timeout: ClassVar[float] = 30.0  # an append; the outbox's lease needs a bound
+
+    @property
+    def target(self) -> str:
+        return str(self.path)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppriseChannel(Channel):
+    kind: ClassVar[str] = "apprise"
+    urls: tuple[str, ...] = field(repr=False)  # they carry tokens
+    timeout: float = 30.0
+
+    @property
+    def target(self) -> str:
+        return f"{len(self.urls)} URL(s) <redacted>"
+
+
+ChannelConfig = EmailChannel | WebhookChannel | FileChannel | AppriseChannel
+"""One delivery channel: one type per kind, each with only the fields that apply."""
 
 
 # --------------------------------------------------------------------------- polling

@@ -42,8 +42,7 @@ IDLE_WAIT = 30.0
 
 
 def _timeout(notifier: Notifier) -> float:
-    channel = notifier.channel
-    return channel.smtp.timeout if channel.type == "email" else channel.timeout
+    return notifier.channel.timeout
 
 
 class _Store(OutboxStore, NoticeStore, Protocol):

@@ -56,7 +56,6 @@ from monitor.models import (
 )
 from monitor.parse import canonical_url, parse_feed
 from monitor.redact import redact
-from monitor.schedule import next_digest
 from monitor.store import ItemStore, NoiseView, Queued, StoreThread
 from monitor.tasks import ItemResult, Page, read_and_match
 from monitor.workers import CpuPool
@@ -540,7 +539,7 @@ def plan_delivery(alert: Alert, view: NoiseView, rules: Rules, now: float) -> Qu
     if channel is not None and channel.digest:
         due = view.batch_due(alert.channel, "digest")
         if due is None:
-            due = next_digest(channel.digest, now, channel.timezone)
+            due = channel.digest.next_after(now)
         return Queued(alert, "digest", due)
     over: list[tuple[str, RateLimit]] = []
     for entry in alert.rules:

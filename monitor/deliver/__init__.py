@@ -9,25 +9,37 @@ Each notifier cuts off a hanging attempt itself after its configured timeout.
 news-monitor telling its operator something); `send_batch(batch)` sends a digest or a
 rate-limit summary as ONE message (one email, one POST, one JSON line, one notification).
 
-`build_notifier` never raises: a channel that can never work (SMTP credentials without
-TLS, a malformed webhook secret, an unknown Apprise URL, a missing or broken
-`templates_dir`) fails every send with a permanent `DeliveryError` and a hint, so one bad
-channel does not stop the others.
+A channel's config was checked when it was loaded (`monitor.config.channels`: TLS settings,
+webhook secrets, URLs, digest schedules, time zones); notifiers do not check it again.
+`build_notifier` never raises: what only the notifier can tell (an Apprise URL no plugin
+understands, a broken template in `templates_dir`) fails every send with a permanent
+`DeliveryError` and a hint, so one bad channel does not stop the others.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Protocol
+from typing import Protocol, assert_never
 
 from monitor.deliver.ids import alert_id
-from monitor.models import Alert, Batch, ChannelConfig, DeliveryResult
+from monitor.models import (
+    Alert,
+    AppriseChannel,
+    Batch,
+    ChannelConfig,
+    DeliveryResult,
+    EmailChannel,
+    FileChannel,
+    WebhookChannel,
+)
 
-__all__ = ["Notifier", "alert_id", "build_notifier", "templates_path"]
+__all__ = ["Notifier", "alert_id", "build_notifier"]
 
 
 class Notifier(Protocol):
-    channel: ChannelConfig
+    @property
+    def channel(self) -> ChannelConfig:
+        """The channel it sends to."""
+        ...
 
     async def send(self, alert: Alert) -> DeliveryResult:
         """Deliver `alert` once; raises DeliveryError on failure."""
@@ -42,25 +54,25 @@ class Notifier(Protocol):
         ...
 
 
-def templates_path(channel: ChannelConfig) -> Path | None:
-    """The channel's template override directory (`~` expanded), or None."""
-    return Path(channel.templates_dir).expanduser() if channel.templates_dir else None
-
-
 def build_notifier(channel: ChannelConfig) -> Notifier:
-    """The notifier for `channel.type`; those that render templates get `templates_dir`."""
-    if channel.type == "email":
-        from monitor.deliver.mail import MailNotifier
+    """The notifier for the channel's kind; those that render templates get its
+    `templates_dir`."""
+    match channel:
+        case EmailChannel():
+            from monitor.deliver.mail import MailNotifier
 
-        return MailNotifier(channel, templates_dir=templates_path(channel))
-    if channel.type == "webhook":
-        from monitor.deliver.webhook import WebhookNotifier
+            return MailNotifier(channel, templates_dir=channel.templates_dir)
+        case WebhookChannel():
+            from monitor.deliver.webhook import WebhookNotifier
 
-        return WebhookNotifier(channel)
-    if channel.type == "file":
-        from monitor.deliver.file import FileNotifier
+            return WebhookNotifier(channel)
+        case FileChannel():
+            from monitor.deliver.file import FileNotifier
 
-        return FileNotifier(channel)
-    from monitor.deliver.chat import AppriseNotifier
+            return FileNotifier(channel)
+        case AppriseChannel():
+            from monitor.deliver.chat import AppriseNotifier
 
-    return AppriseNotifier(channel, templates_dir=templates_path(channel))
+            return AppriseNotifier(channel, templates_dir=channel.templates_dir)
+        case _:
+            assert_never(channel)

@@ -21,7 +21,7 @@ from monitor.deliver.render import (
     templates_problem,
 )
 from monitor.errors import DeliveryError
-from monitor.models import Alert, Batch, ChannelConfig, DeliveryResult
+from monitor.models import Alert, AppriseChannel, Batch, DeliveryResult
 
 _URL_HINT = "see https://github.com/caronc/apprise/wiki for URL formats"
 
@@ -29,21 +29,19 @@ _URL_HINT = "see https://github.com/caronc/apprise/wiki for URL formats"
 class AppriseNotifier:
     """`templates_dir`: operator overrides of the text templates (the channel's)."""
 
-    def __init__(self, channel: ChannelConfig, *, templates_dir: Path | None = None) -> None:
+    def __init__(self, channel: AppriseChannel, *, templates_dir: Path | None = None) -> None:
         self.channel = channel
         self._templates_dir = templates_dir
         self._apprise = apprise.Apprise()
         self._problem: tuple[str, str] | None = None
-        if not channel.apprise_urls:
-            self._problem = ("an apprise channel needs `apprise_urls`", _URL_HINT)
         with warnings.catch_warnings():
             # Apprise loads its plugins on the first add(); one imports the deprecated
             # `imghdr` on Python 3.11/3.12, which is noise for operators (and fatal in tests).
             warnings.filterwarnings("ignore", "'imghdr' is deprecated", DeprecationWarning)
-            for index, url in enumerate(channel.apprise_urls):
+            for index, url in enumerate(channel.urls):
                 if not self._apprise.add(url):
                     self._problem = (
-                        f"apprise_urls[{index}] is not a URL Apprise understands",
+                        f"urls[{index}] is not a URL Apprise understands",
                         _URL_HINT,
                     )
         if templates_dir and not self._problem:
@@ -82,7 +80,7 @@ class AppriseNotifier:
                 self.channel.name,
                 hint="the apprise logger names each service that failed and why",
             )
-        return DeliveryResult(detail=f"{len(self.channel.apprise_urls)} service(s) notified")
+        return DeliveryResult(detail=f"{len(self.channel.urls)} service(s) notified")
 
     async def aclose(self) -> None:
         """Nothing to release: Apprise opens a connection per notification."""

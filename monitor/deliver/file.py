@@ -18,13 +18,13 @@ from typing import Any
 
 from monitor.deliver.render import batch_payload, webhook_payload
 from monitor.errors import DeliveryError
-from monitor.models import Alert, Batch, ChannelConfig, DeliveryResult
+from monitor.models import Alert, Batch, DeliveryResult, FileChannel
 
 
 class FileNotifier:
-    def __init__(self, channel: ChannelConfig) -> None:
+    def __init__(self, channel: FileChannel) -> None:
         self.channel = channel
-        self._path = Path(channel.path).expanduser()
+        self._path = channel.path
 
     async def send(self, alert: Alert) -> DeliveryResult:
         return await self._append(webhook_payload(alert))
@@ -33,8 +33,6 @@ class FileNotifier:
         return await self._append(batch_payload(batch))
 
     async def _append(self, payload: dict[str, Any]) -> DeliveryResult:
-        if not self.channel.path:
-            raise DeliveryError("a file channel needs `path`", self.channel.name, permanent=True)
         line = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         try:
             await asyncio.to_thread(append_line, self._path, (line + "\n").encode())

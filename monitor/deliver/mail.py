@@ -23,7 +23,7 @@ import aiosmtplib
 from monitor.deliver.render import render_batch_email, render_email, templates_problem
 from monitor.errors import DeliveryError
 from monitor.log import get_logger
-from monitor.models import Alert, Batch, ChannelConfig, DeliveryResult
+from monitor.models import Alert, Batch, DeliveryResult, EmailChannel
 from monitor.sanitize import clean_line
 
 _REPLY_CHARS = 300  # of a server's reply, in results and errors
@@ -48,15 +48,13 @@ class MailNotifier:
 
     def __init__(
         self,
-        channel: ChannelConfig,
+        channel: EmailChannel,
         *,
         ssl_context: ssl.SSLContext | None = None,
         templates_dir: Path | None = None,
     ) -> None:
         self.channel = channel
-        self._problem = _problem(channel) or (
-            templates_problem(templates_dir) if templates_dir else None
-        )
+        self._problem = templates_problem(templates_dir) if templates_dir else None
         self._ssl = ssl_context or ssl.create_default_context()
         self._templates_dir = templates_dir
         self._log = get_logger(__name__, channel=channel.name)
@@ -164,21 +162,3 @@ class MailNotifier:
         return DeliveryError(
             message, self.channel.name, permanent=permanent, status=status, hint=hint
         )
-
-
-def _problem(channel: ChannelConfig) -> tuple[str, str | None] | None:
-    """Why this channel can never send (message, hint), or None."""
-    smtp = channel.smtp
-    if not channel.to or not channel.sender:
-        return "an email channel needs `to` and `sender`", None
-    if smtp.tls and smtp.starttls:
-        return (
-            "smtp.tls and smtp.starttls are exclusive",
-            "tls: true for port 465, starttls: true for port 587",
-        )
-    if smtp.username and not (smtp.tls or smtp.starttls):
-        return (
-            "refusing to send SMTP credentials over an unencrypted connection",
-            "set smtp.starttls: true (port 587) or smtp.tls: true (port 465)",
-        )
-    return None

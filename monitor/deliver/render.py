@@ -34,12 +34,12 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import jinja2
 
 from monitor.errors import DeliveryError
-from monitor.models import Alert, AlertRule, Batch, ChannelConfig, Snippet
+from monitor.models import UTC_ZONE, Alert, AlertRule, Batch, EmailChannel, Snippet
 from monitor.redact import redact
 from monitor.sanitize import clean_line, is_clean, neutralize
 
@@ -162,18 +162,6 @@ def clean_terms(terms: Iterable[str]) -> list[str]:
 
 
 # --------------------------------------------------------------------------- context
-
-
-def zone(name: str, channel: str | None = None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as e:
-        raise DeliveryError(
-            f"unknown time zone {name!r}",
-            channel,
-            permanent=True,
-            hint="use an IANA name such as Europe/Berlin",
-        ) from e
 
 
 def local_time(value: datetime | None, tz: ZoneInfo) -> str | None:
@@ -358,9 +346,11 @@ def templates_problem(templates_dir: Path) -> tuple[str, str] | None:
 # --------------------------------------------------------------------------- outputs
 
 
-def render_text(alert: Alert, *, timezone: str = "UTC", templates_dir: Path | None = None) -> str:
+def render_text(
+    alert: Alert, *, timezone: ZoneInfo = UTC_ZONE, templates_dir: Path | None = None
+) -> str:
     """The plain-text body of an alert or notice (email text part, Apprise, send-test)."""
-    tz = zone(timezone, alert.channel)
+    tz = timezone
     if alert.kind == "notice":
         return _render("notice.txt.j2", notice_context(alert, tz), templates_dir, alert.channel)
     return _render("alert.txt.j2", context(alert, tz), templates_dir, alert.channel)
@@ -375,10 +365,10 @@ def render_subject(alert: Alert) -> str:
 
 
 def render_email(
-    alert: Alert, channel: ChannelConfig, templates_dir: Path | None = None
+    alert: Alert, channel: EmailChannel, templates_dir: Path | None = None
 ) -> EmailMessage:
     """A multipart/alternative message; Message-ID is derived from the alert id."""
-    tz = zone(channel.timezone, channel.name)
+    tz = channel.timezone
     if alert.kind == "notice":
         stem, data = "notice", notice_context(alert, tz)
     else:
@@ -393,22 +383,22 @@ def render_email(
 
 
 def render_batch_text(
-    batch: Batch, *, timezone: str = "UTC", templates_dir: Path | None = None
+    batch: Batch, *, timezone: ZoneInfo = UTC_ZONE, templates_dir: Path | None = None
 ) -> str:
     """The plain-text listing of a digest or summary (email text part, Apprise)."""
-    data = batch_context(batch, zone(timezone, batch.channel))
+    data = batch_context(batch, timezone)
     return _render("digest.txt.j2", data, templates_dir, batch.channel)
 
 
-def render_batch_subject(batch: Batch, *, timezone: str = "UTC") -> str:
-    return batch_subject(batch, zone(timezone, batch.channel))
+def render_batch_subject(batch: Batch, *, timezone: ZoneInfo = UTC_ZONE) -> str:
+    return batch_subject(batch, timezone)
 
 
 def render_batch_email(
-    batch: Batch, channel: ChannelConfig, templates_dir: Path | None = None
+    batch: Batch, channel: EmailChannel, templates_dir: Path | None = None
 ) -> EmailMessage:
     """One multipart/alternative message listing the batch; Message-ID from the batch id."""
-    data = batch_context(batch, zone(channel.timezone, channel.name))
+    data = batch_context(batch, channel.timezone)
     msg = _message(channel, data["subject"], batch.created, batch.id, batch.kind)
     msg["X-News-Monitor-Batch-Id"] = batch.id
     msg.set_content(_render("digest.txt.j2", data, templates_dir, channel.name))
@@ -419,7 +409,7 @@ def render_batch_email(
 
 
 def _message(
-    channel: ChannelConfig, subject: str, created: datetime, message_id: str, kind: str
+    channel: EmailChannel, subject: str, created: datetime, message_id: str, kind: str
 ) -> EmailMessage:
     msg = EmailMessage()
     msg["Subject"] = subject

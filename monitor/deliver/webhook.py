@@ -16,7 +16,6 @@ import json
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from standardwebhooks import Webhook
@@ -24,7 +23,7 @@ from standardwebhooks import Webhook
 from monitor.deliver.render import batch_payload, webhook_payload
 from monitor.errors import DeliveryError
 from monitor.log import get_logger
-from monitor.models import Alert, Batch, ChannelConfig, DeliveryResult
+from monitor.models import Alert, Batch, DeliveryResult, WebhookChannel
 from monitor.redact import redact
 from monitor.sanitize import clean_line
 
@@ -34,20 +33,10 @@ _REASON_CHARS = 300
 
 
 class WebhookNotifier:
-    def __init__(self, channel: ChannelConfig) -> None:
+    def __init__(self, channel: WebhookChannel) -> None:
         self.channel = channel
-        self._problem: tuple[str, str | None] | None = None
-        self._signer: Webhook | None = None
-        if urlsplit(channel.url).scheme not in ("http", "https"):
-            self._problem = ("webhook url must start with http:// or https://", None)
-        elif channel.secret:
-            try:
-                self._signer = Webhook(channel.secret)
-            except Exception:  # binascii.Error, EmptyWebhookSecretError
-                self._problem = (
-                    "webhook secret is not valid",
-                    "expected 'whsec_' followed by a base64 key",
-                )
+        # config checked the URL and that the secret is `whsec_` and base64
+        self._signer = Webhook(channel.secret) if channel.secret else None
         self._client = httpx.AsyncClient(
             timeout=channel.timeout, follow_redirects=False, headers={"user-agent": USER_AGENT}
         )
@@ -60,8 +49,6 @@ class WebhookNotifier:
         return await self._deliver(batch.id, batch_payload(batch))
 
     async def _deliver(self, message_id: str, payload: dict[str, Any]) -> DeliveryResult:
-        if self._problem:
-            raise self._error(self._problem[0], permanent=True, hint=self._problem[1])
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         now = datetime.now(UTC)
         headers = {

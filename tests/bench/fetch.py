@@ -59,7 +59,8 @@ async def main():
         if kind == "feed":
             result = await fetcher.fetch_feed(url, timeout=timeout)
         else:
-            result = await fetcher.fetch_page(url, timeout=timeout, allow_networks=("127.0.0.0/8",))
+            loopback = (ip_network("127.0.0.0/8"),)
+            result = await fetcher.fetch_page(url, timeout=timeout, allow_networks=loopback)
         outcome = f"ok {len(result.body)} bytes"
     except BaseException as e:
         outcome = f"{type(e).__name__}: {e}"

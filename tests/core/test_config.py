@@ -11,6 +11,7 @@ import pytest
 from monitor import redact
 from monitor.config import load_config, load_rules, parse_duration
 from monitor.errors import ConfigError
+from monitor.models import FileChannel
 
 FEEDS_OK = """\
 defaults: {interval: 5m, timeout: 20s, extract: true}
@@ -94,7 +95,7 @@ def test_bad_durations(value: object) -> None:
 def test_every_problem_at_once_with_positions(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("NEWSROOM_SECRET", "whsec_x")
+    monkeypatch.setenv("NEWSROOM_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
     feeds = """\
     defaults: {interval: 5 minutes}
     feeds:
@@ -123,6 +124,7 @@ def test_every_problem_at_once_with_positions(
         "rules.yaml:8:16: rules[0].channels[0]: unknown channel 'nowhere'",
         "rules.yaml:9:24: rules[1].query: expected operand after AND",
         "rules.yaml:9:50: rules[1].min_mentions: expected an integer >= 1, got 0",
+        "rules.yaml:9:5: rules[1]: this rule alerts nowhere; add channels: [NAME]",
     ]
     assert len(found) == len(expected), "\n".join(found)
     for want, got in zip(expected, sorted(found), strict=True):
@@ -131,6 +133,7 @@ def test_every_problem_at_once_with_positions(
     assert [p.rsplit(" (rule ", 1)[-1] for p in rule_problems] == [
         "'one')",
         "'one')",
+        "'two')",
         "'two')",
         "'two')",
     ]
@@ -166,9 +169,12 @@ def test_plain_text_credentials_refused(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_rule_feeds_must_exist(tmp_path: Path) -> None:
-    rules = "rules:\n  - {name: r, query: iran, feeds: [Nope]}\n"
+    rules = (
+        "channels: {log: {type: file, path: a.jsonl}}\n"
+        "rules:\n  - {name: r, query: iran, feeds: [Nope], channels: [log]}\n"
+    )
     (p,) = problems(write(tmp_path, rules=rules))
-    assert p.startswith("rules.yaml:2:") and "unknown feed 'Nope'" in p
+    assert p.startswith("rules.yaml:3:36: rules[0].feeds[0]") and "unknown feed 'Nope'" in p
 
 
 def test_entity_include(tmp_path: Path) -> None:
@@ -198,7 +204,7 @@ def test_bundled_config_is_valid() -> None:
     config = load_config(root)
     assert len(config.feeds) >= 12
     assert any(r.name == "iran-al-qaida" for r in config.rules)
-    assert config.channels["alerts"].type == "file"
+    assert isinstance(config.channels["alerts"], FileChannel)
     from monitor.match import Matcher
 
     assert Matcher.build(config.rules, config.entities).check_examples() == []
@@ -207,7 +213,7 @@ def test_bundled_config_is_valid() -> None:
 def test_large_files_are_cached_and_problems_still_say_where(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from monitor import yamlpos
+    from monitor.config import yamlpos
 
     monkeypatch.setenv("MONITOR_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(yamlpos, "CACHE_MIN_CHARS", 0)
@@ -318,7 +324,7 @@ def test_secret_files_that_cannot_be_read(tmp_path: Path, monkeypatch: pytest.Mo
     found = problems(write(tmp_path, AUTH_FEEDS))
     assert found[0] == (
         "feeds.yaml:2:67: feeds[0].auth_env: secret 'NEWS_AUTH': cannot read its file: "
-        "Input/output error"
+        "Input/output error (feed 'Paywalled')"
     )
     assert found[1].startswith("rules.yaml:7:") and "its file is not UTF-8 text" in found[1]
 
@@ -357,7 +363,7 @@ def test_every_secret_read_is_registered_for_redaction(
     secrets = {
         "NEWS_AUTH": "reader:feed-password-1",
         "SMTP_PASSWORD": "smtp-password-2",
-        "NEWSROOM_SECRET": "whsec_webhook-secret-3",
+        "NEWSROOM_SECRET": "whsec_d2ViaG9vay1zZWNyZXQtMw==",
         "APPRISE_URLS": "tgram://bot-token-4/chat mailto://user:mail-pass-5@example.org",
     }
     for name, value in secrets.items():
@@ -378,7 +384,7 @@ def test_every_secret_read_is_registered_for_redaction(
     feeds = AUTH_FEEDS + '  - {name: Inline, url: "https://u:url-password-7@x.example/f"}\n'
     load_config(write(tmp_path, feeds, rules))
     leaked = [
-        "feed-password-1", "smtp-password-2", "whsec_webhook-secret-3", "tgram://bot-token-4/chat",
+        "feed-password-1", "smtp-password-2", "whsec_d2ViaG9vay1zZWNyZXQtMw==", "tgram://bot-token-4/chat",
         "mailto://user:mail-pass-5@example.org", "json://inline-token-6@hooks.example",
         "url-password-7",
     ]  # fmt: skip

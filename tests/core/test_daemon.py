@@ -85,10 +85,14 @@ def test_a_broken_edit_is_rejected_and_the_service_keeps_running(
     try:
         daemon.wait_for("event='service_started'")
         good = (config / "rules.yaml").read_text()
-        (config / "rules.yaml").write_text(good + "  - {name: second, query: '@nobody AND'}\n")
+        (config / "rules.yaml").write_text(
+            good + "  - {name: second, query: '@nobody AND', " + "channels: [out]}\n"
+        )
         daemon.wait_for("event='reload_rejected'")
         assert "rules.yaml:7:" in daemon.output() and "unknown entity '@nobody'" in daemon.output()
-        (config / "rules.yaml").write_text(good + "  - {name: second, query: 'talks'}\n")
+        (config / "rules.yaml").write_text(
+            good + "  - {name: second, query: 'talks', " + "channels: [out]}\n"
+        )
         daemon.wait_for("event='config_reloaded' feeds=1 rules=2")
         os.kill(daemon.proc.pid, signal.SIGHUP)
         daemon.wait_for("event='config_reloaded' feeds=1 rules=2", timeout=10, count=2)

@@ -7,19 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from monitor import config
 from monitor.cli import build_parser
+from monitor.config import channels, feeds, rules
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 
 def config_keys() -> set[str]:
-    keys = set(config._FEED_KEYS) | set(config._DEFAULT_KEYS) | set(config._RULE_KEYS)
-    keys |= set(config._SMTP_KEYS) | {"include", "entities", "channels", "rules", "aliases"}
-    keys |= {"exact", "operator_channel", "selector", "remove", "match", "no_match"}
-    for channel_keys in config._CHANNEL_KEYS.values():
-        keys |= channel_keys
-    return keys
+    """Every key the declarations in monitor/config/ know."""
+    sections = [feeds.FEED, feeds.DEFAULTS, feeds.POLLING, feeds.METRICS, channels.SMTP]
+    sections += [rules.RULE, rules.ENTITY, *(section for _, section in channels.KINDS.values())]
+    keys = {k.name for s in sections for k in s.keys} | set(feeds.TOP) | set(rules.TOP)
+    return keys | {"selector", "remove", "match", "no_match"}
 
 
 @pytest.mark.parametrize("key", sorted(config_keys()))

@@ -9,6 +9,7 @@ import gzip
 import ipaddress
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
+from ipaddress import ip_network
 from typing import TypeVar
 
 import pytest
@@ -19,7 +20,7 @@ from monitor.fetch import Fetcher
 from tests.support.site import NewsSite, Resource
 
 T = TypeVar("T")
-LOOPBACK = ("127.0.0.0/8",)
+LOOPBACK = (ip_network("127.0.0.0/8"),)
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +221,9 @@ def test_redirect_to_a_blocked_address_is_refused() -> None:
             Resource(b"", "text/html", status=302, headers={"Location": "http://169.254.169.254/"}),
         )
         with pytest.raises(BlockedAddressError):
-            run(lambda f: f.fetch_page(url, timeout=5, allow_networks=("127.0.0.1/32",)))
+            run(
+                lambda f: f.fetch_page(url, timeout=5, allow_networks=(ip_network("127.0.0.1/32"),))
+            )
 
 
 def test_connection_goes_to_the_checked_address() -> None:
@@ -346,7 +349,9 @@ def test_feed_allow_networks_opens_redirects() -> None:
     with NewsSite() as site:
         site.add_feed("/private", FEED)
         url = site.put("/feed.xml", redirect(f"http://0.0.0.0:{site.port}/private"))
-        result = run(lambda f: f.fetch_feed(url, timeout=5, allow_networks=("0.0.0.0/8",)))
+        result = run(
+            lambda f: f.fetch_feed(url, timeout=5, allow_networks=(ip_network("0.0.0.0/8"),))
+        )
         assert result.body == FEED
 
 

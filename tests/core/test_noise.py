@@ -15,9 +15,19 @@ from typing import Any
 
 import pytest
 
+from monitor.config.values import DigestSchedule
 from monitor.deliver import build_notifier
 from monitor.fetch import Fetcher
-from monitor.models import ChannelConfig, EntityConfig, FeedConfig, RateLimit, RuleConfig
+from monitor.models import (
+    UTC_ZONE,
+    ChannelConfig,
+    EntityConfig,
+    FeedConfig,
+    FileChannel,
+    RateLimit,
+    RuleConfig,
+    WebhookChannel,
+)
 from monitor.notices import Notices, on_failure, on_success
 from monitor.outbox import OutboxWorker
 from monitor.pipeline import Pipeline, Rules
@@ -61,7 +71,7 @@ class Room:
         )
 
     def run(self, rules: list[RuleConfig], channel: ChannelConfig, *, polls: int = 1) -> None:
-        ops = ChannelConfig(name="ops", type="file", path=str(self.ops_file))
+        ops = FileChannel(name="ops", path=self.ops_file)
         channels = {channel.name: channel, "ops": ops}
 
         async def main() -> None:
@@ -110,12 +120,12 @@ def room(tmp_path: Path, db_url: str) -> Any:
 
 
 def hook_channel(room: Room, **kw: Any) -> ChannelConfig:
-    return ChannelConfig(name="hook", type="webhook", url=room.hook.url, **kw)
+    return WebhookChannel(name="hook", url=room.hook.url, **kw)
 
 
 def test_digest_sends_one_message_on_the_hour(room: Room) -> None:
     room.site.add_feed("/f.xml", rss_feed("Wire", entries(3)))
-    channel = hook_channel(room, digest="1h")
+    channel = hook_channel(room, digest=DigestSchedule.parse("1h", UTC_ZONE))
     rule = RuleConfig("iran", "@iran", channels=("hook",))
     room.run([rule], channel)
     assert room.hook.requests == []  # 09:17: nothing until the digest at 10:00

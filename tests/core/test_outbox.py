@@ -13,7 +13,7 @@ from pathlib import Path
 from standardwebhooks import Webhook
 
 from monitor.deliver import alert_id, build_notifier
-from monitor.models import Alert, AlertRule, ChannelConfig, Snippet
+from monitor.models import Alert, AlertRule, ChannelConfig, EmailChannel, Snippet, WebhookChannel
 from monitor.outbox import OutboxWorker
 from monitor.store import Store, open_store
 from tests.support.receivers import Reply, WebhookReceiver
@@ -46,7 +46,7 @@ def make_alert(n: int, channel: str) -> Alert:
 
 
 def webhook(name: str, url: str, timeout: float = 5.0) -> ChannelConfig:
-    return ChannelConfig(name=name, type="webhook", url=url, secret=SECRET, timeout=timeout)
+    return WebhookChannel(name=name, url=url, secret=SECRET, timeout=timeout)
 
 
 def queue(store: Store, channel: str, count: int, clock: Clock) -> list[str]:
@@ -182,9 +182,8 @@ def test_a_hanging_receiver_does_not_delay_other_channels(db_url: str, tmp_path:
 def email(name: str, port: int) -> ChannelConfig:
     from monitor.models import SmtpConfig
 
-    return ChannelConfig(
+    return EmailChannel(
         name=name,
-        type="email",
         to=("desk@example.org",),
         sender="monitor@example.org",
         smtp=SmtpConfig(host="127.0.0.1", port=port, timeout=10),

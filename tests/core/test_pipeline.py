@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import base64
 from dataclasses import replace
+from ipaddress import ip_network
 
 import pytest
 
+from monitor.addresses import IPNetwork
 from monitor.cadence import failure_backoff
 from monitor.fetch import Fetcher
 from monitor.models import EntityConfig, FeedConfig, RuleConfig
@@ -25,10 +27,12 @@ ENTITIES = {
 }
 RULES = (RuleConfig("iran-al-qaida", "@iran NEAR/20 @al-qaida", channels=("desk",)),)
 SUMMARY = "Tehran denied hosting al-Qaida leaders, the ministry said."
-LOOPBACK = ("127.0.0.0/8",)
+LOOPBACK = (ip_network("127.0.0.0/8"),)
 
 
-def feed(name: str, url: str, *, allow: tuple[str, ...] = LOOPBACK, **kw: object) -> FeedConfig:
+def feed(
+    name: str, url: str, *, allow: tuple[IPNetwork, ...] = LOOPBACK, **kw: object
+) -> FeedConfig:
     return FeedConfig(name=name, url=url, interval=300, timeout=5, allow_networks=allow, **kw)  # type: ignore[arg-type]
 
 

@@ -5,27 +5,24 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from monitor.deliver import build_notifier
 from monitor.errors import DeliveryError
-from monitor.models import Alert, Batch, ChannelConfig, DeliveryResult
+from monitor.models import Alert, AppriseChannel, Batch, DeliveryResult
 from tests.support import run
 from tests.support.receivers import Reply, WebhookReceiver
 
 
-def channel(port: int, **changes: object) -> ChannelConfig:
-    fields: dict[str, object] = {
-        "name": "chat",
-        "type": "apprise",
-        "apprise_urls": (f"json://127.0.0.1:{port}/notify",),
-    }
+def channel(port: int, **changes: object) -> AppriseChannel:
+    fields: dict[str, object] = {"name": "chat", "urls": (f"json://127.0.0.1:{port}/notify",)}
     fields.update(changes)
-    return ChannelConfig(**fields)  # type: ignore[arg-type]
+    return AppriseChannel(**fields)  # type: ignore[arg-type]
 
 
-def send(config: ChannelConfig, alert: Alert) -> DeliveryResult:
+def send(config: AppriseChannel, alert: Alert) -> DeliveryResult:
     async def go() -> DeliveryResult:
         notifier = build_notifier(config)
         try:
@@ -38,7 +35,7 @@ def send(config: ChannelConfig, alert: Alert) -> DeliveryResult:
 
 def test_title_and_text_body_arrive(alert: Alert) -> None:
     with WebhookReceiver() as receiver:
-        send(channel(receiver.port, timezone="Europe/Berlin"), alert)
+        send(channel(receiver.port, timezone=ZoneInfo("Europe/Berlin")), alert)
     [request] = receiver.requests
     assert (request.method, request.path) == ("POST", "/notify")
     body = json.loads(request.body)
@@ -62,17 +59,17 @@ def test_hanging_service_is_cut_off(alert: Alert) -> None:
     assert time.monotonic() - started < 5
 
 
-@pytest.mark.parametrize("urls", [(), ("not-a-service://x",)])
+@pytest.mark.parametrize("urls", [("not-a-service://x",), ("json://x", "nope://y")])
 def test_unusable_urls_fail_permanently(urls: tuple[str, ...], alert: Alert) -> None:
     with pytest.raises(DeliveryError) as e:
-        send(channel(0, apprise_urls=urls), alert)
+        send(channel(0, urls=urls), alert)
     assert e.value.permanent and e.value.subject == "chat"
     assert "not-a-service" not in str(e.value)  # URLs carry tokens: never echoed
 
 
 def test_batch_is_one_notification(batch: Batch) -> None:
     async def go() -> DeliveryResult:
-        notifier = build_notifier(channel(receiver.port, timezone="Europe/Berlin"))
+        notifier = build_notifier(channel(receiver.port, timezone=ZoneInfo("Europe/Berlin")))
         return await notifier.send_batch(batch)
 
     with WebhookReceiver() as receiver:
@@ -95,13 +92,13 @@ def test_notice_title_says_who_is_talking(notice: Alert) -> None:
 def test_templates_dir_override(tmp_path: Path, alert: Alert) -> None:
     (tmp_path / "alert.txt.j2").write_text("CHAT {{ title }}\n")
     with WebhookReceiver() as receiver:
-        send(channel(receiver.port, templates_dir=str(tmp_path)), alert)
+        send(channel(receiver.port, templates_dir=tmp_path), alert)
     body = json.loads(receiver.requests[0].body)
     assert body["message"].strip() == f"CHAT {alert.title}"
 
 
 def test_missing_templates_dir_fails_permanently(tmp_path: Path, alert: Alert) -> None:
     with WebhookReceiver() as receiver, pytest.raises(DeliveryError) as e:
-        send(channel(receiver.port, templates_dir=str(tmp_path / "nope")), alert)
+        send(channel(receiver.port, templates_dir=tmp_path / "nope"), alert)
     assert e.value.permanent and e.value.hint and "templates_dir" in str(e.value)
     assert receiver.requests == []

@@ -21,7 +21,18 @@ import pytest
 
 from monitor.deliver import Notifier, build_notifier
 from monitor.errors import DeliveryError
-from monitor.models import Alert, Batch, BatchKind, ChannelConfig, DeliveryResult, SmtpConfig
+from monitor.models import (
+    Alert,
+    AppriseChannel,
+    Batch,
+    BatchKind,
+    ChannelConfig,
+    DeliveryResult,
+    EmailChannel,
+    FileChannel,
+    SmtpConfig,
+    WebhookChannel,
+)
 from tests.support import run
 from tests.support.receivers import HOST, Reply, SmtpServer, WebhookReceiver
 
@@ -37,9 +48,7 @@ class Setup:
 
 def _email(port: int, name: str) -> ChannelConfig:
     smtp = SmtpConfig(host="127.0.0.1", port=port, timeout=5)
-    return ChannelConfig(
-        name=name, type="email", to=("a@example.org",), sender="m@example.org", smtp=smtp
-    )
+    return EmailChannel(name=name, to=("a@example.org",), sender="m@example.org", smtp=smtp)
 
 
 @contextmanager
@@ -52,8 +61,8 @@ def email_setup(tmp_path: Path) -> Iterator[Setup]:
 def webhook_setup(tmp_path: Path) -> Iterator[Setup]:
     with WebhookReceiver() as good, WebhookReceiver([Reply(500)] * 10) as bad:
         yield Setup(
-            ChannelConfig(name="hook", type="webhook", url=good.url),
-            ChannelConfig(name="hook", type="webhook", url=bad.url),
+            WebhookChannel(name="hook", url=good.url),
+            WebhookChannel(name="hook", url=bad.url),
             lambda: len(good.requests),
         )
 
@@ -62,12 +71,8 @@ def webhook_setup(tmp_path: Path) -> Iterator[Setup]:
 def apprise_setup(tmp_path: Path) -> Iterator[Setup]:
     with WebhookReceiver() as good, WebhookReceiver([Reply(500)] * 10) as bad:
         yield Setup(
-            ChannelConfig(
-                name="chat", type="apprise", apprise_urls=(f"json://{HOST}:{good.port}/",)
-            ),
-            ChannelConfig(
-                name="chat", type="apprise", apprise_urls=(f"json://{HOST}:{bad.port}/",)
-            ),
+            AppriseChannel(name="chat", urls=(f"json://{HOST}:{good.port}/",)),
+            AppriseChannel(name="chat", urls=(f"json://{HOST}:{bad.port}/",)),
             lambda: len(good.requests),
         )
 
@@ -81,8 +86,8 @@ def file_setup(tmp_path: Path) -> Iterator[Setup]:
         return len(path.read_text().splitlines()) if path.exists() else 0
 
     yield Setup(
-        ChannelConfig(name="log", type="file", path=str(path)),
-        ChannelConfig(name="log", type="file", path=str(tmp_path / "blocker" / "alerts.jsonl")),
+        FileChannel(name="log", path=path),
+        FileChannel(name="log", path=tmp_path / "blocker" / "alerts.jsonl"),
         lines,
     )
 
@@ -105,7 +110,7 @@ def delivered(setup: Setup, sends: int) -> int:
     """What arrives of `sends` sends of one message. A file channel knows its own last line:
     a resend (byte for byte the same line, as the outbox round trip must keep it) is not
     written twice. The others deliver every send."""
-    return 1 if setup.good.type == "file" else sends
+    return 1 if isinstance(setup.good, FileChannel) else sends
 
 
 def test_every_channel_type_is_covered() -> None:

@@ -13,13 +13,13 @@ import pytest
 from monitor.deliver import alert_id, build_notifier
 from monitor.deliver.render import batch_payload, webhook_payload
 from monitor.errors import DeliveryError
-from monitor.models import Alert, Batch, ChannelConfig
+from monitor.models import Alert, Batch, FileChannel
 from tests.support import run
 
 
 def test_one_line_per_alert_in_new_directories(tmp_path: Path, alert: Alert) -> None:
     path = tmp_path / "deep" / "er" / "alerts.jsonl"
-    channel = ChannelConfig(name="log", type="file", path=str(path))
+    channel = FileChannel(name="log", path=path)
     second = replace(alert, id=alert_id("other", "log"), title="Second\nline")
     notifier = build_notifier(channel)
     run(notifier.send(alert))
@@ -33,7 +33,7 @@ def test_concurrent_sends_never_interleave(tmp_path: Path, alert: Alert) -> None
     alerts = [replace(alert, id=alert_id(str(n), "log"), title="x" * 5000) for n in range(40)]
 
     async def send_all() -> None:
-        notifiers = [build_notifier(ChannelConfig(name="log", type="file", path=str(path)))] * 2
+        notifiers = [build_notifier(FileChannel(name="log", path=path))] * 2
         await asyncio.gather(*(notifiers[n % 2].send(a) for n, a in enumerate(alerts)))
 
     run(send_all())
@@ -43,7 +43,7 @@ def test_concurrent_sends_never_interleave(tmp_path: Path, alert: Alert) -> None
 
 def test_unwritable_path_is_retryable(tmp_path: Path, alert: Alert) -> None:
     (tmp_path / "file").write_text("not a directory")
-    channel = ChannelConfig(name="log", type="file", path=str(tmp_path / "file" / "a.jsonl"))
+    channel = FileChannel(name="log", path=tmp_path / "file" / "a.jsonl")
     with pytest.raises(DeliveryError) as e:
         run(build_notifier(channel).send(alert))
     assert e.value.subject == "log" and not e.value.permanent
@@ -51,7 +51,7 @@ def test_unwritable_path_is_retryable(tmp_path: Path, alert: Alert) -> None:
 
 def test_batch_is_one_line(tmp_path: Path, alert: Alert, batch: Batch, notice: Alert) -> None:
     path = tmp_path / "alerts.jsonl"
-    notifier = build_notifier(ChannelConfig(name="log", type="file", path=str(path)))
+    notifier = build_notifier(FileChannel(name="log", path=path))
     run(notifier.send(alert))
     run(notifier.send_batch(batch))
     run(notifier.send(notice))
@@ -66,7 +66,7 @@ def test_batch_is_one_line(tmp_path: Path, alert: Alert, batch: Batch, notice: A
 
 def test_a_resend_of_the_last_line_is_not_written_twice(tmp_path: Path, alert: Alert) -> None:
     path = tmp_path / "alerts.jsonl"
-    notifier = build_notifier(ChannelConfig(name="log", type="file", path=str(path)))
+    notifier = build_notifier(FileChannel(name="log", path=path))
     other = replace(alert, id=alert_id("other", "log"))
     for a in (alert, alert, other, alert, alert):  # a crash after each write: the same resent
         run(notifier.send(a))
@@ -82,7 +82,7 @@ def test_a_write_only_file_is_still_appended_to(tmp_path: Path, alert: Alert) ->
     path = tmp_path / "alerts.jsonl"
     path.write_text("")
     path.chmod(0o200)
-    notifier = build_notifier(ChannelConfig(name="log", type="file", path=str(path)))
+    notifier = build_notifier(FileChannel(name="log", path=path))
     run(notifier.send(alert))
     run(notifier.send(alert))  # not readable: no check, so the resend repeats the line
     path.chmod(0o600)

@@ -29,14 +29,17 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor import redact, yamlpos
-from monitor.config import Config, RulesConfig, load_config, load_rules
+from monitor import redact
+from monitor.config import Config, RulesConfig, load_config, load_rules, yamlpos
 from monitor.errors import ConfigError
 from tests.support.procs import environment, run_measured
 
 ROOT = Path(__file__).resolve().parents[2]
 FEEDS = "feeds:\n  - {name: A, url: 'https://example.org/feed'}\n"
-RULES = "rules:\n  - {name: r, query: iran}\n"
+RULES = (
+    "channels: {log: {type: file, path: a.jsonl}}\n"
+    "rules:\n  - {name: r, query: iran, channels: [log]}\n"
+)
 PARSERS = [
     pytest.param(yaml.CSafeLoader, id="libyaml"),
     pytest.param(yaml.SafeLoader, id="pure-python"),
@@ -187,9 +190,12 @@ def test_alias_bomb_with_either_parser(tmp_path: Path, parser: Any) -> None:
 
 def shared_description(uses: int, padding: int) -> str:
     """Rules sharing one 15,000-character description, then `padding` plain rules."""
-    lines = ["rules:", f"  - {{name: r, query: iran, description: &d '{'d' * 15_000}'}}"]
-    lines += [f"  - {{name: s{i}, query: iran, description: *d}}" for i in range(uses)]
-    lines += [f"  - {{name: p{i:05}, query: tehran}}" for i in range(padding)]
+    lines = ["channels: {log: {type: file, path: a.jsonl}}", "rules:"]
+    lines += [f"  - {{name: r, query: iran, channels: [log], description: &d '{'d' * 15_000}'}}"]
+    lines += [
+        f"  - {{name: s{i}, query: iran, channels: [log], description: *d}}" for i in range(uses)
+    ]
+    lines += [f"  - {{name: p{i:05}, query: tehran, channels: [log]}}" for i in range(padding)]
     return "\n".join(lines) + "\n"
 
 
@@ -403,7 +409,7 @@ def test_durations_are_read_in_linear_time(tmp_path: Path, value: str) -> None:
 )
 def test_rates_are_read_in_linear_time(tmp_path: Path, value: str) -> None:
     """main's took 93 s on 100,000 spaces after the slash."""
-    rules = f"rules:\n  - {{name: r, query: iran, max_alerts: '{value}'}}\n"
+    rules = RULES.replace("channels: [log]", f"channels: [log], max_alerts: '{value}'")
     (problem,) = refused(write(tmp_path, rules=rules), seconds=1)
     assert "expected a limit" in problem
 

@@ -13,6 +13,7 @@ import tracemalloc
 import zlib
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
+from ipaddress import ip_network
 from urllib.parse import urljoin, urlsplit
 
 import pytest
@@ -24,7 +25,7 @@ from monitor.errors import FetchError
 from monitor.fetch import MAX_FEED_BYTES, MAX_PAGE_BYTES, Fetcher
 from tests.support.site import NewsSite, Resource, compressed_zeros
 
-LOOPBACK = ("127.0.0.0/8",)
+LOOPBACK = (ip_network("127.0.0.0/8"),)
 MIB = 1 << 20
 FEED = b"<rss version='2.0'><channel><title>t</title></channel></rss>"
 

@@ -5,6 +5,7 @@ a local site; the worker's stages misbehave on marked input (tests/support/workt
 from __future__ import annotations
 
 import asyncio
+from ipaddress import ip_network
 from pathlib import Path
 
 import pytest
@@ -28,8 +29,13 @@ STORY = "Tehran denied hosting al-Qaida leaders, the ministry said."
 
 
 def feed(name: str, url: str, **kw: object) -> FeedConfig:
-    return FeedConfig(  # type: ignore[arg-type]
-        name=name, url=url, interval=300, timeout=5, allow_networks=("127.0.0.0/8",), **kw
+    return FeedConfig(
+        name=name,
+        url=url,
+        interval=300,
+        timeout=5,
+        allow_networks=(ip_network("127.0.0.0/8"),),
+        **kw,  # type: ignore[arg-type]
     )
 
 

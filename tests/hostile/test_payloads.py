@@ -35,7 +35,18 @@ from monitor.deliver.render import (
     render_text,
     webhook_payload,
 )
-from monitor.models import Alert, AlertRule, Batch, ChannelConfig, SmtpConfig, Snippet
+from monitor.models import (
+    Alert,
+    AlertRule,
+    AppriseChannel,
+    Batch,
+    ChannelConfig,
+    EmailChannel,
+    FileChannel,
+    SmtpConfig,
+    Snippet,
+    WebhookChannel,
+)
 from tests.support import run
 from tests.support.receivers import HOST, SmtpServer, WebhookReceiver
 
@@ -175,7 +186,7 @@ async def _send(channel: ChannelConfig, messages: list[Alert | Batch]) -> None:
 def _webhook(tmp_path: Path) -> Iterator[tuple[ChannelConfig, Any]]:
     with WebhookReceiver() as hook:
         yield (
-            ChannelConfig(name="desk", type="webhook", url=hook.url),
+            WebhookChannel(name="desk", url=hook.url),
             lambda: Received(documents=[json.loads(r.body) for r in hook.requests]),
         )
 
@@ -189,7 +200,7 @@ def _file(tmp_path: Path) -> Iterator[tuple[ChannelConfig, Any]]:
         # raw would come apart for a reader using it
         return Received(documents=[json.loads(x) for x in path.read_text().splitlines()])
 
-    yield ChannelConfig(name="desk", type="file", path=str(path)), received
+    yield FileChannel(name="desk", path=path), received
 
 
 @contextmanager
@@ -203,15 +214,14 @@ def _apprise(tmp_path: Path) -> Iterator[tuple[ChannelConfig, Any]]:
                 lines=[b["title"] for b in bodies], bodies=[b["message"] for b in bodies]
             )
 
-        yield ChannelConfig(name="desk", type="apprise", apprise_urls=(url,)), received
+        yield AppriseChannel(name="desk", urls=(url,)), received
 
 
 @contextmanager
 def _email(tmp_path: Path) -> Iterator[tuple[ChannelConfig, Any]]:
     with SmtpServer() as smtp:
-        channel = ChannelConfig(
+        channel = EmailChannel(
             name="desk",
-            type="email",
             to=("desk@example.org",),
             sender="monitor@example.org",
             smtp=SmtpConfig(host=HOST, port=smtp.port, timeout=10),
@@ -393,9 +403,7 @@ def test_no_hostile_text_survives_any_rendering(
     snippet = payloads[0]["rules"][0]["snippets"][0]
     [[a, b]] = snippet["highlights"]
     assert snippet["text"][a:b] == "Iran"
-    channel = ChannelConfig(
-        name="desk", type="email", to=("d@example.org",), sender="m@example.org"
-    )
+    channel = EmailChannel(name="desk", to=("d@example.org",), sender="m@example.org")
     for body in (render_text(alert), render_batch_text(batch)):
         assert not unsafe_in(body, lines=True)
     for message in (render_email(alert, channel), render_batch_email(batch, channel)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from pathlib import Path
 
@@ -191,12 +192,18 @@ def test_unfiltered_passthrough_is_a_warning_not_an_error() -> None:
 
 # --------------------------------------------------------------------------- configuration
 
-FEEDS = 'feeds:\n  - {name: A, url: "https://a.example/rss"}\n  - {name: B, url: "https://b.example/rss"}\n'
+FEEDS = (
+    'feeds:\n  - {name: A, url: "https://a.example/rss"}\n'
+    '  - {name: B, url: "https://b.example/rss", tags: [wire]}\n'
+)
 
 
 def _config(tmp_path: Path, rules: str) -> Path:
+    """The rules, each sending to a file channel (added without moving any line)."""
+    rules = re.sub(r"\{name: ([\w-]+), ", r"{name: \1, channels: [log], ", rules)
+    rules = re.sub(r"(?m)^(    query: .*\n)", r"\1    channels: [log]\n", rules)
     (tmp_path / "feeds.yaml").write_text(FEEDS)
-    (tmp_path / "rules.yaml").write_text(rules)
+    (tmp_path / "rules.yaml").write_text(rules + "channels: {log: {type: file, path: a.jsonl}}\n")
     return tmp_path
 
 
@@ -250,8 +257,9 @@ def test_examples_work_for_passthrough_rules(
     )
     assert main(["check", "--config-dir", str(config)]) == 0
     assert "example should" not in capsys.readouterr().out
-    (tmp_path / "rules.yaml").write_text(
-        "rules:\n  - {name: desk, query: '*', feeds: [A], examples: {no_match: [quiet day]}}\n"
+    _config(
+        tmp_path,
+        "rules:\n  - {name: desk, query: '*', feeds: [A], examples: {no_match: [quiet day]}}\n",
     )
     assert main(["check", "--config-dir", str(config)]) == 1
     assert "rule 'desk': example should not match: 'quiet day'" in capsys.readouterr().out

@@ -271,9 +271,9 @@ def test_relative_paths_in_rules_yaml_resolve_against_the_configuration_director
         monkeypatch.chdir(cwd)
         for given in (config, Path(os.path.relpath(config, cwd))):
             loaded = load_config(given, cached=False)
-            assert loaded.channels["out"].path == str(config / "out" / "alerts.jsonl")
-            assert loaded.channels["hooked"].templates_dir == str(config / "mail")
-            assert loaded.channels["hooked"].path == str(host.root / "operator" / "x.jsonl")
+            assert loaded.channels["out"].path == config / "out" / "alerts.jsonl"  # type: ignore[union-attr]
+            assert loaded.channels["hooked"].templates_dir == config / "mail"
+            assert loaded.channels["hooked"].path == host.root / "operator" / "x.jsonl"  # type: ignore[union-attr]
             assert "opec" in loaded.entities
 
 
@@ -283,7 +283,7 @@ def test_the_bundled_configuration_still_writes_var_alerts_jsonl_of_the_checkout
     """`make run` (--config-dir . from the checkout) writes var/alerts.jsonl, as the
     README says, wherever a command reading the same directory runs from."""
     config = load_config(ROOT, cached=False)
-    assert config.channels["alerts"].path == str(ROOT / "var" / "alerts.jsonl")
+    assert config.channels["alerts"].path == ROOT / "var" / "alerts.jsonl"  # type: ignore[union-attr]
 
 
 # --------------------------------------------------------------------------- as a service

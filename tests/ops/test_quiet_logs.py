@@ -26,7 +26,7 @@ import structlog
 from monitor.deliver import build_notifier
 from monitor.fetch import Fetcher
 from monitor.log import setup_logging
-from monitor.models import ChannelConfig, EntityConfig, FeedConfig, RuleConfig
+from monitor.models import ChannelConfig, EntityConfig, FeedConfig, RuleConfig, WebhookChannel
 from monitor.notices import Notices
 from monitor.outbox import OutboxWorker
 from monitor.pipeline import Pipeline, Rules
@@ -242,7 +242,7 @@ def test_a_failing_channel_warns_at_its_first_retry_and_says_when_it_recovers(
         feed = FeedConfig(
             name="Wire", url=site.url + "/f.xml", interval=300, timeout=5, extract=False
         )
-        channel = ChannelConfig(name="hook", type="webhook", url=hook.url, timeout=5)
+        channel = WebhookChannel(name="hook", url=hook.url, timeout=5)
         rule = RuleConfig("iran", "@iran", channels=("hook",))
         hook.down()
         run_polls(
