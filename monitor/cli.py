@@ -40,6 +40,7 @@ from monitor.log import setup_logging
 from monitor.models import Document, Match
 from monitor.redact import redact, url_origin
 from monitor.sanitize import escape_unsafe, neutralize
+from monitor.suggest import unknown_name
 
 if TYPE_CHECKING:
     from monitor.match import Matcher
@@ -75,6 +76,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from monitor.match import Matcher
+    from monitor.verify import channel_problems, example_problems
 
     location = config_location(args.config_dir)
     _say(location, "configuration")
@@ -85,11 +87,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     except ConfigError as e:
         _print_problems(e)
         return 1
-    failures = matcher.check_examples()
+    unusable = channel_problems(config, config_dir)
+    failures = example_problems(matcher.check_examples(), config_dir)
     for warning in config.warnings:
         print(f"warning: {_shown(warning)}")
-    for rule, problem in failures:
-        print(f"rules.yaml: rule {rule!r}: {_shown(problem)}")
+    for failure in failures:
+        print(_shown(failure))
     print(
         f"{config_dir}: {len(config.feeds)} feeds, {len(config.entities)} entities, "
         f"{len(config.rules)} rules, {len(config.channels)} channels"
@@ -105,8 +108,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"  channel {name}: {channel.type} -> {target}{secret}")
     if failures:
         print(f"{len(failures)} rule example(s) failed")
-        return 1
-    return 0
+    if unusable:
+        _print_problems(ConfigError(unusable))
+    return 1 if failures or unusable else 0
 
 
 def _rules_file(args: argparse.Namespace) -> Path:
@@ -183,7 +187,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if matcher is None:
         return 1
     if args.rule not in matcher.rule_names:
-        print(f"error: no rule named {args.rule!r} in {rules}", file=sys.stderr)
+        print(f"error: {unknown_name('rule', args.rule, matcher.rule_names)}", file=sys.stderr)
         return 1
     try:
         for doc in _documents([args.input]):
@@ -232,7 +236,8 @@ def cmd_send_test(args: argparse.Namespace) -> int:
     channel = config.channels.get(args.channel)
     if channel is None:
         names = ", ".join(sorted(config.channels)) or "none"
-        print(f"error: no channel {args.channel!r} (channels: {names})", file=sys.stderr)
+        unknown = unknown_name("channel", args.channel, config.channels)
+        print(f"error: {unknown} (channels: {names})", file=sys.stderr)
         return 1
 
     async def send() -> int:
@@ -429,8 +434,12 @@ def cmd_mute(args: argparse.Namespace) -> int:
 
 
 def cmd_unmute(args: argparse.Namespace) -> int:
+    from monitor.steer import known
+
     def act(store: AdminStore, config: Config) -> None:
         done = store.unmute_rule(args.rule)
+        if not done:  # a rule removed from the configuration may still be muted: try first
+            known("rule", args.rule, (r.name for r in config.rules))
         print(f"rule {args.rule!r} {'unmuted' if done else 'was not muted'}")
 
     return _steer(args, act)
@@ -450,13 +459,16 @@ def cmd_pause(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    from monitor.steer import known
+
     def act(store: AdminStore, config: Config) -> None:
         if store.resume_channel(args.channel):
             print(
                 f"channel {args.channel!r} resumed: its queued alerts go out within half a minute"
             )
-        else:
-            print(f"channel {args.channel!r} was not paused")
+            return
+        known("channel", args.channel, config.channels)  # a removed one may still be paused
+        print(f"channel {args.channel!r} was not paused")
 
     return _steer(args, act)
 
@@ -676,6 +688,20 @@ def _jsonl_document(record: dict[str, Any], default_id: str, where: str) -> Docu
 # --------------------------------------------------------------------------- parser
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(text: str) -> str:
+    """--log-level (or $MONITOR_LOG_LEVEL), in any case: one of LOG_LEVELS."""
+    level = text.strip().upper()
+    if level not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a log level: choose {', '.join(LOG_LEVELS).lower()}"
+            " (from --log-level or $MONITOR_LOG_LEVEL)"
+        )
+    return level
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="monitor", description="Watch news feeds, match rules, deliver alerts."
@@ -702,7 +728,13 @@ def build_parser() -> argparse.ArgumentParser:
     config_dir(p)
     db(p)
     p.add_argument("--once", action="store_true", help="poll every feed once, deliver, exit")
-    p.add_argument("--log-level", default=os.environ.get("MONITOR_LOG_LEVEL", "INFO"))
+    p.add_argument(
+        "--log-level",
+        type=_log_level,
+        metavar="{" + ",".join(LOG_LEVELS).lower() + "}",
+        default=os.environ.get("MONITOR_LOG_LEVEL", "INFO"),
+        help="default: $MONITOR_LOG_LEVEL, else info",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("check", help="validate feeds.yaml and rules.yaml and run rule examples")

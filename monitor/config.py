@@ -47,6 +47,7 @@ from monitor.yamlpos import Located, PathKey, load_yaml
 
 FEEDS_FILE = "feeds.yaml"
 RULES_FILE = "rules.yaml"
+NO_RULES = "the file has no rules; write `rules: []` if you mean to alert on nothing"
 
 # fullmatch on stripped text. Linear: neighbouring parts match disjoint characters (digits,
 # '.', spaces, unit letters), so a text splits into them one way only and a failed match
@@ -815,6 +816,8 @@ def parse_rules(
     c = _Checker(doc, problems, base)
     top = c.mapping(doc.value, ())
     c.unknown_keys(top, (), {"include", "entities", "channels", "rules", "operator_channel"})
+    if top.get("rules") is None:  # an empty or truncated file; `rules: []` says it is meant
+        c.fail(("rules",), NO_RULES)
     entities: dict[str, EntityConfig] = {}
     included: set[str] = set()
     for i, pattern in enumerate(c.strings(top.get("include"), ("include",))):

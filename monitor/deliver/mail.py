@@ -54,7 +54,7 @@ class MailNotifier:
         templates_dir: Path | None = None,
     ) -> None:
         self.channel = channel
-        self._problem = _problem(channel) or (
+        self._problem = channel_problem(channel) or (
             templates_problem(templates_dir) if templates_dir else None
         )
         self._ssl = ssl_context or ssl.create_default_context()
@@ -166,7 +166,7 @@ class MailNotifier:
         )
 
 
-def _problem(channel: ChannelConfig) -> tuple[str, str | None] | None:
+def channel_problem(channel: ChannelConfig) -> tuple[str, str | None] | None:
     """Why this channel can never send (message, hint), or None."""
     smtp = channel.smtp
     if not channel.to or not channel.sender:

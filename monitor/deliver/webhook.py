@@ -33,21 +33,23 @@ _DETAIL_BYTES = 512
 _REASON_CHARS = 300
 
 
+def channel_problem(channel: ChannelConfig) -> tuple[str, str | None] | None:
+    """Why this channel can never send (message, hint), or None."""
+    if urlsplit(channel.url).scheme not in ("http", "https"):
+        return "webhook url must start with http:// or https://", None
+    if channel.secret:
+        try:
+            Webhook(channel.secret)
+        except Exception:  # binascii.Error, EmptyWebhookSecretError
+            return "webhook secret is not valid", "expected 'whsec_' followed by a base64 key"
+    return None
+
+
 class WebhookNotifier:
     def __init__(self, channel: ChannelConfig) -> None:
         self.channel = channel
-        self._problem: tuple[str, str | None] | None = None
-        self._signer: Webhook | None = None
-        if urlsplit(channel.url).scheme not in ("http", "https"):
-            self._problem = ("webhook url must start with http:// or https://", None)
-        elif channel.secret:
-            try:
-                self._signer = Webhook(channel.secret)
-            except Exception:  # binascii.Error, EmptyWebhookSecretError
-                self._problem = (
-                    "webhook secret is not valid",
-                    "expected 'whsec_' followed by a base64 key",
-                )
+        self._problem = channel_problem(channel)
+        self._signer = Webhook(channel.secret) if channel.secret and not self._problem else None
         self._client = httpx.AsyncClient(
             timeout=channel.timeout, follow_redirects=False, headers={"user-agent": USER_AGENT}
         )
