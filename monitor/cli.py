@@ -41,6 +41,7 @@ from monitor.log import setup_logging
 from monitor.models import Document, Match
 from monitor.redact import redact
 from monitor.sanitize import escape_unsafe, neutralize
+from monitor.suggest import unknown_name
 
 if TYPE_CHECKING:
     from monitor.match import Matcher
@@ -76,6 +77,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from monitor.match import Matcher
+    from monitor.verify import channel_problems, example_problems
 
     location = config_location(args.config_dir)
     _say(location, "configuration")
@@ -86,11 +88,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     except ConfigError as e:
         _print_problems(e)
         return 1
-    failures = matcher.check_examples()
+    unusable = channel_problems(config, config_dir)
+    failures = example_problems(matcher.check_examples(), config_dir)
     for warning in config.warnings:
         print(f"warning: {_shown(warning)}")
-    for rule, problem in failures:
-        print(f"rules.yaml: rule {rule!r}: {_shown(problem)}")
+    for failure in failures:
+        print(_shown(failure))
     print(
         f"{config_dir}: {len(config.feeds)} feeds, {len(config.entities)} entities, "
         f"{len(config.rules)} rules, {len(config.channels)} channels"
@@ -101,8 +104,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"  channel {name}: {channel.kind} -> {channel.target}{note}")
     if failures:
         print(f"{len(failures)} rule example(s) failed")
-        return 1
-    return 0
+    if unusable:
+        _print_problems(ConfigError(unusable))
+    return 1 if failures or unusable else 0
 
 
 def _rules_file(args: argparse.Namespace) -> Path:
@@ -179,7 +183,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if matcher is None:
         return 1
     if args.rule not in matcher.rule_names:
-        print(f"error: no rule named {args.rule!r} in {rules}", file=sys.stderr)
+        print(f"error: {unknown_name('rule', args.rule, matcher.rule_names)}", file=sys.stderr)
         return 1
     try:
         for doc in _documents([args.input]):
@@ -228,7 +232,8 @@ def cmd_send_test(args: argparse.Namespace) -> int:
     channel = config.channels.get(args.channel)
     if channel is None:
         names = ", ".join(sorted(config.channels)) or "none"
-        print(f"error: no channel {args.channel!r} (channels: {names})", file=sys.stderr)
+        unknown = unknown_name("channel", args.channel, config.channels)
+        print(f"error: {unknown} (channels: {names})", file=sys.stderr)
         return 1
 
     async def send() -> int:
@@ -425,8 +430,12 @@ def cmd_mute(args: argparse.Namespace) -> int:
 
 
 def cmd_unmute(args: argparse.Namespace) -> int:
+    from monitor.steer import known
+
     def act(store: AdminStore, config: Config) -> None:
         done = store.unmute_rule(args.rule)
+        if not done:  # a rule removed from the configuration may still be muted: try first
+            known("rule", args.rule, (r.name for r in config.rules))
         print(f"rule {args.rule!r} {'unmuted' if done else 'was not muted'}")
 
     return _steer(args, act)
@@ -446,13 +455,16 @@ def cmd_pause(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    from monitor.steer import known
+
     def act(store: AdminStore, config: Config) -> None:
         if store.resume_channel(args.channel):
             print(
                 f"channel {args.channel!r} resumed: its queued alerts go out within half a minute"
             )
-        else:
-            print(f"channel {args.channel!r} was not paused")
+            return
+        known("channel", args.channel, config.channels)  # a removed one may still be paused
+        print(f"channel {args.channel!r} was not paused")
 
     return _steer(args, act)
 
@@ -686,6 +698,20 @@ def _jsonl_document(record: dict[str, Any], default_id: str, where: str) -> Docu
 # --------------------------------------------------------------------------- parser
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(text: str) -> str:
+    """--log-level (or $MONITOR_LOG_LEVEL), in any case: one of LOG_LEVELS."""
+    level = text.strip().upper()
+    if level not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a log level: choose {', '.join(LOG_LEVELS).lower()}"
+            " (from --log-level or $MONITOR_LOG_LEVEL)"
+        )
+    return level
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="monitor", description="Watch news feeds, match rules, deliver alerts."
@@ -712,7 +738,13 @@ def build_parser() -> argparse.ArgumentParser:
     config_dir(p)
     db(p)
     p.add_argument("--once", action="store_true", help="poll every feed once, deliver, exit")
-    p.add_argument("--log-level", default=os.environ.get("MONITOR_LOG_LEVEL", "INFO"))
+    p.add_argument(
+        "--log-level",
+        type=_log_level,
+        metavar="{" + ",".join(LOG_LEVELS).lower() + "}",
+        default=os.environ.get("MONITOR_LOG_LEVEL", "INFO"),
+        help="default: $MONITOR_LOG_LEVEL, else info",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("check", help="validate feeds.yaml and rules.yaml and run rule examples")

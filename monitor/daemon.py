@@ -11,7 +11,9 @@
   it says.
 - Reload on SIGHUP, and by itself when feeds.yaml or rules.yaml change on disk. A reload
   that fails in any way is logged (`config_invalid`, file:line for every problem) and the
-  running configuration stays in force. New workers compile the new rules while the old
+  running configuration stays in force: so is one with a channel that cannot send
+  (`monitor.verify`), or one that would drop every rule or every channel (an empty or
+  truncated rules.yaml). New workers compile the new rules while the old
   ones keep matching, and take over once all of them are ready.
 - SIGTERM/SIGINT: stop polling, give sends in flight up to 30 s, keep the rest queued.
 - systemd: READY=1 / STATUS= / WATCHDOG=1 / STOPPING=1 over $NOTIFY_SOCKET (Type=notify).
@@ -55,6 +57,7 @@ from monitor.service_status import REFRESH, ConfigEvent, ConfigState, status_lin
 from monitor.store import DaemonInfo, DaemonRow, Store, StoreThread, open_store
 from monitor.store.summary import service_counts
 from monitor.tasks import load_rules
+from monitor.verify import channel_problems, reload_refusal
 from monitor.workers import CpuPool, Setup
 
 log = get_logger("monitor.daemon")
@@ -160,6 +163,9 @@ class Service:
         self.sources = sources
         self.clock = clock
         self.config = load_config(config_dir)
+        unusable = channel_problems(self.config, config_dir)
+        if unusable:
+            raise ConfigError(unusable)
         for warning in self.config.warnings:
             log.warning("config_warning", problem=warning)
         self.identity = daemon_identity(config_dir)
@@ -437,13 +443,14 @@ class Service:
         async with self._reloading:
             try:
                 config = await asyncio.to_thread(load_config, self.config_dir)
-                await self.pool.reconfigure(rules_setup(config))
+                problems = reload_refusal(self.config, config)
+                problems += await asyncio.to_thread(channel_problems, config, self.config_dir)
+                if not problems:
+                    await self.pool.reconfigure(rules_setup(config))
             except ConfigError as e:
                 problems = e.problems
             except Exception as e:  # whatever it is, the running configuration stays
                 problems = [describe(e)]
-            else:
-                problems = []
             await self._record_reload(problems)
             if problems:
                 for problem in problems:

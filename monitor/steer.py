@@ -4,12 +4,12 @@ daemon on it obeys at once (muting at its next recorded item, a pause at its nex
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from monitor.config import parse_duration
 from monitor.errors import MonitorError
+from monitor.suggest import unknown_name
 
 MAX_MUTE = 366 * 86400.0  # a mute longer than a year is a rule to remove
 
@@ -48,12 +48,9 @@ def mute_until(*, for_: str | None, until: str | None, now: float) -> float:
 
 def known(kind: str, name: str, names: Iterable[str]) -> None:
     """Refuse a rule or channel the configuration does not have, with the closest names."""
-    names = sorted(names)
-    if name in names:
-        return
-    close = difflib.get_close_matches(name, names, n=3)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
-    raise SteeringError(f"no {kind} named {name!r} in the configuration{hint}")
+    names = list(names)
+    if name not in names:
+        raise SteeringError(unknown_name(kind, name, names))
 
 
 def iso(ts: float) -> str:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from monitor.config.feeds import parse_feeds, parse_metrics, parse_polling
-from monitor.config.fields import did_you_mean, read_secret
+from monitor.config.fields import read_secret
 from monitor.config.rules import RulesConfig, parse_rules
 from monitor.config.values import MAX_DURATION, parse_duration, parse_rate, show
 from monitor.config.yamlpos import Located, load_yaml
@@ -38,6 +38,7 @@ from monitor.models import (
     PollingConfig,
     RuleConfig,
 )
+from monitor.suggest import did_you_mean
 
 __all__ = [
     "FEEDS_FILE",

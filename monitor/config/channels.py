@@ -27,6 +27,7 @@ from monitor.models import (
     SmtpConfig,
     WebhookChannel,
 )
+from monitor.suggest import did_you_mean
 
 WHSEC = "whsec_"
 
@@ -209,7 +210,7 @@ def parse_channel(c: Checker, name: str, raw: Any, path: PathKey) -> ChannelConf
     data = c.mapping(raw, path)
     kind = data.get("type")
     if kind not in KINDS:
-        hint = f.did_you_mean(kind, KINDS) if isinstance(kind, str) else ""
+        hint = did_you_mean(kind, KINDS) if isinstance(kind, str) else ""
         c.fail((*path, "type"), f"expected one of {', '.join(KINDS)}, got {show(kind)}{hint}")
         return None
     cls, section = KINDS[kind]

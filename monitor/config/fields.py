@@ -8,7 +8,6 @@ is what the README test and `check`'s redaction look at.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -20,6 +19,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 from monitor import redact
 from monitor.config.values import kind, parse_duration, show
 from monitor.config.yamlpos import Located, PathKey
+from monitor.suggest import did_you_mean
 
 _SECRET_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}")  # fullmatch; at most 255 steps
 
@@ -38,40 +38,6 @@ def read_secret(name: str) -> str | None:
         if path.is_file():
             return path.read_text(encoding="utf-8").strip()
     return None
-
-
-def closest(word: str, options: Iterable[str]) -> str | None:
-    """The option `word` was most likely meant to be (a typo), or None: one edit away
-    (a letter missing, extra, changed, or two swapped: `ulr` for `url`), else close by
-    difflib's measure."""
-    ordered = sorted(options)
-    if 2 < len(word) <= 64:
-        for option in ordered:
-            if abs(len(option) - len(word)) <= 1 and _one_edit(word, option):
-                return option
-    found = difflib.get_close_matches(word, ordered, n=1, cutoff=0.75)
-    return found[0] if found else None
-
-
-def _one_edit(a: str, b: str) -> bool:
-    """`a` and `b` differ by one insertion, deletion, substitution or adjacent swap."""
-    if a == b:
-        return False
-    i = 0
-    while i < min(len(a), len(b)) and a[i] == b[i]:
-        i += 1
-    if len(a) == len(b):
-        return a[i + 1 :] == b[i + 1 :] or (
-            a[i : i + 2] == b[i : i + 2][::-1] and a[i + 2 :] == b[i + 2 :]
-        )
-    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
-    return longer[i + 1 :] == shorter[i:]
-
-
-def did_you_mean(word: str, options: Iterable[str]) -> str:
-    """` (did you mean 'x'?)` for a close option, else ''."""
-    hint = closest(word, options)
-    return f" (did you mean {hint!r}?)" if hint else ""
 
 
 class Checker:

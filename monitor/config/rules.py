@@ -11,11 +11,12 @@ from typing import Any
 
 from monitor.config import fields as f
 from monitor.config.channels import parse_channel
-from monitor.config.fields import Checker, Key, Section, did_you_mean
+from monitor.config.fields import Checker, Key, Section
 from monitor.config.values import parse_rate, show
 from monitor.config.yamlpos import Located, PathKey, load_yaml
 from monitor.errors import ConfigError, QueryError
 from monitor.models import ChannelConfig, EntityConfig, RuleConfig, RuleExamples
+from monitor.suggest import did_you_mean
 
 _ENTITY_ID = re.compile(r"[a-z0-9_-]+")  # fullmatch; one class, one pass: linear
 
@@ -86,6 +87,7 @@ ENTITY = Section(
     ),
 )
 TOP = frozenset({"include", "entities", "channels", "rules", "operator_channel"})
+NO_RULES = "the file has no rules; write `rules: []` if you mean to alert on nothing"
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,8 @@ def parse_rules(
     c = Checker(doc, problems, base)
     top = c.mapping(doc.value, ())
     c.unknown_keys(top, (), TOP)
+    if top.get("rules") is None:  # an empty or truncated file; `rules: []` says it is meant
+        c.fail(("rules",), NO_RULES)
     entities: dict[str, EntityConfig] = {}
     _parse_includes(c, top, entities)
     _parse_entities(c, top.get("entities"), ("entities",), entities)

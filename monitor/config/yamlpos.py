@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -449,6 +450,10 @@ def parse_yaml(text: str, name: str) -> Located:
         loader.dispose()
 
 
+# the line breaks YAML counts lines by (its marks' line numbers follow them)
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
 def _yaml_error(e: yaml.YAMLError, text: str, name: str) -> ConfigError:
     if isinstance(e, yaml.reader.ReaderError) and isinstance(e.character, int):
         # the first character YAML does not allow: where it first occurs (libyaml counts
@@ -459,9 +464,118 @@ def _yaml_error(e: yaml.YAMLError, text: str, name: str) -> ConfigError:
         return ConfigError(
             [f"{name}:{line}:{column}: character U+{e.character:04X} is not allowed in YAML"]
         )
-    if isinstance(e, yaml.MarkedYAMLError):
-        mark = e.problem_mark or e.context_mark
-        where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
-        what = " ".join(str(x) for x in (e.context, e.problem) if x)
-        return ConfigError([f"{where}: YAML syntax error: {what}"])
+    if isinstance(e, yaml.MarkedYAMLError) and (e.problem_mark or e.context_mark):
+        lines = _LINE_BREAK.split(text)
+        try:
+            (line, column), message = _syntax_problem(e, lines)
+        except IndexError:  # a mark past its line: said plainly rather than guessed at
+            mark = e.problem_mark or e.context_mark
+            assert mark is not None
+            what = " ".join(x for x in (e.context, e.problem) if x)
+            (line, column), message = (mark.line, mark.column), f"YAML cannot read this ({what})"
+        return ConfigError([f"{name}:{line + 1}:{column + 1}: {message}"])
     return ConfigError([f"{name}: YAML error: {e}"])
+
+
+def _syntax_problem(e: yaml.MarkedYAMLError, lines: list[str]) -> tuple[tuple[int, int], str]:
+    """A YAML syntax error in an operator's words: ((line, column), 0-based; message).
+
+    The parser's own wording ("while parsing a block collection did not find expected '-'
+    indicator") names its state, not the mistake: the common mistakes are recognised from
+    it and the text around, and said with the fix; anything else quotes the line.
+    """
+    problem_mark, context_mark = e.problem_mark, e.context_mark
+    mark = problem_mark or context_mark
+    assert mark is not None
+    where = (mark.line, mark.column)
+    problem, context = (e.problem or "").lower(), (e.context or "").lower()
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    tab = _tab_indent(lines, mark.line)
+    if tab is not None:
+        return tab, "a tab is used for indentation; YAML needs spaces"
+    char = line[mark.column] if mark.column < len(line) else ""
+    opened = (context_mark.line, context_mark.column) if context_mark else where
+    if "quoted scalar" in context and "end of stream" in problem:
+        quote = lines[opened[0]][opened[1] : opened[1] + 1] or '"'
+        return opened, f"this {quote} is never closed: end the value with {quote}"
+    if "escape" in problem:
+        return where, (
+            "a backslash in double quotes starts an escape such as \\n: put the value in "
+            "single quotes ('...'), or write \\\\ for one backslash"
+        )
+    if "flow sequence" in context or "flow mapping" in context:
+        close = "]" if "sequence" in context else "}"
+        return opened, (
+            f"this {lines[opened[0]][opened[1]]} is never closed: end it with {close} "
+            f"(and separate its items with ', ')"
+        )
+    if "expected '-' indicator" in problem or "block collection" in context:
+        return where, (
+            f"{_quoted(line)} is not an item of the list above it: start a new item with "
+            "'- ', or indent it like the other keys of the item it belongs to"
+        )
+    if "simple key" in context and "':'" in problem:
+        key_line = lines[opened[0]] if opened[0] < len(lines) else ""
+        return opened, f"{_quoted(key_line)} has no ':' after its key: write `key: value`"
+    if "mapping values are not allowed" in problem:
+        return where, _colon_problem(lines, mark.line, mark.column)
+    if "alias" in context or "anchor" in context:
+        return opened, _quote_value(lines[opened[0]], opened[1])
+    if "cannot start any token" in problem:
+        return where, _quote_value(line, mark.column)
+    if "block mapping" in context and ("expected key" in problem or "block end" in problem):
+        if char == "-":
+            return (
+                where,
+                "a '- ' list item where `key: value` was expected: indent the list under its key",
+            )
+        return where, (
+            f"unexpected {_quoted(line[mark.column :].strip())} after a value: quote the "
+            "whole value, or put it on a line of its own"
+        )
+    what = " ".join(x for x in (e.context, e.problem) if x)
+    return where, f"YAML cannot read this line, {_quoted(line)} ({what})"
+
+
+def _tab_indent(lines: list[str], upto: int) -> tuple[int, int] | None:
+    """Where the first tab of an indentation is, on lines up to `upto`, or None."""
+    for number in range(min(upto, len(lines) - 1), -1, -1):
+        content = lines[number]
+        indent = content[: len(content) - len(content.lstrip(" \t"))]
+        if "\t" in indent:
+            return number, indent.index("\t")
+        if content.strip() and not indent:
+            return None  # a line at the margin: tabs above it are not this error's
+    return None
+
+
+def _colon_problem(lines: list[str], number: int, column: int) -> str:
+    """': ' where no key may be: inside a value (`query: title: x`), or on a line read as the
+    continuation of the value above (too deep an indentation, a ':' missing above)."""
+    line = lines[number]
+    body = line.lstrip(" -")
+    before = line[len(line) - len(body) : column]
+    if ": " in before or before.endswith(":"):
+        key, _, value = body.partition(": ")
+        return (
+            f"a ': ' inside the value {_quoted(value.strip())}: quote the whole value, "
+            f'e.g. {key}: "{value.strip()[:40]}"'
+        )
+    return (
+        f"{_quoted(line)} is read as the continuation of the line above: indent it like "
+        "the other keys around it, or add the ':' missing after the key above"
+    )
+
+
+def _quote_value(line: str, column: int) -> str:
+    """A value starting with a character YAML reserves (@ ` % * &), and how to quote it."""
+    char, value = line[column : column + 1], line[column:].strip()
+    key = line[:column].strip()
+    quote = "'" if '"' in value else '"'
+    fixed = f"{key} {quote}{_short(value, 40)}{quote}".strip()
+    return f"a value cannot start with {char!r} in YAML: quote it: {fixed}"
+
+
+def _quoted(line: str) -> str:
+    """A line of the file for a message: stripped, cut short, quoted."""
+    return repr(_short(line.strip(), 60))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import apprise
@@ -26,6 +27,15 @@ from monitor.models import Alert, AppriseChannel, Batch, DeliveryResult
 _URL_HINT = "see https://github.com/caronc/apprise/wiki for URL formats"
 
 
+def unknown_urls(into: apprise.Apprise, urls: Sequence[str]) -> list[int]:
+    """Add `urls` to `into`; the index of each one Apprise does not understand."""
+    with warnings.catch_warnings():
+        # Apprise loads its plugins on the first add(); one imports the deprecated
+        # `imghdr` on Python 3.11/3.12, which is noise for operators (and fatal in tests).
+        warnings.filterwarnings("ignore", "'imghdr' is deprecated", DeprecationWarning)
+        return [index for index, url in enumerate(urls) if not into.add(url)]
+
+
 class AppriseNotifier:
     """`templates_dir`: operator overrides of the text templates (the channel's)."""
 
@@ -34,16 +44,8 @@ class AppriseNotifier:
         self._templates_dir = templates_dir
         self._apprise = apprise.Apprise()
         self._problem: tuple[str, str] | None = None
-        with warnings.catch_warnings():
-            # Apprise loads its plugins on the first add(); one imports the deprecated
-            # `imghdr` on Python 3.11/3.12, which is noise for operators (and fatal in tests).
-            warnings.filterwarnings("ignore", "'imghdr' is deprecated", DeprecationWarning)
-            for index, url in enumerate(channel.urls):
-                if not self._apprise.add(url):
-                    self._problem = (
-                        f"urls[{index}] is not a URL Apprise understands",
-                        _URL_HINT,
-                    )
+        for index in unknown_urls(self._apprise, channel.urls):
+            self._problem = (f"urls[{index}] is not a URL Apprise understands", _URL_HINT)
         if templates_dir and not self._problem:
             self._problem = templates_problem(templates_dir)
 

@@ -44,6 +44,26 @@ class FileNotifier:
         """Nothing to release: the file is opened and closed for every line."""
 
 
+def path_problem(path: Path) -> str | None:
+    """Why lines can never be appended to `path`, or None. A missing directory is made at the
+    first send: its nearest existing ancestor must be a directory this user may write in."""
+    try:
+        if path.is_dir():
+            return f"{path} is a directory: name a file in it"
+        parent = path.parent
+        while not parent.exists():
+            parent = parent.parent
+        if not parent.is_dir():
+            return f"{parent} is not a directory, so {path} cannot be created"
+        if path.exists():
+            return None if os.access(path, os.W_OK) else f"{path} is not writable by this user"
+        if not os.access(parent, os.W_OK | os.X_OK):
+            return f"{path} cannot be created: {parent} is not writable by this user"
+    except OSError as e:  # a name too long, a loop of links
+        return f"{path} cannot be used: {e.strerror}"
+    return None
+
+
 def append_line(path: Path, data: bytes) -> None:
     """Append the line `data` with one write and fsync it (and the directory when the file is
     new), unless it is already the file's last line: then it was written before a crash."""

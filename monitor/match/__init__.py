@@ -10,7 +10,7 @@ from collections.abc import Collection
 
 from monitor.match.evaluate import FOUND
 from monitor.match.matcher import Matcher
-from monitor.match.query import Prefix, bare_value, can_be_found, leaves, parse_query
+from monitor.match.query import Prefix, Term, bare_value, can_be_found, leaves, parse_query
 
 __all__ = ["Matcher", "validate_query"]
 
@@ -38,4 +38,10 @@ def validate_query(query: str, entity_ids: Collection[str], filtered: bool = Tru
     for leaf, _ in leaves(node):
         if isinstance(leaf, Prefix) and sum(map(len, leaf.tokens)) < SHORT_PREFIX:
             warnings.append(f"prefix {leaf.operand!r} is very short and matches many words")
+        elif isinstance(leaf, Term) and leaf.operand.lower() in ("near", "onear"):
+            op = leaf.operand.upper()
+            warnings.append(
+                f"{leaf.operand!r} is searched for as a word (operators are upper case): write "
+                f"{op}/10 for 'within 10 words', or quote it, \"{leaf.operand}\", to keep the word"
+            )
     return warnings

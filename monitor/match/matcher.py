@@ -290,20 +290,22 @@ class Matcher:
         hits = self._hits(doc.title, doc.text)
         return explain_query(r.config, r.query, hits, self._compiled.concepts, r.refusal(doc))
 
-    def check_examples(self) -> list[tuple[str, str]]:
-        """(rule name, problem) for every example text that does not behave as declared.
+    def check_examples(self) -> list[tuple[str, str, tuple[str, int]]]:
+        """(rule name, problem, where) for every example text that does not behave as
+        declared; `where` is ("match" or "no_match", index in that list).
 
         Examples are body text with an empty title; the rule's filters do not apply.
         """
         problems = []
         for r in self._rules:
-            for expected, texts in (
-                (True, r.config.examples.match),
-                (False, r.config.examples.no_match),
+            for key, texts in (
+                ("match", r.config.examples.match),
+                ("no_match", r.config.examples.no_match),
             ):
-                for text in texts:
+                for index, text in enumerate(texts):
                     value = self._groups[r.group].check(self._hits("", text)).value
-                    if (value == FOUND) != expected:
-                        want = "match" if expected else "not match"
-                        problems.append((r.config.name, f"example should {want}: {text!r}"))
+                    if (value == FOUND) != (key == "match"):
+                        want = "match" if key == "match" else "not match"
+                        problem = f"example should {want}: {text!r}"
+                        problems.append((r.config.name, problem, (key, index)))
         return problems

@@ -13,7 +13,9 @@ Grammar, from lowest to highest precedence::
 ``*``, matches everything its filters let through; ``* NOT sport`` every article without
 "sport"). It cannot be limited to a field, negated or be a NEAR operand.
 
-Operators are upper case (``and`` is an ordinary word). NEAR operands must be words, phrases,
+Operators are upper case (``and`` is an ordinary word); a word shaped like a proximity
+operator written wrong (``near/15``, ``NEAR`` with no distance) is refused with what to write
+(``lookalike.py``). NEAR operands must be words, phrases,
 prefixes, entities or a parenthesised OR of those. Parentheses, NOT and title:/body: nest at
 most ``MAX_DEPTH`` levels deep, which bounds the recursion of everything that walks the tree.
 Every error names the 1-based column where it was found.
@@ -24,10 +26,13 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal, TypeAlias, cast
 
 from monitor.errors import QueryError
+from monitor.match.lookalike import proximity_mistake
 from monitor.match.tokens import query_tokens
+from monitor.suggest import did_you_mean
 
 Field = Literal["title", "body"]
 Unit = Literal["words", "sentence", "paragraph"]
@@ -205,16 +210,20 @@ def _lex(query: str) -> list[_Token]:
             pos = close + 1
         elif m.lastgroup == "word" and text in ("AND", "OR", "NOT"):
             out.append(_Token(text, text, column))
-        elif m.lastgroup == "word" and text.startswith(("NEAR/", "ONEAR/")):
-            if not _PROXIMITY.match(text):
-                raise QueryError(
-                    f"bad proximity operator {text!r}: use NEAR/n (at most n words between), "
-                    "NEAR/s (same sentence) or NEAR/p (same paragraph)",
-                    column,
-                )
+        elif m.lastgroup == "word" and _PROXIMITY.match(text):
             out.append(_Token("near", text, column))
+        elif m.lastgroup == "word" and (
+            mistake := proximity_mistake(text, partial(_next_word, query, pos))
+        ):
+            raise QueryError(mistake, column)
         else:
             out.append(_Token(text if m.lastgroup == "paren" else m.lastgroup, text, column))
+
+
+def _next_word(query: str, pos: int) -> str:
+    """The word that follows `pos` (its first 64 characters), for messages."""
+    words = query[pos : pos + 64].split(None, 1)
+    return words[0] if words else ""
 
 
 # --------------------------------------------------------------------------- parser
@@ -347,7 +356,7 @@ class _Parser:
             self.enter(tok)
             node = self.p_or(after="(")
             if self.peek() != ")":
-                raise QueryError(f"missing ')' to close '(' at column {tok.column}", self.column())
+                raise QueryError("missing ')': add one to close the '('", tok.column)
             self.next()
             self.depth -= 1
             return node
@@ -380,7 +389,8 @@ class _Parser:
                     tok.column,
                 )
             if eid not in self.entity_ids:
-                raise QueryError(f"unknown entity {text!r}", tok.column)
+                hint = did_you_mean(eid, self.entity_ids, prefix="@")
+                raise QueryError(f"unknown entity {text!r}{hint}", tok.column)
             return Entity(eid)
         if "*" in text:
             if text.index("*") != len(text) - 1:

@@ -44,7 +44,8 @@ ERRORS = [
     ("a OR", "expected operand after OR, found end of query", 5),
     ("NOT", "expected operand after NOT, found end of query", 4),
     ("OR a", "expected operand, found 'OR'", 1),
-    ("x AND @al-qaeda", "unknown entity '@al-qaeda'", 7),
+    ("x AND @al-qaeda", "unknown entity '@al-qaeda' (did you mean '@al-qaida'?)", 7),
+    ("x AND @zzzz", "unknown entity '@zzzz'", 7),
     ("@Iran", "bad entity id '@Iran': use lowercase letters, digits, '-' and '_'", 1),
     (
         "(a AND b) NEAR/5 c",
@@ -71,15 +72,11 @@ ERRORS = [
         1,
     ),
     ("a NEAR/3 b NEAR/2 c", "NEAR/2 cannot follow another NEAR; join two NEAR pairs with AND", 12),
-    (
-        "a NEAR/x b",
-        "bad proximity operator 'NEAR/x': use NEAR/n (at most n words between), "
-        "NEAR/s (same sentence) or NEAR/p (same paragraph)",
-        3,
-    ),
-    ("a NEAR b", None, None),  # no slash: an ordinary word
+    ("a NEAR/x b", "'NEAR/x' is not an operator: write NEAR/10 for 'within 10 words'", 3),
+    ("a near b", None, None),  # lower case: an ordinary word (with a warning)
+    ('a "NEAR" b', None, None),  # quoted: the word
     ("a) b", "unmatched ')'", 2),
-    ("(a b", "missing ')' to close '(' at column 1", 5),
+    ("(a b", "missing ')': add one to close the '('", 1),
     ('x "abc', "unterminated phrase: missing closing '\"'", 3),
     ('""', "'' has no letters or digits to match", 1),
     ("a*b", "'*' may only end a word: 'a*b'", 1),

@@ -232,8 +232,8 @@ def test_examples_are_checked() -> None:
         ),
     ]
     assert Matcher.build(rules, ENTITIES).check_examples() == [
-        ("bad", "example should match: 'Iraq'"),
-        ("bad", "example should not match: 'Iran'"),
+        ("bad", "example should match: 'Iraq'", ("match", 0)),
+        ("bad", "example should not match: 'Iran'", ("no_match", 0)),
     ]
 
 

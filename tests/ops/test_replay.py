@@ -186,7 +186,7 @@ def test_rule_replays_one_rule_and_an_unknown_name_says_the_closest(desk: Desk) 
 
     wrong = desk.monitor("replay", "--since", "7d", "--rule", "oil-wach")
     assert wrong.returncode == 1
-    assert "no rule named 'oil-wach'" in wrong.stderr and "did you mean oil-watch" in wrong.stderr
+    assert "no rule named 'oil-wach'" in wrong.stderr and "did you mean 'oil-watch'" in wrong.stderr
     # oil-watch on its own later: g2 (whose rotterdam alert went out) and g3 get one each
     assert "queued 2 alert(s) for rule 'oil-watch'" in desk.ok(
         "replay", "--since", "7d", "--rule", "oil-watch"

@@ -87,9 +87,9 @@ def test_retry_and_send_now_say_why_nothing_was_queued(desk: Desk) -> None:
 def test_steering_refuses_names_the_configuration_does_not_have(desk: Desk) -> None:
     rule = desk.monitor("mute", "iran-wach", "--for", "1h")
     assert rule.returncode == 1 and "no rule named 'iran-wach'" in rule.stderr
-    assert "did you mean iran-watch?" in rule.stderr
+    assert "did you mean 'iran-watch'?" in rule.stderr
     channel = desk.monitor("pause", "hok")
-    assert channel.returncode == 1 and "did you mean hook?" in channel.stderr
+    assert channel.returncode == 1 and "did you mean 'hook'?" in channel.stderr
     both = desk.monitor("mute", "iran-watch", "--for", "1h", "--until", "2030-01-01T00:00")
     assert both.returncode == 1 and "give --for DURATION or --until TIME" in both.stderr
     past = desk.monitor("mute", "iran-watch", "--until", "2001-01-01T00:00")
