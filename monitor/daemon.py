@@ -386,8 +386,8 @@ class Service:
             identity = replace(self.identity, config_hash=config_hash(self.config_dir))
             try:
                 beat = self.clock()
-                await self.db.call(self.store.heartbeat, identity, now=beat, lease=lease)
-                self.poller.renewed(beat, self.clock(), lease)
+                renewal = await self.db.call(self.store.heartbeat, identity, now=beat, lease=lease)
+                self.poller.renewed(renewal.feeds, beat + lease)
                 released = await self.db.call(
                     self.store.release_dead, identity.host, pid_alive, now=self.clock()
                 )

@@ -30,7 +30,7 @@ import os
 import socket
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -253,13 +253,14 @@ class Poller:
         task.add_done_callback(lambda t: self._done(t, claim))
         return task
 
-    def renewed(self, at: float, answered: float, lease: float) -> None:
-        """The daemon's heartbeat, called with `now=at`, renewed this owner's claims to `at +
-        lease` and had committed by `answered`. A claim still surely held then was renewed; one
-        that may have run out before (another daemon may hold it now) is not counted as held."""
-        for name, until in self._held.items():
-            if until > answered:
-                self._held[name] = max(until, at + lease)
+    def renewed(self, feeds: Collection[str], until: float) -> None:
+        """The daemon's heartbeat renewed the claims of `feeds` to `until` (what
+        `DaemonStore.heartbeat` returned). A claim it passed over (its row being written just
+        then, or already run out) is surely held no longer than before."""
+        for name in feeds:
+            held = self._held.get(name)
+            if held is not None:
+                self._held[name] = max(held, until)
 
     def _done(self, task: asyncio.Task[FeedReport | None], claim: Claim) -> None:
         self._held.pop(claim.name, None)

@@ -23,6 +23,7 @@ from monitor.store.rows import (
     NoticeState,
     OutboxRow,
     Queued,
+    Renewal,
     RuleActivity,
     StoredArticle,
 )
@@ -151,7 +152,7 @@ class NoticeStore(Protocol):
 class DaemonStore(Protocol):
     def register_daemon(self, daemon: DaemonInfo, *, now: float, lease: float) -> None: ...
 
-    def heartbeat(self, daemon: DaemonInfo, *, now: float, lease: float) -> int: ...
+    def heartbeat(self, daemon: DaemonInfo, *, now: float, lease: float) -> Renewal: ...
 
     def retire_daemon(self, daemon_id: str, *, now: float) -> int: ...
 

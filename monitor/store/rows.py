@@ -81,6 +81,16 @@ class DaemonInfo:
 
 
 @dataclass(frozen=True)
+class Renewal:
+    """What one heartbeat renewed: the feeds (by name) and how many alerts of the outbox. A
+    claim not here was not renewed (run out, another daemon's now, or its row was being
+    written at that moment) and lasts no longer than it did."""
+
+    feeds: frozenset[str]
+    alerts: int
+
+
+@dataclass(frozen=True)
 class DaemonRow:
     """A daemon as the database knows it, with the claims (feeds, alerts) it holds now."""
 

@@ -39,6 +39,7 @@ from monitor.store.rows import (
     NoticeState,
     OutboxRow,
     Queued,
+    Renewal,
     RuleActivity,
     StoredArticle,
 )
@@ -808,28 +809,27 @@ class SqlStore(InboxQueries):
                 ),
             )
 
-    def heartbeat(self, daemon: DaemonInfo, *, now: float, lease: float) -> int:
+    def heartbeat(self, daemon: DaemonInfo, *, now: float, lease: float) -> Renewal:
         """The daemon is alive: note it, and renew every claim it still holds to `now +
-        lease` (a claim already run out stays out: another daemon may have it). Returns how
-        many claims were renewed."""
+        lease` (a claim already run out stays out: another daemon may have it). A row being
+        written at that moment (a poll's outcome, a send's, another daemon's sync) is passed
+        over rather than waited for, and is not renewed. Returns what was renewed."""
         until = now + lease
+        renewed: dict[str, list[Any]] = {}
         with self._tx() as db:
             db.execute(
                 "UPDATE daemons SET heartbeat = ?, lease = ?, config_hash = ? WHERE id = ?",
                 (now, lease, daemon.config_hash, daemon.id),
             )
-            renewed = 0
             for table, key in (("feeds", "name"), ("outbox", "id")):
-                # a row being written now (a poll's outcome, a send's) is about to be let go:
-                # passed over rather than waited for
-                cur = db.execute(
+                renewed[table] = db.execute(
                     f"UPDATE {table} SET lease_until = {self.GREATEST}(lease_until, ?)"
                     f" WHERE {key} IN (SELECT {key} FROM {table}"
-                    f" WHERE claimed_by = ? AND lease_until > ?{self.SKIP_LOCKED})",
+                    f" WHERE claimed_by = ? AND lease_until > ?{self.SKIP_LOCKED})"
+                    f" RETURNING {key}",
                     (until, daemon.id, now),
-                )
-                renewed += cur.rowcount
-        return renewed
+                ).fetchall()
+        return Renewal(frozenset(r[0] for r in renewed["feeds"]), len(renewed["outbox"]))
 
     def retire_daemon(self, daemon_id: str, *, now: float) -> int:
         """A daemon that stops cleanly hands back what it holds, so others take it at once.

@@ -174,12 +174,14 @@ def test_a_heartbeat_renews_the_claims_its_daemon_still_holds(
     a.claim_due(T0, 1, me.id, lease=10)  # F0000
     a.enqueue(alert(1), now=T0)
     a.claim_next("desk", now=T0, lease=10, owner=me.id)
-    assert a.heartbeat(me, now=T0 + 8, lease=10) == 2
+    renewal = a.heartbeat(me, now=T0 + 8, lease=10)
+    assert (renewal.feeds, renewal.alerts) == ({"F0000"}, 1)
     assert b.claim_due(T0 + 15, 10, "B", lease=10, names=["F0000"]) == []
     assert b.claim_next("desk", now=T0 + 15, lease=10, owner="B") == []
     # a claim that ran out before the beat is not taken back: another daemon may hold it
     (taken,) = b.claim_due(T0 + 19, 10, "B", lease=10, names=["F0000"])
-    assert a.heartbeat(me, now=T0 + 20, lease=10) == 0
+    renewal = a.heartbeat(me, now=T0 + 20, lease=10)
+    assert (renewal.feeds, renewal.alerts) == (set(), 0)
     assert taken.name == "F0000"
     assert [c.name for c in a.claim_due(T0 + 21, 10, me.id, lease=10)] == ["F0001"]
 
