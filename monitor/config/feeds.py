@@ -337,6 +337,9 @@ def parse_feeds(doc: Located, problems: list[str], warnings: list[str]) -> tuple
         )
         values["extract"], values["extract_override"] = values["extract"]
         values["auth"] = _feed_auth(c, data, path, values.pop("auth_env"), warnings)
+        lost = c.lost_comment((*path, "url"), values["url"], url=True)
+        if lost:
+            warnings.append(c.doc.problem((*path, "url"), f"feed {show(name)}: {lost}"))
         if name:  # name the feed in its problems: operators know feeds by name
             problems[before:] = [f"{p} (feed {show(name)})" for p in problems[before:]]
         feeds.append(FeedConfig(**values))

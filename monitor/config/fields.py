@@ -139,6 +139,22 @@ class Checker:
             self.fail(path, str(e))
             return default
 
+    def lost_comment(self, path: PathKey, value: str, *, url: bool = False) -> str | None:
+        """What to say when YAML read the end of the plain value at `path` as a comment
+        (`query: iran #nuclear` is the query `iran`); None when nothing was lost. In a `url`
+        the comment was meant as its fragment, without the space."""
+        comment = self.doc.comments.get(path)
+        if comment is None:
+            return None
+        lost = "everything after ' #' is a comment in YAML"
+        if url:
+            return f"{lost}: to keep the fragment {show(comment)}, write it without the space"
+        meant = f"{value} {comment}"
+        if len(meant) > 60:
+            meant = meant[:59] + "…"
+        quoted = f'"{meant}"' if '"' not in meant else "'" + meant.replace("'", "''") + "'"
+        return f"{lost}: quote the value to keep {show(comment)}: {path[-1]}: {quoted}"
+
     def unknown_keys(self, data: Mapping[str, Any], path: PathKey, known: Iterable[str]) -> None:
         known = set(known)
         for key in data:

@@ -26,6 +26,11 @@ def _languages(c: Checker, value: Any, path: PathKey, default: Any) -> tuple[str
     return tuple(x.lower() for x in c.strings(value, path))
 
 
+def _as_written(c: Checker, value: Any, path: PathKey, default: Any) -> Any:
+    """The value as written, checked by its section once what it refers to is read."""
+    return value
+
+
 def _examples(c: Checker, value: Any, path: PathKey, default: Any) -> RuleExamples:
     ex = c.mapping(value, path)
     c.unknown_keys(ex, path, {"match", "no_match"})
@@ -166,7 +171,7 @@ FILE = Section(
             "channel name",
             None,
             "a channel for notices about the service itself (see below)",
-            f.text,
+            _as_written,
         ),
     ),
 )
@@ -223,6 +228,9 @@ def _parse_rule(
     if rule.query:
         filtered = bool(rule.feeds or rule.tags or rule.languages)
         label = (*path, "query")
+        lost = c.lost_comment(label, rule.query)
+        if lost:
+            warnings.append(c.doc.problem(label, f"rule {show(rule.name)}: {lost}"))
         try:
             for w in validate(rule.query, entity_ids, filtered):
                 warnings.append(c.doc.problem(label, f"rule {show(rule.name)}: {w}"))
@@ -339,12 +347,13 @@ def _operator_channel(
 ) -> str | None:
     """`operator_channel`: an enabled channel's name, or None. A disabled one is a warning
     (notices would go nowhere), an unknown one a problem."""
-    name: str | None = FILE.value(c, top, (), "operator_channel")
-    if not name:
+    name = FILE.value(c, top, (), "operator_channel")
+    if name is None:
         return None
     where = ("operator_channel",)
-    if name not in channels:
-        c.fail(where, f"unknown channel {show(name)}{did_you_mean(name, channels)}")
+    if not isinstance(name, str) or name not in channels:
+        hint = did_you_mean(name, channels) if isinstance(name, str) else ""
+        c.fail(where, f"unknown channel {show(name)}{hint}")
         return None
     if not channels[name].enabled:
         warnings.append(
