@@ -32,40 +32,72 @@ from monitor.suggest import did_you_mean
 WHSEC = "whsec_"
 
 COMMON = (
-    Key("type", "email, webhook, file or apprise", None, "the channel's kind", f.text),
+    Key(
+        "type",
+        "`email`, `webhook`, `file` or `apprise`",
+        None,
+        "the channel's kind, which says the keys it takes",
+        f.text,
+        required=True,
+    ),
     Key(
         "timezone",
         "IANA zone name",
         UTC_ZONE,
-        "times in messages and the digest schedule (default UTC)",
+        "times in messages and the `digest` schedule (e.g. `Europe/Berlin`)",
         f.parsed(parse_zone),
+        shown="`UTC`",
     ),
     Key(
         "digest",
         "duration or crontab line",
         None,
-        "collect alerts and send them as one message on this schedule",
+        "collect alerts and send them as one message on a schedule: a duration (`1h`: every"
+        " hour on the hour, `1d`: at midnight, in the channel's `timezone`) or a crontab line"
+        ' (`"0 8 * * 1-5"`: weekdays at 08:00; weekdays are numbered as in crontab, 0 or 7 ='
+        " Sunday)",
         f.text,
+        shown="each alert at once",
     ),
     Key(
         "templates",
         "directory",
         None,
-        "Jinja2 templates overriding the bundled ones",
+        "Jinja2 templates overriding the bundled ones (`alert.txt.j2`, `alert.html.j2`, …),"
+        " relative to the directory of rules.yaml",
         f.directory,
         attr="templates_dir",
+        shown="the bundled templates",
     ),
-    Key("enabled", "boolean", True, "false: checked but never sent to", f.boolean),
+    Key("enabled", "boolean", True, "`false`: checked, never sent to", f.boolean),
 )
 SMTP = Section(
     "smtp",
     (
         Key("host", "host name", "localhost", "the SMTP server", f.text),
         Key("port", "integer", 25, "its port", f.integer(maximum=65535)),
-        Key("starttls", "boolean", False, "require the STARTTLS upgrade (port 587)", f.boolean),
-        Key("tls", "boolean", False, "TLS from the start (port 465)", f.boolean),
-        Key("username", "text", None, "log in as", f.text),
-        Key("password_env", "secret name", None, "the password", f.secret, True, "password"),
+        Key(
+            "starttls",
+            "boolean",
+            False,
+            "require the STARTTLS upgrade (port 587); excludes `tls` (see *Mail encryption*)",
+            f.boolean,
+        ),
+        Key(
+            "tls",
+            "boolean",
+            False,
+            "TLS from the start (port 465); excludes `starttls`",
+            f.boolean,
+        ),
+        Key(
+            "username",
+            "text",
+            None,
+            "log in as this user (only with `starttls` or `tls`)",
+            f.text,
+        ),
+        Key("password_env", f.SECRET_NAME, None, "the SMTP password", f.secret, True, "password"),
         Key("timeout", "duration", 60.0, "limit for one send", f.duration),
     ),
 )
@@ -141,7 +173,14 @@ KINDS: dict[str, tuple[type[Channel], Section]] = {
                     attr="sender",
                     required=True,
                 ),
-                Key("smtp", "mapping", SmtpConfig(), "the SMTP server (see smtp)", _smtp),
+                Key(
+                    "smtp",
+                    "mapping",
+                    SmtpConfig(),
+                    "the SMTP server: the keys whose place says *email `smtp`*",
+                    _smtp,
+                    shown="`localhost:25`",
+                ),
             ),
         ),
     ),
@@ -154,9 +193,11 @@ KINDS: dict[str, tuple[type[Channel], Section]] = {
                 Key("url", "http(s) URL", "", "where to POST", f.http_url, required=True),
                 Key(
                     "secret_env",
-                    "secret name",
+                    f.SECRET_NAME,
                     None,
-                    "a Standard Webhooks secret whsec_... to sign with",
+                    "a [Standard Webhooks](https://www.standardwebhooks.com/) secret to sign"
+                    " with: `whsec_` + base64 (make one by prefixing the output of `openssl"
+                    " rand -base64 24` with `whsec_`)",
                     _webhook_secret,
                     True,
                     "secret",
@@ -175,7 +216,7 @@ KINDS: dict[str, tuple[type[Channel], Section]] = {
                     "path",
                     "file",
                     None,
-                    "one JSON object per alert appended",
+                    "the file each alert is appended to, as one JSON object (the webhook payload)",
                     f.file_path,
                     required=True,
                 ),
@@ -192,12 +233,18 @@ KINDS: dict[str, tuple[type[Channel], Section]] = {
                     "urls",
                     "list of Apprise URLs",
                     (),
-                    "the services to notify",
+                    "the services to notify (Slack, Teams, Telegram, Matrix, ntfy …); with"
+                    " `urls_env`, or instead of it",
                     _apprise_urls,
                     True,
                 ),
                 Key(
-                    "urls_env", "secret name", (), "a secret holding Apprise URLs", _urls_env, True
+                    "urls_env",
+                    f.SECRET_NAME,
+                    (),
+                    "Apprise URLs, separated by spaces or lines (they carry the services' tokens)",
+                    _urls_env,
+                    True,
                 ),
                 Key("timeout", "duration", 30.0, "limit for one notification", f.duration),
             ),

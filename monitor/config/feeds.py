@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from monitor import redact
@@ -57,25 +58,57 @@ def _networks(c: Checker, value: Any, path: PathKey, default: Any) -> Any:
 
 
 _SHARED = (
-    Key("interval", "duration", 300.0, "how often to poll", f.duration),
+    Key(
+        "interval",
+        "duration",
+        300.0,
+        "how often to poll; a failing feed backs off (doubling, up to 24 h)",
+        f.duration,
+    ),
     Key("timeout", "duration", 20.0, "limit for one HTTP request, body included", f.duration),
     Key(
         "extract",
-        "true, false or {selector, remove}",
+        "`true`, `false` or `{selector, remove}`",
         (True, None),
-        "fetch each new item's link and extract the article",
+        "`true`: fetch each new item's link and extract the article; `false`: match on the"
+        ' feed\'s own text; `{selector: "div.story-body", remove: [".related"]}`:'
+        " site-specific extraction",
         _extract,
+        shown="`true`",
     ),
     Key(
         "allow_networks",
         "list of networks",
         (),
-        "networks article links (and feed redirects) may resolve into",
+        "networks article links (and feed redirects) may resolve into (see below); a feed's"
+        " list adds to the one in `defaults`",
         _networks,
     ),
-    Key("min_interval", "duration", None, "the shortest interval server hints may set", _bound),
-    Key("max_interval", "duration", None, "the longest interval server hints may set", _bound),
-    Key("max_age", "duration or off", 3 * 86400.0, "older items never alert", _max_age),
+    Key(
+        "min_interval",
+        "duration",
+        None,
+        "the shortest interval the server's hints (`Cache-Control: max-age`, `Expires`,"
+        " RSS `<ttl>`) may set",
+        _bound,
+        shown="`interval`",
+    ),
+    Key(
+        "max_interval",
+        "duration",
+        None,
+        "the longest interval the server's hints may set",
+        _bound,
+        shown="the larger of `interval` and 30m",
+    ),
+    Key(
+        "max_age",
+        "duration or `off`",
+        3 * 86400.0,
+        "items published longer ago are recorded as seen and never alert (`off`: no limit);"
+        " undated items alert",
+        _max_age,
+    ),
 )
 DEFAULTS = Section("defaults", _SHARED)
 FEED = Section(
@@ -89,26 +122,140 @@ FEED = Section(
             f.required_text,
             required=True,
         ),
-        Key("url", "http(s) URL", "", "the feed's URL", f.http_url, required=True),
+        Key(
+            "url",
+            "http(s) URL",
+            "",
+            "the feed: RSS 0.9x/1.0/2.0, Atom or JSON Feed",
+            f.http_url,
+            required=True,
+        ),
         *_SHARED,
         Key("tags", "list of text", (), "labels that rules can select on", f.strings),
-        Key("enabled", "boolean", True, "false keeps a feed listed but not polled", f.boolean),
-        Key("auth_env", "secret name", None, "a secret holding user:password", f.secret, True),
+        Key("enabled", "boolean", True, "`false` keeps a feed listed but not polled", f.boolean),
+        Key(
+            "auth_env",
+            f.SECRET_NAME,
+            None,
+            "`user:password` for a feed behind HTTP basic auth (see below); per feed, never in"
+            " `defaults`",
+            f.secret,
+            True,
+        ),
     ),
 )
 POLLING = Section(
     "polling",
     (
-        Key("max_polls", "integer", 50, "polls in flight at once", f.integer(maximum=1000)),
-        Key("per_host", "integer", 2, "polls in flight to one host", f.integer(maximum=1000)),
-        Key("lease", "duration", 60.0, "how long a daemon's claims outlive it", f.duration),
+        Key(
+            "max_polls",
+            "integer",
+            50,
+            "polls in flight at once, in all (see"
+            " [Polling](#polling-schedule-limits-and-feed-health))",
+            f.integer(maximum=1000),
+        ),
+        Key(
+            "per_host", "integer", 2, "polls in flight at once to one host", f.integer(maximum=1000)
+        ),
+        Key(
+            "lease",
+            "duration",
+            60.0,
+            f"how long a daemon's claims outlive it, at least {MIN_LEASE:g}s (see"
+            " [Scaling out](#scaling-out))",
+            f.duration,
+        ),
     ),
 )
 METRICS = Section(
     "metrics",
-    (Key("listen", "host:port", f"127.0.0.1:{METRICS_PORT}", "where /metrics is served", f.text),),
+    (
+        Key(
+            "listen",
+            "host:port",
+            f"127.0.0.1:{METRICS_PORT}",
+            f'where `/metrics` and `/healthz` are served (IPv6 as `"[::1]:{METRICS_PORT}"`)',
+            f.text,
+        ),
+    ),
 )
-TOP = frozenset({"defaults", "feeds", "polling", "metrics"})
+
+
+def _polling(c: Checker, value: Any, path: PathKey, default: Any) -> PollingConfig:
+    values = POLLING.read(c, c.mapping(value, path), path)
+    if values["lease"] < MIN_LEASE:
+        c.fail(
+            (*path, "lease"),
+            f"must be at least {MIN_LEASE:g}s (claims are renewed every quarter of it)",
+        )
+        values["lease"] = POLLING.default("lease")
+    return PollingConfig(**values)
+
+
+def _metrics(c: Checker, value: Any, path: PathKey, default: Any) -> MetricsConfig:
+    if value is False or (isinstance(value, str) and value.strip().lower() in _OFF):
+        return MetricsConfig(listen=None, explicit=True)
+    if value is True:  # `metrics: on`: the default address
+        return MetricsConfig()
+    data = c.mapping(value, path, 'a mapping ({listen: "host:port"}) or off')
+    c.unknown_keys(data, path, METRICS.names)
+    if data.get("listen") is None:
+        return MetricsConfig()
+    text = c.string(data["listen"], (*path, "listen"))
+    address = _listen_address(text)
+    if address is None:
+        c.fail(
+            (*path, "listen"),
+            f"expected host:port (e.g. 127.0.0.1:{METRICS_PORT} or [::1]:{METRICS_PORT}),"
+            f" got {show(text)}",
+        )
+        return MetricsConfig()
+    return MetricsConfig(listen=address, explicit=True)
+
+
+FILE = Section(
+    "top",
+    (
+        Key(
+            "defaults",
+            "mapping",
+            MappingProxyType({}),
+            "values every feed inherits: the keys whose place says *defaults*; a feed's own"
+            " value wins",
+            f.mapping,
+        ),
+        Key(
+            "feeds",
+            "list",
+            (),
+            "the feeds, each a mapping of the keys whose place says *feed*",
+            f.sequence,
+            required=True,
+        ),
+        Key(
+            "polling",
+            "`{max_polls, per_host, lease}`",
+            PollingConfig(),
+            "how many polls run at once, and how long a daemon's claims last",
+            _polling,
+            shown="`{max_polls: 50, per_host: 2, lease: 1m}`",
+        ),
+        Key(
+            "metrics",
+            "`{listen}`, `on` or `off`",
+            MetricsConfig(),
+            "where `/metrics` and `/healthz` are served (see [Metrics and health]"
+            "(#metrics-and-health)); an address written here that cannot be listened on stops"
+            " `monitor run` with exit status 78; the default, if taken (a second daemon on the"
+            " host), is logged (`metrics_not_served`) and skipped; a new address takes effect"
+            " at restart",
+            _metrics,
+            shown=f"`on`: `127.0.0.1:{METRICS_PORT}`",
+        ),
+    ),
+)
+TOP = FILE.names
 
 
 def parse_polling(doc: Located, problems: list[str]) -> PollingConfig:
@@ -116,14 +263,8 @@ def parse_polling(doc: Located, problems: list[str]) -> PollingConfig:
     how long a daemon's claims outlive it."""
     c = Checker(doc, problems)
     top = doc.value if isinstance(doc.value, dict) else {}
-    values = POLLING.read(c, c.mapping(top.get("polling"), ("polling",)), ("polling",))
-    if values["lease"] < MIN_LEASE:
-        c.fail(
-            ("polling", "lease"),
-            f"must be at least {MIN_LEASE:g}s (claims are renewed every quarter of it)",
-        )
-        values["lease"] = POLLING.default("lease")
-    return PollingConfig(**values)
+    polling: PollingConfig = FILE.value(c, top, (), "polling")
+    return polling
 
 
 def parse_metrics(doc: Located, problems: list[str]) -> MetricsConfig:
@@ -131,25 +272,8 @@ def parse_metrics(doc: Located, problems: list[str]) -> MetricsConfig:
     127.0.0.1:9464)."""
     c = Checker(doc, problems)
     top = doc.value if isinstance(doc.value, dict) else {}
-    value = top.get("metrics")
-    if value is False or (isinstance(value, str) and value.strip().lower() in _OFF):
-        return MetricsConfig(listen=None, explicit=True)
-    if value is True:  # `metrics: on`: the default address
-        return MetricsConfig()
-    data = c.mapping(value, ("metrics",), 'a mapping ({listen: "host:port"}) or off')
-    c.unknown_keys(data, ("metrics",), METRICS.names)
-    if data.get("listen") is None:
-        return MetricsConfig()
-    text = c.string(data["listen"], ("metrics", "listen"))
-    address = _listen_address(text)
-    if address is None:
-        c.fail(
-            ("metrics", "listen"),
-            f"expected host:port (e.g. 127.0.0.1:{METRICS_PORT} or [::1]:{METRICS_PORT}),"
-            f" got {show(text)}",
-        )
-        return MetricsConfig()
-    return MetricsConfig(listen=address, explicit=True)
+    metrics: MetricsConfig = FILE.value(c, top, (), "metrics")
+    return metrics
 
 
 def _listen_address(text: str) -> tuple[str, int] | None:
@@ -178,7 +302,7 @@ def parse_feeds(doc: Located, problems: list[str], warnings: list[str]) -> tuple
     c = Checker(doc, problems)
     top = c.mapping(doc.value, ())
     c.unknown_keys(top, (), TOP)
-    raw_defaults = c.mapping(top.get("defaults"), ("defaults",))
+    raw_defaults = FILE.value(c, top, (), "defaults")
     if "auth_env" in raw_defaults:
         c.fail(
             ("defaults", "auth_env"),
@@ -191,7 +315,7 @@ def parse_feeds(doc: Located, problems: list[str], warnings: list[str]) -> tuple
 
     feeds: list[FeedConfig] = []
     seen: dict[str, int] = {}
-    raw_feeds = c.sequence(top.get("feeds"), ("feeds",))
+    raw_feeds = FILE.value(c, top, (), "feeds")
     if "feeds" not in top:
         c.fail((), "no 'feeds:' list")
     for i, raw in enumerate(raw_feeds):
@@ -213,6 +337,9 @@ def parse_feeds(doc: Located, problems: list[str], warnings: list[str]) -> tuple
         )
         values["extract"], values["extract_override"] = values["extract"]
         values["auth"] = _feed_auth(c, data, path, values.pop("auth_env"), warnings)
+        lost = c.lost_comment((*path, "url"), values["url"], url=True)
+        if lost:
+            warnings.append(c.doc.problem((*path, "url"), f"feed {show(name)}: {lost}"))
         if name:  # name the feed in its problems: operators know feeds by name
             problems[before:] = [f"{p} (feed {show(name)})" for p in problems[before:]]
         feeds.append(FeedConfig(**values))

@@ -1,7 +1,8 @@
 """Field declarations: each configuration key once, with its type, default, whether it names
 a secret, and its help, and the reader that parses it. A `Section` reads a YAML mapping
 through its keys (unknown keys are problems with a did-you-mean), fills in defaults, and
-is what the README test and `check`'s redaction look at.
+is what `check`'s redaction looks at and what the README's key tables are rendered from
+(`monitor.config.reference`).
 
 `Checker` reads values out of a positioned document, collecting problems instead of raising.
 """
@@ -138,6 +139,22 @@ class Checker:
             self.fail(path, str(e))
             return default
 
+    def lost_comment(self, path: PathKey, value: str, *, url: bool = False) -> str | None:
+        """What to say when YAML read the end of the plain value at `path` as a comment
+        (`query: iran #nuclear` is the query `iran`); None when nothing was lost. In a `url`
+        the comment was meant as its fragment, without the space."""
+        comment = self.doc.comments.get(path)
+        if comment is None:
+            return None
+        lost = "everything after ' #' is a comment in YAML"
+        if url:
+            return f"{lost}: to keep the fragment {show(comment)}, write it without the space"
+        meant = f"{value} {comment}"
+        if len(meant) > 60:
+            meant = meant[:59] + "…"
+        quoted = f'"{meant}"' if '"' not in meant else "'" + meant.replace("'", "''") + "'"
+        return f"{lost}: quote the value to keep {show(comment)}: {path[-1]}: {quoted}"
+
     def unknown_keys(self, data: Mapping[str, Any], path: PathKey, known: Iterable[str]) -> None:
         known = set(known)
         for key in data:
@@ -198,6 +215,7 @@ def url_parts(url: str) -> SplitResult | None:
 # --------------------------------------------------------------------------- declarations
 
 Reader = Callable[[Checker, Any, PathKey, Any], Any]
+SECRET_NAME = "secret name"  # the type of a key that names a secret rather than holding it
 
 
 @dataclass(frozen=True)
@@ -213,6 +231,8 @@ class Key:
     secret: bool = False  # names a secret: its value is never shown
     attr: str | None = None
     required: bool = False  # absent: "is required" (and `default` stands in)
+    shown: str | None = None  # the default in the README's words, when the value cannot say
+    # it (one computed from other keys, a structure)
 
     @property
     def field(self) -> str:
@@ -235,6 +255,14 @@ class Section:
 
     def default(self, name: str) -> Any:
         return self.key(name).default
+
+    def value(self, c: Checker, data: Mapping[str, Any], path: PathKey, name: str) -> Any:
+        """The key `name` of `data` parsed, or its default when absent (for mappings such as
+        a file's top level, whose keys are read one by one, each by its own parser)."""
+        key = self.key(name)
+        if name not in data:
+            return key.default
+        return key.read(c, data[name], (*path, name), key.default)
 
     def read(
         self,
@@ -283,6 +311,14 @@ def strings(c: Checker, value: Any, path: PathKey, default: Any) -> Any:
     return c.strings(value, path)
 
 
+def mapping(c: Checker, value: Any, path: PathKey, default: Any) -> Any:
+    return c.mapping(value, path)
+
+
+def sequence(c: Checker, value: Any, path: PathKey, default: Any) -> Any:
+    return c.sequence(value, path)
+
+
 def secret(c: Checker, value: Any, path: PathKey, default: Any) -> Any:
     return c.secret(value, path)
 
@@ -291,11 +327,19 @@ def http_url(c: Checker, value: Any, path: PathKey, default: Any) -> Any:
     return c.http_url(value, path)
 
 
-def integer(minimum: int = 1, maximum: int | None = None) -> Reader:
-    def read(c: Checker, value: Any, path: PathKey, default: Any) -> Any:
-        return c.integer(value, path, default, minimum, maximum)
+@dataclass(frozen=True)
+class IntegerReader:
+    """Reads an integer within bounds; the README's key table shows them."""
 
-    return read
+    minimum: int
+    maximum: int | None
+
+    def __call__(self, c: Checker, value: Any, path: PathKey, default: Any) -> Any:
+        return c.integer(value, path, default, self.minimum, self.maximum)
+
+
+def integer(minimum: int = 1, maximum: int | None = None) -> Reader:
+    return IntegerReader(minimum, maximum)
 
 
 def parsed(parse: Callable[[str], Any]) -> Reader:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from monitor.config import fields as f
@@ -23,6 +24,11 @@ _ENTITY_ID = re.compile(r"[a-z0-9_-]+")  # fullmatch; one class, one pass: linea
 
 def _languages(c: Checker, value: Any, path: PathKey, default: Any) -> tuple[str, ...]:
     return tuple(x.lower() for x in c.strings(value, path))
+
+
+def _as_written(c: Checker, value: Any, path: PathKey, default: Any) -> Any:
+    """The value as written, checked by its section once what it refers to is read."""
+    return value
 
 
 def _examples(c: Checker, value: Any, path: PathKey, default: Any) -> RuleExamples:
@@ -42,51 +48,134 @@ RULE = Section(
             "query",
             "rule language",
             "",
-            "what to match (see docs/rules.md)",
+            "what to match (see [Rules](#rules) and [docs/rules.md](docs/rules.md))",
             f.required_text,
             required=True,
         ),
-        Key("channels", "list of channel names", (), "where its alerts go", f.strings),
+        Key(
+            "channels",
+            "list of channel names",
+            (),
+            "where its alerts go: at least one",
+            f.strings,
+        ),
         Key("feeds", "list of feed names", (), "only articles from these feeds", f.strings),
         Key(
-            "tags", "list of tags", (), "only articles from feeds with one of these tags", f.strings
+            "tags",
+            "list of tags",
+            (),
+            "only articles from feeds with one of these tags",
+            f.strings,
         ),
         Key(
             "languages",
             "list of language codes",
             (),
-            "only articles in these languages",
+            "only articles in these languages (e.g. `[en, fr]`)",
             _languages,
         ),
-        Key("min_mentions", "integer", 1, "matches needed in one article", f.integer()),
+        Key(
+            "min_mentions",
+            "integer",
+            1,
+            "matches needed in one article",
+            f.integer(),
+        ),
         Key("description", "text", "", "shown in alerts", f.text),
         Key(
             "max_alerts",
-            "rate such as 20/h",
+            "rate: `20/h`, `5/30m`, `100/d`",
             None,
-            "alerts per channel in a window",
+            "caps the alerts the rule sends each channel in any such window; matches beyond it"
+            " are not dropped but listed together in one summary message at the end of the"
+            " window",
             f.parsed(parse_rate),
+            shown="no cap",
         ),
         Key(
             "examples",
-            "{match, no_match}",
+            "`{match: [...], no_match: [...]}`",
             RuleExamples(),
-            "texts check runs the rule on",
+            "short texts `monitor check` runs the rule on, so its meaning stays pinned",
             _examples,
+            shown="—",
         ),
-        Key("enabled", "boolean", True, "false: checked but never matched", f.boolean),
+        Key(
+            "enabled",
+            "boolean",
+            True,
+            "`false`: checked by `monitor check`, never matched",
+            f.boolean,
+        ),
     ),
 )
 _BASIC_RULE_KEYS = frozenset({"name", "query", "channels"})
 ENTITY = Section(
     "entity",
     (
-        Key("aliases", "list of text", (), "forms matched regardless of case", f.strings),
-        Key("exact", "list of text", (), "forms matched only with the same case", f.strings),
+        Key(
+            "aliases",
+            "list of text",
+            (),
+            "forms matched regardless of case and accents",
+            f.strings,
+        ),
+        Key(
+            "exact",
+            "list of text",
+            (),
+            "forms matched only with the same case (acronyms such as AQ, IS, WHO that are also"
+            " ordinary words)",
+            f.strings,
+        ),
         Key("description", "text", "", "what it is", f.text),
     ),
 )
-TOP = frozenset({"include", "entities", "channels", "rules", "operator_channel"})
+FILE = Section(
+    "top",
+    (
+        Key(
+            "include",
+            "list of file patterns",
+            (),
+            "shared gazetteers: files holding an `entities:` map, relative to the directory of"
+            " rules.yaml (e.g. `entities/*.yaml`)",
+            f.strings,
+        ),
+        Key(
+            "entities",
+            "mapping",
+            MappingProxyType({}),
+            "what `@id` in a query stands for, by id (lowercase letters, digits, `-` and `_`):"
+            " each a mapping of the keys whose place says *entity*",
+            f.mapping,
+        ),
+        Key(
+            "channels",
+            "mapping",
+            MappingProxyType({}),
+            "where alerts go, by name: each a mapping of the channel keys below",
+            f.mapping,
+        ),
+        Key(
+            "rules",
+            "list",
+            None,
+            "the rules, each a mapping of the keys whose place says *rule*; a file without"
+            " rules is an error unless it says `rules: []`",
+            f.sequence,
+            required=True,
+        ),
+        Key(
+            "operator_channel",
+            "channel name",
+            None,
+            "a channel for notices about the service itself (see below)",
+            _as_written,
+        ),
+    ),
+)
+TOP = FILE.names
 NO_RULES = "the file has no rules; write `rules: []` if you mean to alert on nothing"
 
 
@@ -139,6 +228,9 @@ def _parse_rule(
     if rule.query:
         filtered = bool(rule.feeds or rule.tags or rule.languages)
         label = (*path, "query")
+        lost = c.lost_comment(label, rule.query)
+        if lost:
+            warnings.append(c.doc.problem(label, f"rule {show(rule.name)}: {lost}"))
         try:
             for w in validate(rule.query, entity_ids, filtered):
                 warnings.append(c.doc.problem(label, f"rule {show(rule.name)}: {w}"))
@@ -212,20 +304,17 @@ def parse_rules(
     _parse_entities(c, top.get("entities"), ("entities",), entities)
 
     channels: dict[str, ChannelConfig] = {}
-    for name, raw in c.mapping(top.get("channels"), ("channels",)).items():
+    for name, raw in FILE.value(c, top, (), "channels").items():
         channel = parse_channel(c, str(name), raw, ("channels", name))
         if channel:
             channels[str(name)] = channel
-    operator = top.get("operator_channel")
-    if operator is not None and (not isinstance(operator, str) or operator not in channels):
-        hint = did_you_mean(operator, channels) if isinstance(operator, str) else ""
-        c.fail(("operator_channel",), f"unknown channel {show(operator)}{hint}")
-
     warnings: list[str] = []
+    operator = _operator_channel(c, top, channels, warnings)
+
     rules: list[RuleConfig] = []
     seen: dict[str, int] = {}
     ids = set(entities)
-    for i, raw in enumerate(c.sequence(top.get("rules"), ("rules",))):
+    for i, raw in enumerate(FILE.value(c, top, (), "rules") or ()):
         before = len(problems)
         path: PathKey = ("rules", i)
         rule = _parse_rule(c, raw, path, ids, validate_query, warnings)
@@ -247,17 +336,40 @@ def parse_rules(
         {n: ch for n, ch in channels.items() if ch.enabled},
         tuple(r for r in rules if r.enabled),
         tuple(warnings),
-        operator
-        if isinstance(operator, str) and operator in channels and channels[operator].enabled
-        else None,
+        operator,
         tuple(r.name for r in rules if not r.enabled),
         tuple(n for n, ch in channels.items() if not ch.enabled),
     )
 
 
+def _operator_channel(
+    c: Checker, top: Mapping[str, Any], channels: Mapping[str, ChannelConfig], warnings: list[str]
+) -> str | None:
+    """`operator_channel`: an enabled channel's name, or None. A disabled one is a warning
+    (notices would go nowhere), an unknown one a problem."""
+    name = FILE.value(c, top, (), "operator_channel")
+    if name is None:
+        return None
+    where = ("operator_channel",)
+    if not isinstance(name, str) or name not in channels:
+        hint = did_you_mean(name, channels) if isinstance(name, str) else ""
+        c.fail(where, f"unknown channel {show(name)}{hint}")
+        return None
+    if not channels[name].enabled:
+        warnings.append(
+            c.doc.problem(
+                where,
+                f"channel {show(name)} is disabled: notices about the service go nowhere until"
+                " it is enabled (or name another channel)",
+            )
+        )
+        return None
+    return name
+
+
 def _parse_includes(c: Checker, top: Mapping[str, Any], entities: dict[str, EntityConfig]) -> None:
     included: set[str] = set()
-    for i, pattern in enumerate(c.strings(top.get("include"), ("include",))):
+    for i, pattern in enumerate(FILE.value(c, top, (), "include")):
         matched = sorted(glob.glob(c.under_base(pattern)))
         if not matched:
             c.fail(

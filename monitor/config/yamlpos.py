@@ -67,6 +67,9 @@ class Located:
     marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     key_marks: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     positioned: bool = True  # False: from the cache, `marks` are empty
+    # a comment that starts right after a plain value on its line and reads like text
+    # (`query: iran #nuclear`: no space after '#'), by the value's path: YAML dropped it
+    comments: dict[PathKey, str] = field(default_factory=dict)
 
     def where(self, path: PathKey) -> tuple[int, int]:
         """Position of the value at `path`, or of its nearest ancestor that has one."""
@@ -97,6 +100,7 @@ _SCALAR_TAGS = frozenset(
 )
 _MAP_TAGS = frozenset({None, "!", _TAG + "map"})
 _SEQ_TAGS = frozenset({None, "!", _TAG + "seq"})
+_HASHTAG = re.compile(r"[ \t]+(#[^\s#][^\r\n\x85\u2028\u2029]*)")  # ' #word ...' to the line's end
 _NO_KEY = object()  # a mapping waiting for its next key
 _MERGE_KEY = object()  # `<<`: its value is merged into the mapping, not stored under a key
 _constructor = yaml.SafeLoader("")
@@ -146,6 +150,7 @@ class _Composer:
         self.open_anchors: dict[str, _Mark] = {}
         self.problems: list[str] = []
         self.dupes: list[PathKey] = []
+        self.text = text if " #" in text or "\t#" in text else None  # None: no comment here
 
     def compose(self, loader: Any) -> Located:
         get_event = loader.get_event
@@ -251,6 +256,10 @@ class _Composer:
             path = self.attach(value, event.start_mark, 0)
             if problem:
                 self.problems.append(self.located.problem(path, problem))
+            if self.text is not None and not event.style:  # plain: a ' #' after it is a comment
+                comment = _HASHTAG.match(self.text, event.end_mark.index)
+                if comment:
+                    self.located.comments[path] = comment.group(1).rstrip()
 
     def define(self, anchor: str, mark: _Mark) -> None:
         if anchor in self.open_anchors or anchor in self.anchors:
@@ -383,14 +392,14 @@ def load_yaml(path: Path, display: str | None = None, *, cached: bool = True) ->
         return parse_yaml(text, name)
     cache = _cache_path(text)
     try:
-        value = marshal.loads(cache.read_bytes())
+        value, comments = marshal.loads(cache.read_bytes())
     except (OSError, EOFError, ValueError, TypeError):
         pass
     else:
-        return Located(name, value, positioned=False)
+        return Located(name, value, positioned=False, comments=comments)
     located = parse_yaml(text, name)
     try:
-        data = marshal.dumps(located.value)
+        data = marshal.dumps((located.value, located.comments))
         cache.parent.mkdir(parents=True, exist_ok=True)
         temp = cache.with_suffix(f".{os.getpid()}.tmp")
         temp.write_bytes(data)
@@ -433,7 +442,7 @@ def _cache_path(text: str) -> Path:
     return cache_dir() / f"yaml-{CACHE_FORMAT}-{digest}.marshal"
 
 
-CACHE_FORMAT = 2  # 2: merge keys applied, aliases shared
+CACHE_FORMAT = 3  # 2: merge keys applied, aliases shared; 3: (value, comments)
 
 
 def parse_yaml(text: str, name: str) -> Located:

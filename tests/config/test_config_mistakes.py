@@ -167,6 +167,38 @@ MISTAKES = {
         " (desk); it alerts nowhere until one is enabled",
         error=False,
     ),
+    "operator_channel naming a disabled channel": Mistake(
+        """\
+        channels:
+          desk: {type: file, path: d.jsonl}
+          pager: {type: file, path: p.jsonl, enabled: false}
+        operator_channel: pager
+        rules:
+          - {name: r, query: iran, channels: [desk]}
+        """,
+        "rules.yaml:4:19: operator_channel: channel 'pager' is disabled: notices about the"
+        " service go nowhere until it is enabled (or name another channel)",
+        error=False,
+    ),
+    "a hashtag in a plain query, read as a comment": Mistake(
+        CHANNELS + "rules:\n  - name: r\n    query: iran #nuclear\n    channels: [desk]\n",
+        "rules.yaml:6:12: rules[0].query: rule 'r': everything after ' #' is a comment in YAML:"
+        " quote the value to keep '#nuclear': query: \"iran #nuclear\"",
+        error=False,
+    ),
+    "a hashtag after a plain phrase in a flow rule": Mistake(
+        CHANNELS + "rules:\n  - {name: r, channels: [desk], query: iran deal #IranDeal\n    }\n",
+        "rules.yaml:5:40: rules[0].query: rule 'r': everything after ' #' is a comment in YAML:"
+        " quote the value to keep '#IranDeal': query: \"iran deal #IranDeal\"",
+        error=False,
+    ),
+    "a feed URL fragment after a space, read as a comment": Mistake(
+        CHANNELS + "rules:\n  - {name: r, query: iran, channels: [desk]}\n",
+        "feeds.yaml:3:10: feeds[0].url: feed 'w': everything after ' #' is a comment in YAML:"
+        " to keep the fragment '#world', write it without the space",
+        error=False,
+        feeds="feeds:\n  - name: w\n    url: https://example.org/news #world\n",
+    ),
 }
 
 

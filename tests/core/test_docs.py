@@ -1,4 +1,5 @@
-"""The README documents every configuration key and every command (and opens with the two)."""
+"""The README documents every configuration key and every command (and opens with the two);
+its key tables are the ones the declarations render."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import build_parser
-from monitor.config import channels, feeds, rules
+from monitor.config import channels, feeds, reference, rules
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
@@ -24,6 +25,22 @@ def config_keys() -> set[str]:
 @pytest.mark.parametrize("key", sorted(config_keys()))
 def test_every_config_key_is_documented(key: str) -> None:
     assert f"`{key}" in README or f"{key}:" in README, f"README does not mention `{key}`"
+
+
+@pytest.mark.parametrize("table", sorted(reference.TABLES))
+def test_the_key_tables_are_rendered_from_the_declarations(table: str) -> None:
+    start, end = reference.markers(table)
+    found = reference.between(README, table)
+    assert found is not None, f"README.md has no {start} ... {end} block"
+    assert found == reference.render(table), (
+        f"README.md's {table} key table differs from the declarations in monitor/config/;"
+        f" rewrite it with: {reference.WRITE_COMMAND}"
+    )
+
+
+def test_every_declared_key_is_in_a_key_table() -> None:
+    tabled = {k.name for sections in reference.TABLES.values() for _, s in sections for k in s.keys}
+    assert config_keys() - tabled == {"selector", "remove", "match", "no_match"}
 
 
 def commands() -> list[str]:
