@@ -13,7 +13,7 @@ from typing import Any
 from monitor.config import fields as f
 from monitor.config.channels import parse_channel
 from monitor.config.fields import Checker, Key, Section
-from monitor.config.values import parse_rate, show
+from monitor.config.values import parse_language, parse_rate, show
 from monitor.config.yamlpos import Located, PathKey, load_yaml
 from monitor.errors import ConfigError, QueryError
 from monitor.models import ChannelConfig, EntityConfig, RuleConfig, RuleExamples
@@ -23,7 +23,13 @@ _ENTITY_ID = re.compile(r"[a-z0-9_-]+")  # fullmatch; one class, one pass: linea
 
 
 def _languages(c: Checker, value: Any, path: PathKey, default: Any) -> tuple[str, ...]:
-    return tuple(x.lower() for x in c.strings(value, path))
+    codes: list[str] = []
+    for i, written in enumerate(c.strings(value, path)):
+        try:
+            codes.append(parse_language(written))
+        except ValueError as e:
+            c.fail((*path, i) if isinstance(value, list) else path, str(e))
+    return tuple(codes)
 
 
 def _as_written(c: Checker, value: Any, path: PathKey, default: Any) -> Any:

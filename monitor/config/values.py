@@ -100,16 +100,6 @@ def parse_rate(value: Any) -> RateLimit:
     return RateLimit(count, window)
 
 
-def parse_zone(name: str) -> ZoneInfo:
-    """An IANA time zone name -> the zone."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as e:
-        raise ValueError(
-            f"unknown time zone {show(name)}; write an IANA name such as Europe/Berlin or UTC"
-        ) from e
-
-
 def parse_network(text: str) -> IPNetwork:
     """`127.0.0.0/8`, `10.1.2.3`, `::1/128` -> the network."""
     try:
@@ -172,3 +162,50 @@ class DigestSchedule:
         offset = datetime.fromtimestamp(now, self.zone).utcoffset()
         shift = offset.total_seconds() if offset else 0.0
         return (math.floor((now + shift) / self.period) + 1) * self.period - shift
+
+
+# ISO 639-1: the codes articles carry (a page's declared language, or py3langid's guess)
+_ISO_639_1 = (
+    "aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv"
+    " cy da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr"
+    " ht hu hy hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw"
+    " ky la lb lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr nv"
+    " ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl sm sn so sq sr"
+    " ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi"
+    " yo za zh zu"
+)
+LANGUAGE_CODES = frozenset(_ISO_639_1.split())
+# what an operator may write instead of a code
+LANGUAGE_NAMES = {
+    "arabic": "ar", "chinese": "zh", "dutch": "nl", "english": "en", "farsi": "fa",
+    "french": "fr", "german": "de", "greek": "el", "hebrew": "he", "hindi": "hi",
+    "italian": "it", "japanese": "ja", "korean": "ko", "kurdish": "ku", "pashto": "ps",
+    "persian": "fa", "polish": "pl", "portuguese": "pt", "russian": "ru", "spanish": "es",
+    "swedish": "sv", "turkish": "tr", "ukrainian": "uk", "urdu": "ur",
+}  # fmt: skip
+
+
+def parse_language(text: str) -> str:
+    """`en`, `EN`, `en-GB` -> `en`: the ISO 639-1 code articles are compared by."""
+    written = text.strip().lower()
+    code = written.replace("_", "-").split("-", 1)[0]
+    if code in LANGUAGE_CODES:
+        return code
+    named = LANGUAGE_NAMES.get(written)
+    hint = f": write {named}" if named else "; write a code such as en, fr, ar or fa"
+    raise ValueError(f"expected an ISO 639-1 language code, got {show(text)}{hint}")
+
+
+def parse_zone(name: str) -> ZoneInfo:
+    """An IANA time zone name -> the zone."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        from zoneinfo import available_timezones
+
+        from monitor.suggest import did_you_mean
+
+        hint = did_you_mean(name, available_timezones()) if isinstance(name, str) else ""
+        raise ValueError(
+            f"unknown time zone {show(name)}{hint}; write an IANA name such as Europe/Berlin or UTC"
+        ) from e

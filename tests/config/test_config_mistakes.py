@@ -109,6 +109,26 @@ MISTAKES = {
         " 'world'?); the rule sees no article through it",
         error=False,
     ),
+    "a time zone with a typo": Mistake(
+        """\
+        channels:
+          hook: {type: webhook, url: "http://127.0.0.1:9/h", timezone: Europe/Berln}
+        rules:
+          - {name: r, query: iran, channels: [hook]}
+        """,
+        "rules.yaml:2:64: channels.hook.timezone: unknown time zone 'Europe/Berln' (did you"
+        " mean 'Europe/Berlin'?); write an IANA name such as Europe/Berlin or UTC",
+    ),
+    "a language written as a name": Mistake(
+        CHANNELS + "rules:\n  - {name: r, query: iran, channels: [desk], languages: [english]}\n",
+        "rules.yaml:5:58: rules[0].languages[0]: expected an ISO 639-1 language code, got"
+        " 'english': write en (rule 'r')",
+    ),
+    "a language code that is no language": Mistake(
+        CHANNELS + "rules:\n  - {name: r, query: iran, channels: [desk], languages: [xx]}\n",
+        "rules.yaml:5:58: rules[0].languages[0]: expected an ISO 639-1 language code, got"
+        " 'xx'; write a code such as en, fr, ar or fa (rule 'r')",
+    ),
     "a channel name with a typo": Mistake(
         CHANNELS + "rules:\n  - {name: r, query: iran, channels: [dsk]}\n",
         "rules.yaml:5:39: rules[0].channels[0]: unknown channel 'dsk' (did you mean 'desk'?)"
