@@ -201,7 +201,11 @@ def _parse_entities(c: Checker, value: Any, path: PathKey, into: dict[str, Entit
         eid = str(key)
         epath = (*path, key)
         if not _ENTITY_ID.fullmatch(eid):
-            c.fail(epath, "entity ids use lowercase letters, digits, '-' and '_'", at_key=True)
+            fixed = re.sub(r"[^a-z0-9_-]+", "-", eid.strip().lower()).strip("-")
+            hint = f": write {fixed} (and @{fixed} in queries)" if fixed else ""
+            c.fail(
+                epath, f"entity ids use lowercase letters, digits, '-' and '_'{hint}", at_key=True
+            )
             continue
         if eid in into:
             c.fail(epath, f"entity {show(eid)} is defined twice")

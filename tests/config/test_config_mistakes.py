@@ -129,6 +129,13 @@ MISTAKES = {
         "rules.yaml:5:58: rules[0].languages[0]: expected an ISO 639-1 language code, got"
         " 'xx'; write a code such as en, fr, ar or fa (rule 'r')",
     ),
+    "an entity id in capitals": Mistake(
+        CHANNELS
+        + "entities:\n  Al-Qaida: {aliases: [al-Qaida]}\n"
+        + "rules:\n  - {name: r, query: '@al-qaida', channels: [desk]}\n",
+        "rules.yaml:5:3: entities.Al-Qaida: entity ids use lowercase letters, digits, '-' and"
+        " '_': write al-qaida (and @al-qaida in queries)",
+    ),
     "a channel name with a typo": Mistake(
         CHANNELS + "rules:\n  - {name: r, query: iran, channels: [dsk]}\n",
         "rules.yaml:5:39: rules[0].channels[0]: unknown channel 'dsk' (did you mean 'desk'?)"
