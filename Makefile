@@ -70,8 +70,9 @@ bench-ingest: $(STAMP)
 bench-scale: $(STAMP)
 	$(BIN)/python tests/bench/scale.py --shared $(SHARED) $(ARGS)
 
-# The web inbox over 10,000 alerts and 100,000 articles: inbox page and search times;
-# ARGS="--postgres" adds a throwaway PostgreSQL run.
+# The web inbox over 10,000 alerts and 100,000 articles: inbox page and search times on
+# SQLite and on a throwaway PostgreSQL, side by side (about 5 minutes); ARGS="--no-postgres"
+# for SQLite only.
 bench-web: $(STAMP)
 	$(BIN)/python tests/bench/inbox.py $(ARGS)
 

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from monitor.match.tokens import query_tokens, tokenize
 from monitor.models import Snippet, Span
 
 PAGE = 50  # inbox entries or search hits per page
@@ -140,6 +141,7 @@ class SearchPage:
     hits: tuple[SearchHit, ...]
     offset: int
     more: bool
+    read_as: str | None = None  # the query as searched, when not as typed ("": no words)
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,7 @@ class SearchTerms:
 
 
 _TOKEN = re.compile(r'-?"[^"]*"?|\S+')
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # a NUL or control is no part of a word
 
 
 def search_terms(query: str) -> SearchTerms:
@@ -181,7 +184,7 @@ def search_terms(query: str) -> SearchTerms:
     parts without a letter or digit are dropped (the indexes would drop them too)."""
     groups: list[list[str]] = [[]]
     excluded: list[str] = []
-    for token in _TOKEN.findall(query):
+    for token in _TOKEN.findall(_CONTROL.sub(" ", query)):
         if token == "OR":
             groups.append([])
             continue
@@ -219,34 +222,59 @@ def websearch_text(terms: SearchTerms) -> str:
 
 
 def search_snippet(title: str, text: str, words: Sequence[str]) -> Snippet:
-    """A short excerpt of `text` around the first of `words` found (case-insensitive, as a
-    whole word), with every one of them highlighted; the text's start when none is found
-    as written (the index also finds words without their accents)."""
-    patterns = [re.escape(w) for w in sorted(set(words), key=len, reverse=True) if w]
+    """A short excerpt of `text` around the first of `words` found, with every one found
+    highlighted as written in the text; the text's start when none is found.
+
+    Words are found through the matcher's tokenizer (`monitor.match.tokens`), which folds
+    case, accents and Arabic and Persian letter forms as the search indexes do, and keeps
+    offsets into the original text: "olpreise" marks "Ölpreise", "sao paulo" marks "São"
+    and "Paulo", a phrase is marked from its first word to its last."""
     if not text:
         return Snippet("title", title)
-    found = (
-        re.compile(r"(?<!\w)(?:" + "|".join(patterns) + r")(?!\w)", re.IGNORECASE)
-        if patterns
-        else None
-    )
-    first = found.search(text) if found is not None else None
-    centre = first.start() if first is not None else 0
+    found = _found(text, words)
+    centre = found[0][0] if found else 0
     start = max(0, centre - SNIPPET_CONTEXT)
     end = min(len(text), centre + 2 * SNIPPET_CONTEXT)
     if start > 0:
         space = text.find(" ", start, centre)
         start = space + 1 if space >= 0 else start
     if end < len(text):
-        space = text.rfind(" ", centre, end)
+        space = text.rfind(" ", max(centre, found[0][1]) if found else centre, end)
         end = space if space > centre else end
     prefix = "\u2026" if start > 0 else ""
     excerpt = text[start:end].replace("\n", " ")
-    highlights: tuple[tuple[int, int], ...] = ()
-    if found is not None:
-        shift = len(prefix)
-        highlights = tuple((m.start() + shift, m.end() + shift) for m in found.finditer(excerpt))
+    shift = len(prefix) - start
+    highlights = tuple((a + shift, b + shift) for a, b in found if start <= a and b <= end)
     return Snippet("body", prefix + excerpt + ("\u2026" if end < len(text) else ""), highlights)
+
+
+def _found(text: str, words: Sequence[str]) -> list[tuple[int, int]]:
+    """(start, end) in `text` of every occurrence of `words` (each a word or a phrase, as
+    folded tokens), in order, overlaps merged."""
+    wanted: dict[str, list[tuple[str, ...]]] = {}
+    for word in words:
+        if seq := query_tokens(word):
+            wanted.setdefault(seq[0], []).append(seq)
+    if not wanted:
+        return []
+    tokens = tokenize(text)
+    folded, spans = tokens.folded, tokens.spans
+    out: list[tuple[int, int]] = []
+    for i, token in enumerate(folded):
+        if token not in wanted:
+            continue
+        n = max(
+            (len(seq) for seq in wanted[token] if tuple(folded[i : i + len(seq)]) == seq),
+            default=0,
+        )
+        if not n:
+            continue
+        a, b = spans[i][0], spans[i + n - 1][1]
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(b, out[-1][1]))
+        else:
+            out.append((a, b))
+    return out
 
 
 def _marks(n: int) -> str:
@@ -449,10 +477,14 @@ class InboxQueries:
     # ------------------------------------------------------------------ search
 
     def search(self, query: str, *, offset: int = 0, limit: int = 20) -> SearchPage:
-        """Stored articles that `query` (web-search syntax) finds, newest first."""
+        """Stored articles that `query` (web-search syntax) finds, newest first; `read_as`
+        says how the query was read when that is not as typed (quotes balanced, syntax or
+        words without a letter or digit dropped)."""
         terms = search_terms(query)
+        read = websearch_text(terms)
+        read_as = None if read == " ".join(query.split()) else read
         if not terms.alternatives or self.schema_version < self.INBOX_SCHEMA:
-            return SearchPage((), offset, False)
+            return SearchPage((), offset, False, read_as)
         ids = self._search_ids(terms, limit=limit + 1, offset=offset)
         shown = ids[:limit]
         rows = (
@@ -480,7 +512,7 @@ class InboxQueries:
             for i in shown
             if (r := rows.get(i)) is not None
         )
-        return SearchPage(hits, offset, len(ids) > limit)
+        return SearchPage(hits, offset, len(ids) > limit, read_as)
 
     # ------------------------------------------------------------------ feedback
 

@@ -314,10 +314,11 @@ class PostgresStore(SqlStore):
         return "ok" if not missing else f"missing tables: {', '.join(sorted(missing))}"
 
     def _search_ids(self, terms: SearchTerms, *, limit: int, offset: int) -> list[str]:
-        """The generated tsvector and its GIN index ('simple': every language alike)."""
+        """The generated tsvector and its GIN index ('simple': every language alike), the
+        query folded by the same `search_fold` as the text."""
         rows = self._query(
             "SELECT id FROM articles WHERE search @@"
-            " websearch_to_tsquery('simple', lower(? COLLATE \"und-x-icu\"))"
+            " websearch_to_tsquery('simple', search_fold(?))"
             " ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
             (websearch_text(terms), limit, offset),
         )

@@ -135,6 +135,7 @@ def serve(store: Store, config: Config, settings: WebSettings) -> int:
             f"monitor web: cannot listen on {settings.host}:{settings.port}: {e}", file=sys.stderr
         )
         return EX_CONFIG
+    sock.listen(128)  # before the address is said: a client told it may connect at once
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if family == socket.AF_INET6 else host
     print(

@@ -34,6 +34,7 @@ TRY_DAYS = 30  # the longest a rule may be tried over
 TRY_SHOWN = 50  # would-be alerts listed
 TRIAL = "(trial)"  # the name a tried query runs under
 MAX_PAGE = 10_000
+MAX_SEARCH = 500  # characters of a search query read; the rest is left out, with a note
 
 
 @dataclass
@@ -176,12 +177,14 @@ async def article(request: Request) -> Response:
 
 async def search(request: Request) -> Response:
     site, q = _site(request), request.query_params
-    query = q.get("q", "")[:500]
+    typed = q.get("q", "")
+    query = typed[:MAX_SEARCH]
     page_no = _int(q.get("page"), 0, 0, MAX_PAGE)
     page = None
     if query.strip():
         page = await run_in_threadpool(site.store.search, query, offset=page_no * 20)
-    return _render(request, "search.html", query=query, page=page, page_no=page_no)
+    cut = MAX_SEARCH if len(typed) > MAX_SEARCH else None
+    return _render(request, "search.html", query=query, page=page, page_no=page_no, cut=cut)
 
 
 async def try_rule(request: Request) -> Response:

@@ -2,11 +2,15 @@
 
 Seeds a fresh database through the store (in bulk: one transaction per 5,000 rows, the same
 tables and columns `record_item` writes), then times, in process through the ASGI app (no
-network): the inbox page (first page and a filtered one) and the search page, median and p95
-over --requests requests each; and the store's search alone. Targets: inbox <= 200 ms,
-search <= 100 ms.
+network): the inbox page (first page, a deep one, a filtered one) and the search page (a
+common word, two words, a phrase), median and p95 over --requests requests each; and the
+store's search alone. Targets: inbox <= 200 ms, search <= 100 ms. Both backends, side by side:
+SQLite in a temporary directory, PostgreSQL on a throwaway server started for the run
+(tests/support/postgres.py `start_server`, stopped at the end) or the empty database --pg-url
+names.
 
-    .venv/bin/python tests/bench/inbox.py                       # SQLite in a temporary dir
+    .venv/bin/python tests/bench/inbox.py                  # SQLite and a throwaway PostgreSQL
+    .venv/bin/python tests/bench/inbox.py --no-postgres    # SQLite only
     .venv/bin/python tests/bench/inbox.py --pg-url postgresql://…/empty_db
 """
 
@@ -19,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -30,6 +35,7 @@ from monitor.store import open_store
 from monitor.store.sql import SqlStore
 from monitor.web.app import create_app
 from monitor.web.settings import web_settings
+from tests.support.postgres import start_server
 from tests.web.conftest import make_config
 
 WORDS = tuple(
@@ -133,16 +139,77 @@ def seed(store: SqlStore, articles: int, alerts: int, now: float) -> None:
             )
 
 
-def timed(client: TestClient, path: str, n: int) -> tuple[float, float]:
-    client.get(path)  # warm
+CASES = (
+    ("inbox, first page", "/", 200),
+    ("inbox, page 100", "/?page=100", 200),
+    ("inbox, rule + feed filter", "/?rule=iran-watch&feed=Wire", 200),
+    ("search, common word", "/search?q=oil", 100),
+    ("search, two words", "/search?q=vienna+harbour", 100),
+    ("search, phrase", '/search?q="oil+sanctions"', 100),
+)
+STORE_SEARCHES = ("oil", "vienna harbour", '"oil sanctions"')
+
+Figures = dict[str, tuple[float, float]]  # label -> (median, p95) in ms
+
+
+def timed(call: Callable[[], object], n: int) -> tuple[float, float]:
+    call()  # warm
     times = []
     for _ in range(n):
         t = time.perf_counter()
-        r = client.get(path)
+        call()
         times.append((time.perf_counter() - t) * 1000)
-        assert r.status_code == 200, (path, r.status_code)
     times.sort()
     return statistics.median(times), times[int(0.95 * (len(times) - 1))]
+
+
+def get(client: TestClient, path: str) -> Callable[[], object]:
+    def call() -> object:
+        r = client.get(path)
+        assert r.status_code == 200, (path, r.status_code)
+        return r
+
+    return call
+
+
+def run(kind: str, target: str, config_dir: Path, args: argparse.Namespace) -> Figures:
+    """Seed `target` (an empty database) and time every case on it."""
+    store = open_store(target)
+    assert isinstance(store, SqlStore)
+    try:
+        t = time.perf_counter()
+        seed(store, args.articles, args.alerts, time.time())
+        took = time.perf_counter() - t
+        print(
+            f"# {kind}: seeded {args.articles} articles, {args.alerts} alerts in {took:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+        client = TestClient(
+            create_app(store, load_config(config_dir), web_settings("127.0.0.1:0")),
+            base_url="http://127.0.0.1",
+        )
+        figures = {label: timed(get(client, path), args.requests) for label, path, _ in CASES}
+        for q in STORE_SEARCHES:
+            figures[f"store.search({q})"] = timed(lambda q=q: store.search(q), args.requests)
+        return figures
+    finally:
+        store.close()
+
+
+def print_table(results: dict[str, Figures]) -> None:
+    kinds = list(results)
+    targets = {label: ms for label, _, ms in CASES}
+    head = f"{'case':28} {'target':>7}" + "".join(f" {k + ' median / p95':>28}" for k in kinds)
+    print(head)
+    for label in results[kinds[0]]:
+        target = targets.get(label)
+        row = f"{label:28} {f'{target} ms' if target else '':>7}"
+        for k in kinds:
+            med, p95 = results[k][label]
+            over = " OVER" if target is not None and p95 > target else ""
+            row += f" {f'{med:.1f} / {p95:.1f} ms{over}':>28}"
+        print(row)
 
 
 def main() -> int:
@@ -150,47 +217,30 @@ def main() -> int:
     ap.add_argument("--articles", type=int, default=100_000)
     ap.add_argument("--alerts", type=int, default=10_000)
     ap.add_argument("--requests", type=int, default=30)
-    ap.add_argument("--pg-url", help="an empty PostgreSQL database to use instead of SQLite")
+    ap.add_argument("--pg-url", help="an empty PostgreSQL database to use (no server started)")
+    ap.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    ap.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     args = ap.parse_args()
+    results: dict[str, Figures] = {}
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         config_dir = make_config(base)
-        target = args.pg_url or str(base / "m.db")
-        store = open_store(target)
-        assert isinstance(store, SqlStore)
-        now = time.time()
-        t = time.perf_counter()
-        seed(store, args.articles, args.alerts, now)
-        took = time.perf_counter() - t
-        kind = "PostgreSQL" if args.pg_url else "SQLite"
-        print(f"seeded {args.articles} articles, {args.alerts} alerts in {took:.1f} s ({kind})")
-        client = TestClient(
-            create_app(store, load_config(config_dir), web_settings("127.0.0.1:0")),
-            base_url="http://127.0.0.1",
-        )
-        for label, path, target_ms in (
-            ("inbox, first page", "/", 200),
-            ("inbox, page 100", "/?page=100", 200),
-            ("inbox, rule + feed filter", "/?rule=iran-watch&feed=Wire", 200),
-            ("search, common word", "/search?q=oil", 100),
-            ("search, two words", "/search?q=vienna+harbour", 100),
-            ("search, phrase", '/search?q="oil+sanctions"', 100),
-        ):
-            med, p95 = timed(client, path, args.requests)
-            ok = "ok" if p95 <= target_ms else "OVER"
-            print(
-                f"{label:28} median {med:7.1f} ms  p95 {p95:7.1f} ms  (target {target_ms} ms: {ok})"
-            )
-        for q in ("oil", "vienna harbour", '"oil sanctions"'):
-            times = []
-            for _ in range(args.requests):
-                t = time.perf_counter()
-                store.search(q)
-                times.append((time.perf_counter() - t) * 1000)
-            times.sort()
-            print(f"store.search({q!r}):{'':10} median {statistics.median(times):7.1f} ms"
-                  f"  p95 {times[int(0.95 * (len(times) - 1))]:7.1f} ms")  # fmt: skip
-        store.close()
+        if not args.no_sqlite:
+            results["SQLite"] = run("SQLite", str(base / "m.db"), config_dir, args)
+        if args.pg_url:
+            results["PostgreSQL"] = run("PostgreSQL", args.pg_url, config_dir, args)
+        elif not args.no_postgres:
+            server = start_server()
+            try:
+                url = server.create_database()
+                results["PostgreSQL"] = run("PostgreSQL", url, config_dir, args)
+            finally:
+                server.stop()
+    print(
+        f"# web inbox over {args.alerts} alerts, search over {args.articles} articles;"
+        f" {args.requests} requests per case, in process through the ASGI app"
+    )
+    print_table(results)
     return 0
 
 

@@ -172,13 +172,73 @@ def test_search_finds_words_phrases_alternatives_and_exclusions(store: Store) ->
     assert hit.snippet.text[start:end] == "Vienna"
 
 
+def test_search_ignores_case_accents_and_harakat_and_marks_the_words_as_written(
+    store: Store,
+) -> None:
+    record(store, 1, at=T0 + 1, text="Die Ölpreise stiegen nach dem Treffen in Wien.")
+    record(store, 2, at=T0 + 2, text="Thousands marched in São Paulo on Sunday.")
+    record(store, 3, at=T0 + 3, text="قالت طهرانُ إن المفاوضات ستستمر")
+    for query, found, marked in (
+        ("olpreise", ["art_1"], ["Ölpreise"]),
+        ("ÖLPREISE", ["art_1"], ["Ölpreise"]),
+        ("sao paulo", ["art_2"], ["São", "Paulo"]),
+        ('"SAO PAULO"', ["art_2"], ["São Paulo"]),
+        ("طهران", ["art_3"], ["طهرانُ"]),
+    ):
+        hits = store.search(query).hits
+        assert [h.article_id for h in hits] == found, query
+        snip = hits[0].snippet
+        assert [snip.text[a:b] for a, b in snip.highlights] == marked, query
+
+
 @pytest.mark.parametrize(
     "query",
-    ['"', '"unbalanced', "NEAR(a b)", "a AND", "OR", "-", "*", "col:x", "(", "^x", "NOT x", "'"],
+    [
+        '"',
+        '"unbalanced',
+        "NEAR(a b)",
+        "NEAR(",
+        "a AND",
+        "OR",
+        "-",
+        "*",
+        "col:x",
+        "(",
+        "^x",
+        "NOT x",
+        "'",
+        "x*",
+        "'; DROP TABLE articles; --",
+        "1' OR '1'='1",
+        "a\x00b",
+        "\u202ex\u202c \u2066col\u2069",
+        "x " * 5000,
+    ],
 )
 def test_search_reads_any_input_as_words_never_as_query_syntax(store: Store, query: str) -> None:
     record(store, 1, at=T0, text="NEAR a x col b")
     store.search(query)  # no syntax error from either index, whatever the input
+    assert [h.article_id for h in store.search("col").hits] == ["art_1"]
+
+
+@pytest.mark.parametrize(
+    "query, read_as",
+    [
+        ("oil", None),
+        ("  oil   gas ", None),
+        ('oil "price cap', 'oil "price cap"'),
+        ("oil -", "oil"),
+        ("OR", ""),
+        ('"', ""),
+        ("-oil", ""),
+        ("oil\x00gas", "oil gas"),
+    ],
+)
+def test_a_search_says_how_it_read_a_query_not_read_as_typed(
+    store: Store, query: str, read_as: str | None
+) -> None:
+    record(store, 1, at=T0, text="oil and gas")
+    assert store.search(query).read_as == read_as
 
 
 def test_search_pages_and_ignores_a_query_without_words(store: Store) -> None:
@@ -273,3 +333,18 @@ def test_a_search_snippet_highlights_whole_words_only() -> None:
     text = "Iranian officials said Iran would respond. " * 3
     snip = search_snippet("t", text, ["iran"])
     assert [snip.text[a:b] for a, b in snip.highlights] == ["Iran"] * 3
+
+
+def test_a_search_snippet_marks_words_in_any_letter_form_as_written() -> None:
+    text = "Die Ölpreise in São Paulo; إيرانُ و مدينة and ایران said Hezbollah\u2019s men."
+    snip = search_snippet("t", text, ["olpreise", "sao paulo", "ايران", "مدينه", "hezbollah"])
+    marked = [snip.text[a:b] for a, b in snip.highlights]
+    assert marked == ["Ölpreise", "São Paulo", "إيرانُ", "مدينة", "ایران", "Hezbollah"]
+
+
+def test_a_search_snippet_is_centred_on_the_first_word_found() -> None:
+    text = "filler " * 100 + "Ölpreise stiegen. " + "more " * 100
+    snip = search_snippet("t", text, ["olpreise"])
+    assert snip.text.startswith("\u2026") and snip.text.endswith("\u2026")
+    (a, b), *_ = snip.highlights
+    assert snip.text[a:b] == "Ölpreise"
