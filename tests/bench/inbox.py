@@ -190,6 +190,7 @@ def run(kind: str, target: str, config_dir: Path, args: argparse.Namespace) -> F
             base_url="http://127.0.0.1",
         )
         figures = {label: timed(get(client, path), args.requests) for label, path, _ in CASES}
+        figures["store.inbox()"] = timed(store.inbox, args.requests)
         for q in STORE_SEARCHES:
             figures[f"store.search({q})"] = timed(lambda q=q: store.search(q), args.requests)
         return figures
