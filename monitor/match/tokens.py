@@ -76,7 +76,7 @@ _POSSESSIVE = re.compile(r"'[sS]\b")
 _TOKEN = re.compile(r"[^\W_]+")
 _SPLIT_TOKENS = re.compile(r"([^\W_]+)")  # _TOKEN, kept by re.split; the same
 _ASCII_TOKEN = re.compile(r"([A-Za-z0-9]+)")  # _SPLIT_TOKENS in ASCII text, faster; the same
-# An apostrophe, with the "s" of a possessive (see _chunk_tokens). At most three characters.
+# An apostrophe, or one and the "s" of a possessive: what _chunk_tokens drops. O(1) per position.
 _APOSTROPHE = re.compile(r"'(?:[sS]\b)?")
 _SPACE = re.compile(r"\s")  # one character: O(1) per position
 # Two newlines with only non-newline spaces between: the spaces after a newline are read once

@@ -1,6 +1,6 @@
 """Tokenizer speed per script, in Mchar/s: the fast path against the per-character path.
 
-    python tests/bench/tokenize.py [--chars 5000] [--repeat 7] [--before REV]
+    python tests/bench/tokenizing.py [--chars 5000] [--repeat 7] [--before REV]
 
 Each text is an article's worth of one script (--chars characters, a paragraph repeated).
 Columns, all measured in the same run (so a busy machine slows them alike):
@@ -15,21 +15,18 @@ Each figure is the best of --repeat timings of tokenizing the text enough times 
 
 from __future__ import annotations
 
+import argparse
+import os
+import re
+import subprocess
 import sys
+import time
+import types
+from collections.abc import Callable
 from pathlib import Path
 
-# This file's name is the standard library's tokenize (which inspect imports): its directory
-# leaves the path before anything imports inspect.
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[0] = str(ROOT)
-
-import argparse  # noqa: E402
-import os  # noqa: E402
-import re  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
-import types  # noqa: E402
-from collections.abc import Callable  # noqa: E402
+sys.path.insert(0, str(ROOT))
 
 from monitor.match import tokens  # noqa: E402
 from tests.match.test_arabic_end_to_end import ARABIC, PERSIAN  # noqa: E402
