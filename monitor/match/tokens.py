@@ -21,6 +21,10 @@ Every token keeps the character offsets of the original text it came from, so ma
 shown in context. This reproduces the shared benchmark's reference tokenizer token for token.
 
 Everything here takes time linear in the length of the text (``tests/hostile/test_match.py``).
+Text in the scripts the press writes in (Latin, Greek, Cyrillic, Hebrew, Arabic, Persian, CJK)
+goes through a fast path of a few C loops over whole stretches (``_fast_tokens``); a run of
+non-space characters with anything else in it goes character by character (``_chunk_tokens``).
+Both give the same tokens and offsets (``tests/match/test_fast_path.py``).
 """
 
 from __future__ import annotations
@@ -28,10 +32,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
+from operator import add
+from typing import Final
 
 _TRANS: dict[int, str | None] = {
     ord(c): "'" for c in "\u2019\u2018\u201b\u02bc\u02bb\u2032`\u00b4\uff07"
@@ -67,10 +74,10 @@ _TRANS.update({0x06F0 + d: str(d) for d in range(10)})  # Persian (extended) dig
 _POSSESSIVE = re.compile(r"'[sS]\b")
 # One class repeated: a match takes the whole run and never gives it back; O(1) elsewhere.
 _TOKEN = re.compile(r"[^\W_]+")
-_ASCII_TOKEN = re.compile(r"([A-Za-z0-9]+)")  # _TOKEN in ASCII text, kept by re.split; the same
-# An apostrophe, a backtick or any non-ASCII character: the run of non-space characters
-# around it needs the slow, character-by-character path. One character: O(1) per position.
-_SPECIAL = re.compile(r"[^\x00-\x26\x28-\x5f\x61-\x7f]")
+_SPLIT_TOKENS = re.compile(r"([^\W_]+)")  # _TOKEN, kept by re.split; the same
+_ASCII_TOKEN = re.compile(r"([A-Za-z0-9]+)")  # _SPLIT_TOKENS in ASCII text, faster; the same
+# An apostrophe, or one and the "s" of a possessive: what _chunk_tokens drops. O(1) per position.
+_APOSTROPHE = re.compile(r"'(?:[sS]\b)?")
 _SPACE = re.compile(r"\s")  # one character: O(1) per position
 # Two newlines with only non-newline spaces between: the spaces after a newline are read once
 # from that newline (and, when no newline follows them, given back once): O(len).
@@ -83,7 +90,6 @@ _BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
 # a run, O(len²) (40,000 dots: minutes).
 _TERMINALS = ".!?\u061f\u06d4"  # . ! ? and the Arabic question mark and full stop
 _SENTENCE_END = re.compile(rf"(?<![^\w\s])[^\w\s{_TERMINALS}]*+[{_TERMINALS}][^\w\s]*+(?=\s)")
-_ASCII_SPACES = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "  # the ASCII characters str.isspace() accepts
 MAX_WHOLE = 256  # longest chunk checked against its normalisation as a whole (see below)
 # Words that a full stop follows without ending the sentence (single letters are initials).
 ABBREVIATIONS = frozenset(
@@ -168,9 +174,31 @@ def _normalise(text: str) -> str:
     return _strip_marks(unicodedata.normalize("NFKC", text).translate(_TRANS))
 
 
+class _CharTable(dict[int, str | None]):
+    """A ``str.translate`` table that computes each character's entry on first use and keeps
+    at most ``_TABLE_SIZE`` of them (then it computes the others every time)."""
+
+    def __init__(self, entry: Callable[[str], str]) -> None:
+        super().__init__()
+        self.entry = entry
+
+    def __missing__(self, code: int) -> str:
+        value = self.entry(chr(code))
+        if len(self) < _TABLE_SIZE:
+            self[code] = value
+        return value
+
+
+_TABLE_SIZE: Final = 1 << 16
+# Case folding and accent stripping both work one character at a time (canonical reordering
+# only moves the combining marks that are then dropped), so a whole token folds through one
+# table: ``_FOLD`` gives ``_strip_marks(token.casefold())``.
+_FOLD = _CharTable(lambda ch: _strip_marks(ch.casefold()))
+
+
 def fold(token: str) -> str:
     """The case-insensitive form of one exact token."""
-    return token.lower() if token.isascii() else _strip_marks(token.casefold())
+    return token.lower() if token.isascii() else token.translate(_FOLD)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -178,6 +206,120 @@ def _normal_char(ch: str) -> str:
     """One character normalised on its own: ``é`` is ``e``, ``…`` is ``...``, a combining
     mark is nothing."""
     return _normalise(ch)
+
+
+# The fast path. Normalising a text is normalising its characters one by one, except where
+# NFKC composes a character with the one before it. NFKC only does that to a character
+# whose decomposition starts with a combining mark or with one of the few letters (Hangul
+# vowels and final consonants, some Indic and Myanmar vowel signs) that compose with the
+# letter before them. None of those letters is in these blocks, and of their combining
+# marks only _COMPOSING_MARKS compose (``tests/match/test_fast_path.py`` checks both against
+# the Unicode data): Latin, Greek, Cyrillic, Hebrew, Arabic, punctuation, kana, CJK
+# ideographs, the Arabic presentation forms and the full-width forms. Any other combining
+# mark (the harakat, the Hebrew points) is dropped, and changes nothing around it: canonical
+# reordering only moves it before a mark of a higher class, which it then does not block.
+_FAST_BLOCKS: Final = (
+    (0x0000, 0x02FF),
+    (0x0370, 0x052F),
+    (0x0590, 0x06FF),
+    (0x0750, 0x077F),
+    (0x08A0, 0x08FF),
+    (0x1E00, 0x1FFF),
+    (0x2000, 0x206F),
+    (0x3000, 0x30FF),
+    (0x4E00, 0x9FFF),
+    (0xFB50, 0xFDFF),
+    (0xFE70, 0xFEFF),
+    (0xFF00, 0xFFEF),
+)
+# Madda, hamza above and below (أ is ا with U+0654), the kana voicing marks (ガ is カ U+3099).
+_COMPOSING_MARKS: Final = frozenset([0x0653, 0x0654, 0x0655, 0x3099, 0x309A])
+
+
+def _in_fast_blocks(ch: str) -> bool:
+    return any(first <= ord(ch) <= last for first, last in _FAST_BLOCKS)
+
+
+def _fast(ch: str) -> bool:
+    """Whether ``ch`` normalises to at most one character, whatever comes before or after,
+    and that character normalises to itself (so replacing one character after another gives
+    what replacing them all at once does: ``ۓ`` is ``ے``, which is ``ي``, is not)."""
+    if ch.isspace():
+        return False
+    if unicodedata.combining(ch):
+        return not unicodedata.decomposition(ch) and ord(ch) not in _COMPOSING_MARKS
+    if not unicodedata.decomposition(ch):
+        return True  # NFKC and NFKD keep it, _TRANS maps it to a character that stays
+    lead = unicodedata.normalize("NFKD", ch)[0]
+    normal = _normal_char(ch)
+    return (
+        _in_fast_blocks(lead)
+        and not unicodedata.combining(lead)
+        and len(normal) <= 1
+        and _normal_char(normal) == normal
+    )
+
+
+def _char_class(codes: list[int]) -> str:
+    """A regex character class body for ascending code points, as ranges."""
+    ranges: list[list[int]] = []
+    for code in codes:
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    return "".join(
+        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+        for a, b in ranges
+    )
+
+
+# A character outside the fast path (nor a space): the run of non-space characters around
+# it is normalised character by character (_chunk_tokens). One character: O(1) per position.
+_FAST_CHARS: Final = [c for a, b in _FAST_BLOCKS for c in range(a, b + 1) if _fast(chr(c))]
+_SLOW = re.compile(f"[^\\s{_char_class(_FAST_CHARS)}]")
+# Characters of the fast path that decompose (the others are left alone by NFKC and NFKD).
+_DECOMPOSING: Final = [c for c in _FAST_CHARS if unicodedata.decomposition(chr(c))]
+# A character of the fast path that normalisation changes (to one character or none).
+_CHANGED_CODES: Final = sorted(
+    {
+        *_TRANS,
+        *(c for c in _DECOMPOSING if _normal_char(chr(c)) != chr(c)),
+        *(c for c in _FAST_CHARS if unicodedata.combining(chr(c))),
+    }
+)
+_CHANGED = re.compile(f"[{_char_class(_CHANGED_CODES)}]")
+# A character of the fast path that normalises to nothing: a combining mark, the tatweel, a
+# zero-width (non-)joiner, a soft hyphen...
+_GONE_CODES: Final = [c for c in _CHANGED_CODES if not _normal_char(chr(c))]
+_GONE = re.compile(f"[{_char_class(_GONE_CODES)}]")
+# A combining mark of the fast path; a run of them, which a word's span takes in after it.
+_MARK = re.compile(f"[{_char_class([c for c in _GONE_CODES if unicodedata.combining(chr(c))])}]")
+_MARKS = re.compile(f"{_MARK.pattern}*")
+
+
+def _folds_further(code: int) -> bool:
+    """Whether a normalised character folds into more than ``str.casefold`` gives."""
+    folded = chr(code).casefold()
+    return folded != chr(code) and _strip_marks(folded) != folded
+
+
+# A character of the fast path's normalised text (see _folds_further).
+_FOLD_MORE = re.compile(
+    "["
+    + _char_class(
+        sorted(
+            code
+            for code in {
+                *_FAST_CHARS,
+                *(ord(v) for v in _TRANS.values() if v),
+                *(ord(n) for n in map(_normal_char, map(chr, _DECOMPOSING)) if n),
+            }
+            if _folds_further(code)
+        )
+    )
+    + "]"
+)
 
 
 def _chunk_tokens(chunk: str, base: int, out: Tokens) -> None:
@@ -227,33 +369,76 @@ def tokenize(text: str) -> Tokens:
     """Split ``text`` into normalised tokens with their character offsets."""
     out = Tokens([], [], [])
     pos = 0
-    while (m := _SPECIAL.search(text, pos)) is not None:
+    while (m := _SLOW.search(text, pos)) is not None:
         start = m.start()
-        if start > pos and not text[start - 1].isspace():
-            # the chunk starts after the last space before it (text[pos:start] is ASCII)
-            start = max(pos, max(text.rfind(space, pos, start) for space in _ASCII_SPACES) + 1)
+        while start > pos and not text[start - 1].isspace():  # back to the chunk's start
+            start -= 1
         space = _SPACE.search(text, m.end())
         end = space.start() if space else len(text)
-        _plain_tokens(text, pos, start, out)
+        _fast_tokens(text, pos, start, out)
         _chunk_tokens(text[start:end], start, out)
         pos = end
-    _plain_tokens(text, pos, len(text), out)
+    _fast_tokens(text, pos, len(text), out)
     return out
 
 
-def _plain_tokens(text: str, start: int, end: int, out: Tokens) -> None:
-    """Tokens of a stretch of plain ASCII text without apostrophes (nothing to normalise)."""
+def _fast_tokens(text: str, start: int, end: int, out: Tokens) -> None:
+    """Tokens of a stretch of text whose characters each normalise to at most one character
+    whatever their neighbours: what ``_chunk_tokens`` gives for each of its chunks, in C loops
+    over the whole stretch."""
     if start == end:
         return
+    stretch = text if start == 0 and end == len(text) else text[start:end]
+    ascii = stretch.isascii()
+    normal = stretch
+    if not ascii or "`" in stretch:
+        for ch in set(_CHANGED.findall(stretch)):  # a handful of distinct characters
+            normal = normal.replace(ch, _normal_char(ch))
+    gone = _cut_at(_GONE.finditer(stretch)) if len(normal) < len(stretch) else []
+    cuts: list[int] = []
+    if "'" in normal:
+        cuts = _cut_at(_APOSTROPHE.finditer(normal))
+        normal = _APOSTROPHE.sub("", normal)
     # [gap, token, gap, token, ..., gap]: the running sum of the lengths gives the offsets
-    parts = _ASCII_TOKEN.split(text if start == 0 and end == len(text) else text[start:end])
+    parts = (_ASCII_TOKEN if ascii else _SPLIT_TOKENS).split(normal)
     exact = parts[1::2]
     if not exact:
         return
     out.exact.extend(exact)
-    out.folded.extend("\0".join(exact).lower().split("\0"))
-    offsets = list(accumulate(map(len, parts), initial=start))
-    out.spans.extend(zip(offsets[1:-1:2], offsets[2::2], strict=True))
+    joined = "\0".join(exact)
+    if ascii or not _FOLD_MORE.search(joined):
+        out.folded.extend(joined.casefold().split("\0"))
+    else:
+        out.folded.extend(joined.translate(_FOLD).split("\0"))
+    if not (gone or cuts):
+        offsets = list(accumulate(map(len, parts), initial=start))
+        out.spans.extend(zip(offsets[1:-1:2], offsets[2::2], strict=True))
+        return
+    offsets = list(accumulate(map(len, parts)))
+    firsts, lasts = offsets[0:-1:2], [i - 1 for i in offsets[1::2]]
+    for cut in (cuts, gone):  # back from the tokens' text to normal, then to stretch
+        firsts, lasts = _uncut(firsts, cut), _uncut(lasts, cut)
+    ends = [i + 1 for i in lasts]
+    if gone and _MARK.search(stretch):  # a word takes in the combining marks after it
+        ends = [_MARKS.match(stretch, i).end() for i in ends]  # type: ignore[union-attr]
+    out.spans.extend(zip([start + i for i in firsts], [start + i for i in ends], strict=True))
+
+
+def _cut_at(removed: Iterator[re.Match[str]]) -> list[int]:
+    """Where the matched characters were cut from a text, as positions in what is left."""
+    positions = [i for m in removed for i in range(m.start(), m.end())]
+    return [i - k for k, i in enumerate(positions)]
+
+
+def _uncut(positions: list[int], cut: list[int]) -> list[int]:
+    """Ascending positions in a text after ``cut`` (see _cut_at), in the text before it: each
+    moves up by the number of cuts at or before it."""
+    if not cut:
+        return positions
+    steps = [0] * (len(positions) + 1)
+    for i in cut:
+        steps[bisect_left(positions, i)] += 1
+    return list(map(add, positions, accumulate(steps)))
 
 
 @lru_cache(maxsize=1 << 16)  # rules repeat words and aliases

@@ -13,8 +13,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from monitor.match.query import And, Entity, Everything, Near, Node, Not, Or, Prefix, Scope, Term
-from monitor.match.tokens import ABBREVIATIONS, Tokens, fold, query_tokens, tokenize
-from monitor.match.tokens import _normalise as normalise
+from monitor.match.tokens import _TRANS as TRANS
+from monitor.match.tokens import ABBREVIATIONS, Tokens, query_tokens, tokenize
 from monitor.models import EntityConfig
 
 # The first tokenizer: a chunk of non-space text is normalised cluster by cluster (a base
@@ -22,6 +22,21 @@ from monitor.models import EntityConfig
 # square of the longest run of combining marks: use it on small texts only.
 POSSESSIVE = re.compile(r"'[sS]\b")
 TOKEN = re.compile(r"[^\W_]+")
+
+
+def strip_marks(text: str) -> str:
+    return "".join(
+        ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
+    )
+
+
+def normalise(text: str) -> str:
+    """docs/rules.md's steps 1 to 3, whole: NFKC, the table, accents stripped."""
+    return strip_marks(unicodedata.normalize("NFKC", text).translate(TRANS))
+
+
+def fold(token: str) -> str:
+    return strip_marks(token.casefold())
 
 
 def reference_tokenize(text: str) -> Tokens:

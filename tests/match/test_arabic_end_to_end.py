@@ -20,6 +20,7 @@ import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +169,40 @@ def desk(tmp_path: Path) -> Iterator[Desk]:
         yield Desk(config, tmp_path / "monitor.db", urls, smtp, hook)
 
 
+class Directions(HTMLParser):
+    """Every text of an HTML document with the elements around it and their dir attributes."""
+
+    VOID = frozenset(["meta", "br", "hr", "img", "link", "input", "wbr"])
+
+    def __init__(self, markup: str) -> None:
+        super().__init__()
+        self.open: list[tuple[str, str | None]] = []
+        self.texts: list[tuple[str, tuple[tuple[str, str | None], ...]]] = []
+        self.feed(markup)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in self.VOID:
+            self.open.append((tag, dict(attrs).get("dir")))
+
+    def handle_endtag(self, tag: str) -> None:
+        while self.open and self.open.pop()[0] != tag:
+            pass
+
+    def handle_data(self, data: str) -> None:
+        if data.strip():
+            self.texts.append((data, tuple(self.open)))
+
+    def within(self, tag: str) -> list[tuple[str, bool]]:
+        """The texts inside a ``tag`` element, each with whether an element around it (the
+        tag's or one inside it) sets dir="auto"."""
+        return [
+            (text, ("auto" in [d for _, d in around[[t for t, _ in around].index(tag) :]]))
+            for text, around in self.texts
+            if tag in [t for t, _ in around]
+        ]
+
+
 def strings(value: Any) -> Iterator[str]:
     """Every string in a JSON document."""
     if isinstance(value, str):
@@ -206,6 +241,16 @@ def test_arabic_and_persian_articles_alert_with_the_words_as_written(desk: Desk)
         assert marked == article.highlighted, markup
         for part in (article.title, text, markup):
             assert not BIDI.search(part), ascii(part)
+        # The headline and the snippets set their own direction from their first letter
+        # (dir="auto"), so Arabic and Persian read right to left in a left-to-right email.
+        directions = Directions(markup)
+        headline = directions.within("h1")
+        assert "".join(t for t, _ in headline) == article.title
+        assert all(auto for _, auto in headline), markup
+        snippets = directions.within("blockquote")
+        assert snippets and all(auto for _, auto in snippets), markup
+        marked_in_snippets = {t for t, _ in snippets} & {t for t, _ in directions.within("mark")}
+        assert marked_in_snippets == article.highlighted
         assert desk.urls[article.slug] in text
 
     payloads = [json.loads(r.body) for r in desk.hook.requests]
