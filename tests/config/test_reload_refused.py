@@ -9,17 +9,12 @@ article published afterwards still produces an alert under the old rules.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
+from tests.support.daemon import Daemon
 from tests.support.receivers import WebhookReceiver
 from tests.support.site import FeedEntry, NewsSite, rss_feed
-
-ROOT = Path(__file__).resolve().parents[2]
 
 RULES = """\
 entities:
@@ -29,37 +24,6 @@ channels:
 rules:
   - {name: iran-desk, query: '@iran', channels: [hook]}
 """
-
-
-class Daemon:
-    """`monitor run` in a process of its own, its log in a file."""
-
-    def __init__(self, config: Path, db: Path, log: Path) -> None:
-        self.log = log
-        env = dict(os.environ, MONITOR_DB=str(db), PYTHONPATH=str(ROOT))
-        with log.open("w") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "monitor", "run", "--config-dir", str(config)],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def output(self) -> str:
-        return self.log.read_text()
-
-    def wait_for(self, text: str, count: int = 1, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.output().count(text) >= count:
-                return
-            assert self.proc.poll() is None, f"daemon exited:\n{self.output()}"
-            time.sleep(0.1)
-        raise AssertionError(f"no {count} x {text!r} in the log:\n{self.output()}")
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=60)
 
 
 def titles(hook: WebhookReceiver) -> list[str]:

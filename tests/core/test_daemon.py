@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.daemon import Daemon
 from tests.support.site import FeedEntry, NewsSite, rss_feed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,35 +32,6 @@ def monitor(*args: str, db: Path, **kw: object) -> subprocess.CompletedProcess[s
     return subprocess.run(
         [sys.executable, "-m", "monitor", *args], env=env, capture_output=True, text=True, **kw
     )  # type: ignore[call-overload,no-any-return]
-
-
-class Daemon:
-    def __init__(self, config: Path, db: Path, log: Path) -> None:
-        self.log = log
-        env = dict(os.environ, MONITOR_DB=str(db), PYTHONPATH=str(ROOT))
-        with log.open("w") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "monitor", "run", "--config-dir", str(config)],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def output(self) -> str:
-        return self.log.read_text()
-
-    def wait_for(self, text: str, timeout: float = 30, count: int = 1) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.output().count(text) >= count:
-                return
-            assert self.proc.poll() is None, f"daemon exited:\n{self.output()}"
-            time.sleep(0.1)
-        raise AssertionError(f"no {text!r} in the log:\n{self.output()}")
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=60)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from monitor.store import open_store
 from tests.ops.conftest import Desk
-from tests.store.test_daemons import Daemon
+from tests.support.daemon import Daemon
 
 
 def test_status_json_gives_rules_channels_and_feeds_for_scripts(desk: Desk) -> None:

@@ -4,8 +4,6 @@ once, `monitor status` lists both, and they warn when their configurations diffe
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.daemon import Daemon, environment
 from tests.support.site import FeedEntry, NewsSite, rss_feed
-
-ROOT = Path(__file__).resolve().parents[2]
 
 FEEDS = """\
 polling: {lease: 2s}
@@ -32,39 +29,6 @@ channels:
 rules:
   - {name: %s, query: '@iran', channels: [out]}
 """
-
-
-def environment(db: str) -> dict[str, str]:
-    return dict(os.environ, MONITOR_DB=db, PYTHONPATH=str(ROOT))
-
-
-class Daemon:
-    def __init__(self, config: Path, db: str, log: Path) -> None:
-        self.log = log
-        with log.open("w") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "monitor", "run", "--config-dir", str(config)],
-                env=environment(db),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def output(self) -> str:
-        return self.log.read_text()
-
-    def wait_for(self, text: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in self.output():
-                return
-            assert self.proc.poll() is None, f"daemon exited:\n{self.output()}"
-            time.sleep(0.1)
-        raise AssertionError(f"no {text!r} in the log:\n{self.output()}")
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=60)
 
 
 def configure(folder: Path, feed_url: str, out: Path, rule: str) -> Path:
