@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import psycopg
-import pytest
 
 from monitor.cadence import host_of
 from monitor.models import Alert, AlertRule, FeedSlot, PollOutcome
@@ -22,21 +21,6 @@ from monitor.store import DaemonInfo, Store, open_store
 
 T0 = 1_800_000_000.0
 HOST = socket.gethostname()
-
-
-@pytest.fixture
-def stores(db_url: str) -> Iterator[Callable[[], Store]]:
-    """Opens one more store on the test's database; all are closed at the end."""
-    opened: list[Store] = []
-
-    def one() -> Store:
-        store = open_store(db_url)
-        opened.append(store)
-        return store
-
-    yield one
-    for store in opened:
-        store.close()
 
 
 def daemon(store: Store, name: str) -> DaemonInfo:

@@ -14,11 +14,9 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
-
-import pytest
 
 from monitor.cadence import host_of
 from monitor.models import Alert, AlertRule, Document, FeedSlot, Item, PollOutcome
@@ -27,21 +25,6 @@ from monitor.store import DaemonInfo, NoiseView, Queued, Store, is_postgres, ope
 T0 = 1_800_000_000.0
 HOST = socket.gethostname()
 T = TypeVar("T")
-
-
-@pytest.fixture
-def stores(db_url: str) -> Iterator[Callable[[], Store]]:
-    """Opens one more store on the test's database; all are closed at the end."""
-    opened: list[Store] = []
-
-    def one() -> Store:
-        store = open_store(db_url)
-        opened.append(store)
-        return store
-
-    yield one
-    for store in opened:
-        store.close()
 
 
 def slots(count: int, hosts: int = 10) -> list[FeedSlot]:
