@@ -87,6 +87,14 @@ def _holdings(db: psycopg.Connection[Any]) -> dict[int, tuple[str, int, int]]:
     return {int(r[0]): (str(r[1]), int(r[2]), int(r[3])) for r in rows}
 
 
+def _claimed_feeds(db: psycopg.Connection[Any], daemon_id: str) -> set[int]:
+    """The numbers of the feeds `daemon_id` holds a claim on now."""
+    return {
+        int(str(r[0]).removeprefix("feed-"))
+        for r in db.execute("SELECT name FROM feeds WHERE claimed_by = %s", (daemon_id,))
+    }
+
+
 def _count(log: Path, event: str) -> int:
     return log.read_text(errors="replace").count(f"event='{event}'")
 
@@ -183,13 +191,13 @@ def test_three_daemons_poll_each_feed_once_alert_once_and_survive_a_kill_9(
         victim_id, *held = holdings[victim.pid]
         # stopped first, so that what it holds can be read before it dies: once it is dead,
         # the survivors hand its claims back within a beat (lease / 4), and a read after the
-        # kill could find them gone while the feeds it polled are polled again
+        # kill could find them gone while the feeds it polled are polled again. Read just
+        # before the stop too: a claim whose lease runs out while it is stopped is taken by a
+        # survivor before the second read, though the victim may have polled it already
+        held_feeds = _claimed_feeds(db, victim_id)
         os.kill(victim.pid, signal.SIGSTOP)
         time.sleep(0.5)  # the server finishes what the stopped daemon had sent it
-        held_feeds = {
-            int(str(r[0]).removeprefix("feed-"))
-            for r in db.execute("SELECT name FROM feeds WHERE claimed_by = %s", (victim_id,))
-        }
+        held_feeds |= _claimed_feeds(db, victim_id)
         held_alerts = {
             str(r[0])
             for r in db.execute(
