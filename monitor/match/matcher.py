@@ -91,7 +91,7 @@ class _Render:
     def span(self, key: tuple[Occurrence, str]) -> Span:
         field, start, end = self.hits.text.locate(key[0])
         text = self.doc.title if field == "title" else self.doc.text
-        span = self.spans[key] = Span(field, start, end, text[start:end], key[1])
+        span = self.spans[key] = _new(Span, (field, start, end, text[start:end], key[1]))
         return span
 
     def evidence(self, ev: Evidence) -> tuple[tuple[Span, ...], tuple[Snippet, ...]]:
