@@ -279,7 +279,7 @@ class Matcher:
                     continue
             ev = group.check(hits)
             spans, made = render.evidence(ev)
-            out.append(SharedMatch(members, doc.id, spans, made, ev.distances))
+            out.append(_new(SharedMatch, (members, doc.id, spans, made, ev.distances)))
         return out
 
     def explain(self, rule: str, doc: Document) -> str:
