@@ -30,6 +30,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from operator import itemgetter
 
 from monitor.match.query import Everything, Field, Leaf, Near, Prefix, Term
@@ -204,7 +205,7 @@ def leaf_evidence(hits: Hits, leaf: Leaf, concept: int, scope: Field | None, k: 
     occ = hits.occurrences(concept, scope)
     if not occ or (k > 1 and mentions(occ) < k):
         return NO_EVIDENCE
-    return Evidence(FOUND, tuple((leaf, o) for o in hits.shown(occ)))
+    return Evidence(FOUND, tuple(zip(repeat(leaf), hits.shown(occ))))
 
 
 def everything_evidence(hits: Hits, leaf: Everything) -> Evidence:

@@ -91,7 +91,7 @@ class _Render:
     def span(self, key: tuple[Occurrence, str]) -> Span:
         field, start, end = self.hits.text.locate(key[0])
         text = self.doc.title if field == "title" else self.doc.text
-        span = self.spans[key] = Span(field, start, end, text[start:end], key[1])
+        span = self.spans[key] = _new(Span, (field, start, end, text[start:end], key[1]))
         return span
 
     def evidence(self, ev: Evidence) -> tuple[tuple[Span, ...], tuple[Snippet, ...]]:
@@ -279,7 +279,7 @@ class Matcher:
                     continue
             ev = group.check(hits)
             spans, made = render.evidence(ev)
-            out.append(SharedMatch(members, doc.id, spans, made, ev.distances))
+            out.append(_new(SharedMatch, (members, doc.id, spans, made, ev.distances)))
         return out
 
     def explain(self, rule: str, doc: Document) -> str:

@@ -10,6 +10,7 @@ CONTEXT = 80  # characters of context on each side of the matched words
 GROUP_GAP = 120  # matched words closer than this share one snippet
 MAX_LENGTH = 400  # longest stretch of matched words one snippet covers
 MAX_SNIPPETS = 3
+_new = tuple.__new__  # Snippet(*fields) without the Python-level __new__ of a named tuple
 
 
 def make_snippets(
@@ -29,17 +30,14 @@ def make_snippets(
         return ()
     groups: list[tuple[int, int, int]] = []  # spans[first:stop], and where the last ends
     first = 0
-    field, group_start, group_end = spans[0].field, spans[0].start, spans[0].end
-    for i, span in enumerate(spans):
-        if i and (
-            span.field != field
-            or span.start - group_end > GROUP_GAP
-            or span.end - group_start > MAX_LENGTH
-        ):
+    field, group_start, group_end, _, _ = spans[0]
+    for i in range(1, len(spans)):
+        span_field, start, end, _, _ = spans[i]
+        if span_field != field or start - group_end > GROUP_GAP or end - group_start > MAX_LENGTH:
             groups.append((first, i, group_end))
-            first, field, group_start, group_end = i, span.field, span.start, span.end
-        elif span.end > group_end:
-            group_end = span.end
+            first, field, group_start, group_end = i, span_field, start, end
+        elif end > group_end:
+            group_end = end
     groups.append((first, len(spans), group_end))
     if len(groups) > 1:
         ranked = sorted(
@@ -61,15 +59,20 @@ def make_snippets(
 def _snippet(text: str, group: Sequence[Span], words_end: int) -> Snippet:
     """The snippet of a group of spans sorted by offset; ``words_end``: where the last ends."""
     words_start = group[0].start
-    words_end = min(words_end, words_start + MAX_LENGTH)  # one huge word: show its start
-    start = max(0, words_start - CONTEXT)
-    end = min(len(text), words_end + CONTEXT)
+    if words_end > words_start + MAX_LENGTH:  # one huge word: show its start
+        words_end = words_start + MAX_LENGTH
+    start = words_start - CONTEXT
     if start > 0:  # do not cut a word in half
         space = text.find(" ", start, words_start)
         start = space + 1 if space >= 0 else start
+    else:
+        start = 0
+    end = words_end + CONTEXT
     if end < len(text):
         space = text.rfind(" ", words_end, end)
         end = space if space >= 0 else end
+    else:
+        end = len(text)
     excerpt = text[start:end].replace("\n", " ").replace("\t", " ")
     lead = len(excerpt) - len(excerpt.lstrip())
     excerpt = excerpt.strip()
@@ -85,4 +88,4 @@ def _snippet(text: str, group: Sequence[Span], words_end: int) -> Snippet:
                 highlights[-1] = (highlights[-1][0], b)
         else:
             highlights.append((a, b))
-    return Snippet(group[0].field, prefix + excerpt + suffix, tuple(highlights))
+    return _new(Snippet, (group[0].field, prefix + excerpt + suffix, tuple(highlights)))

@@ -389,15 +389,17 @@ def _fast_tokens(text: str, start: int, end: int, out: Tokens) -> None:
     if start == end:
         return
     stretch = text if start == 0 and end == len(text) else text[start:end]
-    ascii = stretch.isascii()
     normal = stretch
-    if not ascii or "`" in stretch:
+    if not stretch.isascii() or "`" in stretch:
         for ch in set(_CHANGED.findall(stretch)):  # a handful of distinct characters
             normal = normal.replace(ch, _normal_char(ch))
-    gone = _cut_at(_GONE.finditer(stretch)) if len(normal) < len(stretch) else []
+    # Curly apostrophes, dashes and accented letters normalise to ASCII: English text mostly
+    # is ASCII once normalised, and ASCII text splits and folds faster.
+    ascii = normal.isascii()
+    gone = _cut_at(_GONE.finditer(stretch), start) if len(normal) < len(stretch) else []
     cuts: list[int] = []
     if "'" in normal:
-        cuts = _cut_at(_APOSTROPHE.finditer(normal))
+        cuts = _cut_at(_APOSTROPHE.finditer(normal), start)
         normal = _APOSTROPHE.sub("", normal)
     # [gap, token, gap, token, ..., gap]: the running sum of the lengths gives the offsets
     parts = (_ASCII_TOKEN if ascii else _SPLIT_TOKENS).split(normal)
@@ -410,34 +412,32 @@ def _fast_tokens(text: str, start: int, end: int, out: Tokens) -> None:
         out.folded.extend(joined.casefold().split("\0"))
     else:
         out.folded.extend(joined.translate(_FOLD).split("\0"))
-    if not (gone or cuts):
-        offsets = list(accumulate(map(len, parts), initial=start))
-        out.spans.extend(zip(offsets[1:-1:2], offsets[2::2], strict=True))
-        return
-    offsets = list(accumulate(map(len, parts)))
-    firsts, lasts = offsets[0:-1:2], [i - 1 for i in offsets[1::2]]
+    offsets = list(accumulate(map(len, parts), initial=start))
+    firsts, ends = offsets[1:-1:2], offsets[2::2]
     for cut in (cuts, gone):  # back from the tokens' text to normal, then to stretch
-        firsts, lasts = _uncut(firsts, cut), _uncut(lasts, cut)
-    ends = [i + 1 for i in lasts]
+        firsts, ends = _uncut(firsts, cut), _uncut(ends, cut, ends=True)
     if gone and _MARK.search(stretch):  # a word takes in the combining marks after it
-        ends = [_MARKS.match(stretch, i).end() for i in ends]  # type: ignore[union-attr]
-    out.spans.extend(zip([start + i for i in firsts], [start + i for i in ends], strict=True))
+        ends = [_MARKS.match(text, i, end).end() for i in ends]  # type: ignore[union-attr]
+    out.spans.extend(zip(firsts, ends, strict=True))
 
 
-def _cut_at(removed: Iterator[re.Match[str]]) -> list[int]:
-    """Where the matched characters were cut from a text, as positions in what is left."""
+def _cut_at(removed: Iterator[re.Match[str]], base: int) -> list[int]:
+    """Where the matched characters were cut from a text that starts at offset ``base``, as
+    offsets in what is left."""
     positions = [i for m in removed for i in range(m.start(), m.end())]
-    return [i - k for k, i in enumerate(positions)]
+    return [base + i - k for k, i in enumerate(positions)]
 
 
-def _uncut(positions: list[int], cut: list[int]) -> list[int]:
-    """Ascending positions in a text after ``cut`` (see _cut_at), in the text before it: each
-    moves up by the number of cuts at or before it."""
+def _uncut(positions: list[int], cut: list[int], ends: bool = False) -> list[int]:
+    """Ascending offsets in a text after ``cut`` (see _cut_at), in the text before it: each
+    moves up by the number of cuts at or before it; with ``ends`` (offsets just past a
+    token), by the number of cuts before it."""
     if not cut:
         return positions
     steps = [0] * (len(positions) + 1)
+    find = bisect_right if ends else bisect_left
     for i in cut:
-        steps[bisect_left(positions, i)] += 1
+        steps[find(positions, i)] += 1
     return list(map(add, positions, accumulate(steps)))
 
 
