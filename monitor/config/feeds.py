@@ -297,6 +297,9 @@ def _check_bounds(c: Checker, values: Mapping[str, Any], path: PathKey) -> None:
         )
 
 
+NO_FEEDS = "the list of feeds is empty; write `feeds: []` if you mean to poll nothing"
+
+
 def parse_feeds(doc: Located, problems: list[str], warnings: list[str]) -> tuple[FeedConfig, ...]:
     """The feeds of a feeds.yaml document; problems and warnings are appended to the lists."""
     c = Checker(doc, problems)
@@ -318,6 +321,10 @@ def parse_feeds(doc: Located, problems: list[str], warnings: list[str]) -> tuple
     raw_feeds = FILE.value(c, top, (), "feeds")
     if "feeds" not in top:
         c.fail((), "no 'feeds:' list")
+    elif top["feeds"] is None:  # a truncated file; `feeds: []` says it is meant
+        c.fail(("feeds",), NO_FEEDS)
+    elif top["feeds"] == []:
+        warnings.append(c.doc.problem(("feeds",), "an empty list polls nothing: no rule can alert"))
     for i, raw in enumerate(raw_feeds):
         path: PathKey = ("feeds", i)
         data = c.mapping(raw, path)

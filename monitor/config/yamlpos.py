@@ -422,6 +422,15 @@ def _read(path: Path, name: str) -> str:
         if info.st_size > MAX_FILE_BYTES:
             raise ConfigError([f"{name}: larger than {MAX_FILE_BYTES:,} bytes"])
         return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        text = path.read_bytes()[: e.start]
+        line, column = text.count(b"\n") + 1, e.start - (text.rfind(b"\n") + 1) + 1
+        raise ConfigError(
+            [
+                f"{name}:{line}:{column}: not UTF-8 text (byte 0x{e.object[e.start]:02x});"
+                " save the file as UTF-8"
+            ]
+        ) from e
     except FileNotFoundError as e:
         raise ConfigError([f"{name}: file not found"]) from e
     except (OSError, ValueError) as e:  # ValueError: a NUL in the name; UnicodeDecodeError

@@ -136,6 +136,18 @@ MISTAKES = {
         "rules.yaml:5:3: entities.Al-Qaida: entity ids use lowercase letters, digits, '-' and"
         " '_': write al-qaida (and @al-qaida in queries)",
     ),
+    "a feeds.yaml cut after its feeds: key": Mistake(
+        CHANNELS + "rules:\n  - {name: r, query: iran, channels: [desk]}\n",
+        "feeds.yaml:1:7: feeds: the list of feeds is empty; write `feeds: []` if you mean to"
+        " poll nothing",
+        feeds="feeds:\n",
+    ),
+    "feeds: [] on purpose": Mistake(
+        CHANNELS + "rules:\n  - {name: r, query: iran, channels: [desk]}\n",
+        "feeds.yaml:1:8: feeds: an empty list polls nothing: no rule can alert",
+        error=False,
+        feeds="feeds: []\n",
+    ),
     "a channel name with a typo": Mistake(
         CHANNELS + "rules:\n  - {name: r, query: iran, channels: [dsk]}\n",
         "rules.yaml:5:39: rules[0].channels[0]: unknown channel 'dsk' (did you mean 'desk'?)"
@@ -361,3 +373,16 @@ def test_values_are_parsed_into_what_they_mean(tmp_path: Path) -> None:
     assert [str(n) for n in feed.allow_networks] == ["10.0.0.0/8", "::1/128"]
     assert feed.timeout == 60.0
     assert (config.rules[0].max_alerts.count, config.rules[0].max_alerts.window) == (5, 1800.0)  # type: ignore[union-attr]
+
+
+def test_a_file_saved_in_another_encoding_says_where_and_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "feeds.yaml").write_bytes(FEEDS.encode() + "# café\n".encode("latin-1"))
+    (tmp_path / "rules.yaml").write_text(
+        CHANNELS + "rules:\n  - {name: r, query: x, channels: [desk]}\n"
+    )
+    status = main(["check", "--config-dir", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert "feeds.yaml:4:6: not UTF-8 text (byte 0xe9); save the file as UTF-8" in (out + err)

@@ -452,7 +452,7 @@ def test_binary_and_oversized_files(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     (tmp_path / "rules.yaml").write_text(RULES + "# " + "x" * 2_000 + "\n")
     monkeypatch.setattr(yamlpos, "MAX_FILE_BYTES", 1_000)
     problems = refused(tmp_path)
-    assert problems[0].startswith("feeds.yaml: cannot read: 'utf-8' codec can't decode")
+    assert problems[0] == "feeds.yaml:1:9: not UTF-8 text (byte 0xff); save the file as UTF-8"
     assert problems[1] == "rules.yaml: larger than 1,000 bytes"
 
 
