@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,27 +54,30 @@ class Desk:
         return [r.headers["webhook-id"] for r in self.hook.requests]
 
 
+def write_desk(
+    config: Path, feed_url: str, hook_url: str, *, rules: str = "", metrics: str = ""
+) -> None:
+    """The desk's configuration: the Wire feed polled hourly (pages not fetched), `@iran` and
+    the rule `iran-watch` alerting the webhook at `hook_url`, then `rules` (more rule lines),
+    and `metrics:` when given."""
+    (config / "feeds.yaml").write_text(
+        (f"metrics: {metrics}\n" if metrics else "")
+        + "defaults: {interval: 1h, extract: false}\n"
+        + f'feeds:\n  - {{name: Wire, url: "{feed_url}"}}\n'
+    )
+    (config / "rules.yaml").write_text(
+        "entities:\n  iran: {aliases: [Iran, Tehran]}\n"
+        f'channels:\n  hook: {{type: webhook, url: "{hook_url}", timeout: 5s}}\n'
+        "rules:\n  - {name: iran-watch, query: '@iran', channels: [hook]}\n" + rules
+    )
+
+
 @pytest.fixture
 def desk(tmp_path: Path, db_url: str) -> Iterator[Desk]:
     with NewsSite() as site, WebhookReceiver() as hook:
         config = tmp_path / "etc"
         config.mkdir()
-        (config / "feeds.yaml").write_text(
-            "defaults: {interval: 1h, extract: false}\n"
-            f'feeds:\n  - {{name: Wire, url: "{site.url}/wire.xml"}}\n'
-        )
-        (config / "rules.yaml").write_text(
-            textwrap.dedent(
-                f"""\
-                entities:
-                  iran: {{aliases: [Iran, Tehran]}}
-                channels:
-                  hook: {{type: webhook, url: "{hook.url}", timeout: 5s}}
-                rules:
-                  - {{name: iran-watch, query: '@iran', channels: [hook]}}
-                """
-            )
-        )
+        write_desk(config, f"{site.url}/wire.xml", hook.url)
         room = Desk(config, db_url, site, hook, [])
         room.publish("Tehran talks resume", "g1")
         yield room

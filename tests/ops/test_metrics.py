@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 import urllib.error
@@ -27,6 +26,7 @@ from monitor.config import load_config
 from monitor.daemon import EX_CONFIG, Service
 from monitor.errors import ConfigError
 from monitor.metrics import CLAIM_STALLED, LOOP_STALLED, judge
+from tests.ops.conftest import write_desk
 from tests.support.receivers import WebhookReceiver, free_port
 from tests.support.site import FeedEntry, NewsSite, rss_feed
 
@@ -136,24 +136,8 @@ def stop(proc: subprocess.Popen[bytes]) -> int:
 
 
 def write_config(config: Path, site: NewsSite, hook: WebhookReceiver, metrics: str) -> None:
-    (config / "feeds.yaml").write_text(
-        f"metrics: {metrics}\n"
-        "defaults: {interval: 1h, extract: false}\n"
-        f'feeds:\n  - {{name: Wire, url: "{site.url}{FEED}"}}\n'
-    )
-    (config / "rules.yaml").write_text(
-        textwrap.dedent(
-            f"""\
-            entities:
-              iran: {{aliases: [Iran, Tehran]}}
-            channels:
-              hook: {{type: webhook, url: "{hook.url}", timeout: 5s}}
-            rules:
-              - {{name: iran-watch, query: '@iran', channels: [hook]}}
-              - {{name: quiet, query: 'volcano', channels: [hook]}}
-            """
-        )
-    )
+    quiet = "  - {name: quiet, query: 'volcano', channels: [hook]}\n"
+    write_desk(config, f"{site.url}{FEED}", hook.url, rules=quiet, metrics=metrics)
 
 
 @pytest.fixture

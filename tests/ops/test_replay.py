@@ -19,20 +19,11 @@ import pytest
 
 from monitor.models import Document, Item
 from monitor.store import Store, open_store
-from tests.ops.conftest import run_monitor
+from tests.ops.conftest import run_monitor, write_desk
 from tests.support.receivers import WebhookReceiver
 from tests.support.site import FeedEntry, NewsSite, rss_feed
 
 ROOT = Path(__file__).resolve().parents[2]
-
-RULES = """\
-entities:
-  iran: {{aliases: [Iran, Tehran]}}
-channels:
-  hook: {{type: webhook, url: "{hook}", timeout: 5s}}
-rules:
-  - {{name: iran-watch, query: '@iran', channels: [hook]}}
-"""
 
 # the wire's three stories: Iran only, oil only, both
 STORIES = [
@@ -90,11 +81,7 @@ def desk(tmp_path: Path, db_url: str) -> Iterator[Desk]:
     with NewsSite() as site, WebhookReceiver() as hook:
         config = tmp_path / "etc"
         config.mkdir()
-        (config / "feeds.yaml").write_text(
-            "defaults: {interval: 1h, extract: false}\n"
-            f'feeds:\n  - {{name: Wire, url: "{site.url}/wire.xml"}}\n'
-        )
-        (config / "rules.yaml").write_text(RULES.format(hook=hook.url))
+        write_desk(config, f"{site.url}/wire.xml", hook.url)
         entries = [
             FeedEntry(title, f"https://x.org/{guid}", guid, summary=f"{title}. More to follow.")
             for title, guid in STORIES
